@@ -1,0 +1,35 @@
+/**
+ * Every error keelmq raises on purpose is a KeelError with a stable `code`.
+ * Messages may change between versions; codes do not (they are listed in the README).
+ */
+export type KeelErrorCode =
+  | 'STORE_LOCKED'          // another process (or handle) holds the data directory
+  | 'STORE_CLOSED'          // the store was closed
+  | 'STORE_READ_ONLY'       // a write or fsync failed earlier; reopen to recover
+  | 'BODY_TOO_LARGE'
+  | 'TOPIC_INVALID'         // empty, too long, or with forbidden characters
+  | 'PROPERTIES_TOO_LONG'
+  | 'PROPERTY_INVALID'      // a property name or value containing the 0x01 / 0x02 separators
+  | 'QUEUE_INVALID'         // queue id out of range, or unknown
+  | 'TOPIC_NOT_FOUND'
+  | 'BATCH_TOO_LARGE'       // a batch that cannot fit in one CommitLog segment
+  | 'DISK_FULL'             // disk usage above the warning ratio: puts rejected until it falls
+  | 'WRITE_FAILED'          // a write to the CommitLog failed (ENOSPC, EIO): the puts of that write are rejected
+  | 'FLUSH_FAILED'          // fdatasync failed: nothing it covered is acknowledged; the store turns read-only
+  | 'CORRUPT_STORE'         // a structural invariant of the files does not hold
+  | 'OPTION_INVALID'
+  | 'NOT_FOUND'
+  | 'OFFSET_INVALID';
+
+export class KeelError extends Error {
+  readonly code: KeelErrorCode;
+  constructor(code: KeelErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KeelError';
+    this.code = code;
+  }
+}
+
+export function isKeelError(e: unknown, code?: KeelErrorCode): e is KeelError {
+  return e instanceof KeelError && (code === undefined || e.code === code);
+}

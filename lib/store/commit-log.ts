@@ -1,0 +1,457 @@
+import * as path from 'path';
+import type { Clock, TimerHandle } from '../clock';
+import type { FileIO } from '../io/file-io';
+import { KeelError } from '../errors';
+import type { PutResult, PutStatus } from './message';
+import { END_MARKER_SIZE, encodeRecord, msgIdOf, writeEndMarker, type PreparedMessage } from './message-codec';
+import { SegmentQueue } from './segment-queue';
+import type { SegmentFile } from './segment-file';
+import { FlushService } from './flush-service';
+import type { FlushMode, StoreOptions } from './options';
+import type { QueueSlot, QueueTable } from './queue-table';
+import type { Dispatcher } from './dispatcher';
+
+const CHUNK_SIZE = 1024 * 1024;
+const POOL_MAX = 32;
+
+/** The result of a stored put; the message id is formatted only when asked for. */
+class StoredResult implements PutResult {
+  constructor(
+    public status: PutStatus,
+    readonly topic: string,
+    readonly queueId: number,
+    readonly queueOffset: number,
+    readonly physicalOffset: number,
+    readonly storeSize: number,
+    readonly storeTimestamp: number,
+    private readonly hostIp: number,
+    private readonly hostPort: number,
+  ) {}
+
+  get msgId(): string { return msgIdOf(this.hostIp, this.hostPort, this.physicalOffset); }
+
+  toJSON(): object {
+    const { status, msgId, topic, queueId, queueOffset, physicalOffset, storeSize, storeTimestamp } = this;
+    return { status, msgId, topic, queueId, queueOffset, physicalOffset, storeSize, storeTimestamp };
+  }
+}
+
+/** Bytes bound for one segment, gathered until the write before them finishes. */
+class WriteBatch {
+  readonly views: Buffer[] = [];
+  end: number;
+  /** Per record: queue, queue offset, physical offset, size, tags code, store time. */
+  readonly slots: QueueSlot[] = [];
+  readonly queueOffsets: number[] = [];
+  readonly offsets: number[] = [];
+  readonly sizes: number[] = [];
+  readonly tagsCodes: number[] = [];
+  readonly storeTimes: number[] = [];
+  readonly requests: PutRequest[] = [];
+
+  constructor(readonly seg: SegmentFile, readonly start: number) { this.end = start; }
+
+  get lastRecordStart(): number { return this.offsets.length ? this.offsets[this.offsets.length - 1] : -1; }
+}
+
+class PutRequest {
+  settled = false;
+  resolve!: (r: PutResult | PutResult[]) => void;
+  reject!: (e: unknown) => void;
+  readonly promise: Promise<PutResult | PutResult[]>;
+
+  constructor(
+    readonly batch: WriteBatch,
+    readonly first: number,
+    readonly count: number,
+    readonly single: boolean,
+    readonly end: number,
+    readonly needsFlush: boolean,
+    readonly deadline: number,
+  ) {
+    this.promise = new Promise((res, rej) => { this.resolve = res; this.reject = rej; });
+  }
+}
+
+/**
+ * Every message of every topic, appended to one log of fixed-size segments.
+ *
+ * Write path: append() validates nothing (prepareMessage did), assigns queue
+ * and physical offsets, and encodes straight into a pooled chunk. All puts of
+ * an event-loop turn — and of every turn while a write is in flight — go out
+ * in one positional write per segment. A put resolves when its bytes are in
+ * the OS (ASYNC) or covered by an fdatasync (SYNC), after its ConsumeQueue
+ * entry was dispatched, so a resolved put is readable at once.
+ */
+export class CommitLog {
+  readonly segments: SegmentQueue;
+  /** Where the next record goes (includes bytes still in memory). */
+  appendOffset = 0;
+  /** Bytes below this are in the OS. */
+  writtenOffset = 0;
+  /** Bytes below this were dispatched to the ConsumeQueues. */
+  confirmedOffset = 0;
+  /** Start of the last record below flush.flushed (where recovery starts validating). */
+  lastFlushedRecordStart = 0;
+  lastFlushedStoreTime = 0;
+  readonly flush: FlushService;
+
+  private current: WriteBatch | null = null;
+  private readonly sealed: WriteBatch[] = [];
+  /** Written or not, not yet dispatched. */
+  private readonly undispatched: WriteBatch[] = [];
+  /** Written, not yet known durable: (end, last record start, last store time). */
+  private readonly unflushed: { end: number; lastRecordStart: number; lastStoreTime: number }[] = [];
+  private readonly waiting: PutRequest[] = [];
+  private writing = false;
+  private writeScheduled = false;
+  private chunk: Buffer | null = null;
+  private chunkFill = 0;
+  private readonly pool: Buffer[] = [];
+  private lastStoreTime = 0;
+  private timeoutTimer: TimerHandle | null = null;
+  /** Set while the log cannot take puts: a write is being repaired, or the store failed. */
+  private blocked: KeelError | null = null;
+  private readonly hostIp: number;
+  private readonly hostPort: number;
+
+  constructor(
+    private readonly io: FileIO,
+    root: string,
+    private readonly options: StoreOptions,
+    private readonly queues: QueueTable,
+    private readonly dispatcher: Dispatcher,
+    host: { ip: number; port: number },
+    private readonly onFatal: (e: KeelError) => void,
+  ) {
+    this.segments = new SegmentQueue(io, path.join(root, 'commitlog'), options.commitLogSegmentSize);
+    this.hostIp = host.ip;
+    this.hostPort = host.port;
+    this.flush = new FlushService(
+      {
+        written: () => this.writtenOffset,
+        syncRange: (from, to) => this.segments.datasyncRange(from, to),
+        onFlushed: (to) => this.flushed(to),
+        onFlushFailed: (e) => this.flushFailed(e),
+      },
+      options.clock,
+      { intervalMs: options.asyncFlushIntervalMs, leastBytes: options.asyncFlushLeastBytes, thoroughIntervalMs: options.asyncFlushThoroughIntervalMs },
+      options.flushMode,
+      0,
+    );
+  }
+
+  get clock(): Clock { return this.options.clock; }
+  get mode(): FlushMode { return this.flush.mode; }
+  get flushedOffset(): number { return this.flush.flushed; }
+  get minOffset(): number { return this.segments.first ? this.segments.first.start : 0; }
+
+  /** Loads the segment files; recovery then calls resumeAt(). */
+  async load(): Promise<void> {
+    const loaded = await SegmentQueue.load(this.io, this.segments.dir, this.options.commitLogSegmentSize);
+    (this as { segments: SegmentQueue }).segments = loaded;
+  }
+
+  /** Positions every offset at the end of the valid log, as recovery found it. */
+  resumeAt(end: number, lastRecordStart: number, lastStoreTime: number): void {
+    this.appendOffset = this.writtenOffset = this.confirmedOffset = end;
+    this.flush.flushed = end;
+    this.lastFlushedRecordStart = lastRecordStart;
+    this.lastFlushedStoreTime = this.lastStoreTime = lastStoreTime;
+  }
+
+  start(): void {
+    this.flush.start();
+    // Keep the next segment ready so that a roll never waits for a file to be created.
+    this.precreateNext();
+  }
+
+  setFlushMode(mode: FlushMode): void {
+    this.flush.mode = mode;
+    if (mode === 'SYNC') this.flush.kick();
+    this.advance();
+  }
+
+  /** Rejects every put from now on with `error` (the store failed or is closing). */
+  block(error: KeelError): void {
+    if (!this.blocked || error.code !== 'STORE_CLOSED') this.blocked = error;
+  }
+
+  get blockedBy(): KeelError | null { return this.blocked; }
+
+  append(msgs: PreparedMessage[], single: boolean): Promise<PutResult | PutResult[]> {
+    if (this.blocked) return Promise.reject(this.blocked);
+    let total = 0;
+    for (let i = 0; i < msgs.length; i++) total += msgs[i].size;
+    const segSize = this.options.commitLogSegmentSize;
+    if (total + END_MARKER_SIZE > segSize) {
+      return Promise.reject(new KeelError('BATCH_TOO_LARGE', `a batch of ${total} bytes cannot fit in one ${segSize}-byte CommitLog segment`));
+    }
+    let seg = this.segments.obtain(this.appendOffset);
+    const room = seg.end - this.appendOffset;
+    if (total + END_MARKER_SIZE > room) {
+      // The record goes to the next segment; the rest of this one is declared empty.
+      const [buf, pos] = this.reserve(seg, END_MARKER_SIZE);
+      writeEndMarker(buf, pos, room);
+      this.current!.end = seg.end;
+      this.appendOffset = seg.end;
+      seg = this.segments.obtain(this.appendOffset);
+      this.precreateNext();
+    }
+    const [buf, start] = this.reserve(seg, total);
+    const batch = this.current!;
+    const now = this.clock.now();
+    // Store times never go backwards, so a time search over a queue stays a binary search.
+    const storeTime = now > this.lastStoreTime ? (this.lastStoreTime = now) : this.lastStoreTime;
+    const first = batch.offsets.length;
+    let pos = start;
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i];
+      const slot = this.queues.obtain(m.topic, m.queueId);
+      const qo = slot.next++;
+      encodeRecord(m, buf, pos, qo, this.appendOffset, storeTime, this.hostIp, this.hostPort, this.options.wholeRecordCrc);
+      batch.slots.push(slot);
+      batch.queueOffsets.push(qo);
+      batch.offsets.push(this.appendOffset);
+      batch.sizes.push(m.size);
+      batch.tagsCodes.push(m.tagsCode);
+      batch.storeTimes.push(storeTime);
+      this.appendOffset += m.size;
+      pos += m.size;
+    }
+    batch.end = this.appendOffset;
+    const needsFlush = this.flush.mode === 'SYNC';
+    const req = new PutRequest(batch, first, msgs.length, single, this.appendOffset, needsFlush, needsFlush ? now + this.options.syncFlushTimeoutMs : 0);
+    batch.requests.push(req);
+    this.waiting.push(req);
+    if (needsFlush && !this.timeoutTimer) this.armTimeout();
+    this.scheduleWrite();
+    return req.promise;
+  }
+
+  /** Contiguous room for `n` bytes in the current batch of `seg`. */
+  private reserve(seg: SegmentFile, n: number): [Buffer, number] {
+    if (!this.current || this.current.seg !== seg) {
+      if (this.current) {
+        this.sealed.push(this.current);
+        // A chunk never serves two batches: it returns to the pool when its batch is written.
+        this.chunk = null;
+      }
+      this.current = new WriteBatch(seg, this.appendOffset);
+      this.undispatched.push(this.current);
+    }
+    const batch = this.current;
+    if (!this.chunk || this.chunk.length - this.chunkFill < n) {
+      this.chunk = n > CHUNK_SIZE ? Buffer.allocUnsafeSlow(n) : (this.pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE));
+      this.chunkFill = 0;
+    }
+    const views = batch.views;
+    const last = views[views.length - 1];
+    const at = this.chunkFill;
+    // Extend the batch's last view when the new bytes follow it in the same chunk.
+    if (last && last.buffer === this.chunk.buffer && last.byteOffset + last.length === this.chunk.byteOffset + at) {
+      views[views.length - 1] = this.chunk.subarray(at - last.length, at + n);
+    } else {
+      views.push(this.chunk.subarray(at, at + n));
+    }
+    this.chunkFill += n;
+    return [this.chunk, at];
+  }
+
+  private scheduleWrite(): void {
+    if (this.writing || this.writeScheduled) return;
+    this.writeScheduled = true;
+    setImmediate(() => {
+      this.writeScheduled = false;
+      void this.writeLoop();
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      for (;;) {
+        if (this.current) {
+          this.sealed.push(this.current);
+          this.current = null;
+          // Chunks stay with the batch being written; the next bytes start a fresh chunk.
+          this.chunk = null;
+        }
+        const batch = this.sealed.shift();
+        if (!batch) break;
+        try {
+          await batch.seg.ready;
+          await batch.seg.writev(batch.views, batch.start - batch.seg.start);
+        } catch (e) {
+          await this.writeFailed(batch, e);
+          continue;
+        }
+        this.recycle(batch);
+        this.writtenOffset = batch.end;
+        this.unflushed.push({ end: batch.end, lastRecordStart: batch.lastRecordStart, lastStoreTime: batch.storeTimes.length ? batch.storeTimes[batch.storeTimes.length - 1] : -1 });
+        this.flush.written();
+        this.advance();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private recycle(batch: WriteBatch): void {
+    // Chunks of a batch are returned whole once written; only standard-size ones are pooled.
+    const seen = new Set<ArrayBufferLike>();
+    for (const v of batch.views) {
+      if (seen.has(v.buffer) || v.buffer.byteLength !== CHUNK_SIZE) continue;
+      seen.add(v.buffer);
+      if (this.pool.length < POOL_MAX) this.pool.push(Buffer.from(v.buffer, 0, CHUNK_SIZE));
+    }
+  }
+
+  private flushed(to: number): void {
+    while (this.unflushed.length && this.unflushed[0].end <= to) {
+      const u = this.unflushed.shift()!;
+      if (u.lastRecordStart >= 0) {
+        this.lastFlushedRecordStart = u.lastRecordStart;
+        this.lastFlushedStoreTime = u.lastStoreTime;
+      }
+    }
+    this.advance();
+  }
+
+  /** Dispatches what became durable for the current mode, then resolves the puts that are done. */
+  private advance(): void {
+    const cap = this.flush.mode === 'SYNC' ? this.flush.flushed : this.writtenOffset;
+    while (this.undispatched.length && this.undispatched[0] !== this.current && this.undispatched[0].end <= cap && this.undispatched[0].end <= this.writtenOffset) {
+      const b = this.undispatched.shift()!;
+      for (let i = 0; i < b.slots.length; i++) {
+        const outcome = this.dispatcher.dispatch(b.slots[i], b.queueOffsets[i], b.offsets[i], b.sizes[i], b.tagsCodes[i]);
+        if (outcome === 'gap') {
+          this.onFatal(new KeelError('CORRUPT_STORE', `queue ${b.slots[i].cq.topic}:${b.slots[i].cq.queueId} skipped from ${b.slots[i].cq.maxOffset} to ${b.queueOffsets[i]}`));
+          return;
+        }
+      }
+      this.confirmedOffset = b.end;
+    }
+    this.dispatcher.announce();
+    while (this.waiting.length) {
+      const r = this.waiting[0];
+      if (!r.settled && r.end > (r.needsFlush ? this.flush.flushed : this.writtenOffset)) break;
+      this.waiting.shift();
+      if (!r.settled) this.settle(r, 'PUT_OK');
+    }
+  }
+
+  private settle(r: PutRequest, status: PutStatus): void {
+    r.settled = true;
+    const b = r.batch;
+    if (r.single) {
+      r.resolve(this.result(b, r.first, status));
+    } else {
+      const out: PutResult[] = new Array(r.count);
+      for (let i = 0; i < r.count; i++) out[i] = this.result(b, r.first + i, status);
+      r.resolve(out);
+    }
+  }
+
+  private result(b: WriteBatch, i: number, status: PutStatus): PutResult {
+    const slot = b.slots[i];
+    return new StoredResult(status, slot.cq.topic, slot.cq.queueId, b.queueOffsets[i], b.offsets[i], b.sizes[i], b.storeTimes[i], this.hostIp, this.hostPort);
+  }
+
+  /** SYNC puts still waiting after syncFlushTimeoutMs resolve FLUSH_DISK_TIMEOUT: stored, not known durable. */
+  private armTimeout(): void {
+    const head = this.waiting.find((r) => !r.settled && r.needsFlush);
+    if (!head) { this.timeoutTimer = null; return; }
+    this.timeoutTimer = this.clock.setTimeout(() => {
+      const now = this.clock.now();
+      for (const r of this.waiting) {
+        if (r.settled || !r.needsFlush) continue;
+        if (r.deadline > now) break;
+        // Only bytes already in the OS count as stored.
+        if (r.end <= this.writtenOffset) this.settle(r, 'FLUSH_DISK_TIMEOUT');
+      }
+      this.armTimeout();
+    }, Math.max(1, head.deadline - this.clock.now()));
+  }
+
+  private flushFailed(e: unknown): void {
+    const err = new KeelError('FLUSH_FAILED', `fdatasync of the CommitLog failed: nothing since offset ${this.flush.flushed} is acknowledged as durable; the store is read-only until reopened`, { cause: e });
+    this.onFatal(err);
+  }
+
+  /** Rejects every put still waiting (the store failed or closed). */
+  failWaiting(err: KeelError): void {
+    for (const r of this.waiting.splice(0)) if (!r.settled) { r.settled = true; r.reject(err); }
+    this.timeoutTimer?.cancel();
+    this.timeoutTimer = null;
+  }
+
+  /**
+   * A failed write voids its batch and every batch after it (their offsets
+   * assumed it): their puts reject, queue offsets roll back, and the file is
+   * cut at the batch start so no part of a rejected put survives a restart.
+   */
+  private async writeFailed(batch: WriteBatch, cause: unknown): Promise<void> {
+    const code = (cause as { code?: string }).code;
+    const err = new KeelError('WRITE_FAILED', `write to the CommitLog at offset ${batch.start} failed (${code ?? String(cause)}); the puts of that write were not stored`, { cause });
+    this.blocked = err;
+    const doomed = [batch, ...this.sealed.splice(0)];
+    if (this.current) { doomed.push(this.current); this.current = null; }
+    this.chunk = null;
+    for (const b of doomed) {
+      for (let i = 0; i < b.slots.length; i++) if (b.queueOffsets[i] < b.slots[i].next) b.slots[i].next = b.queueOffsets[i];
+      const idx = this.undispatched.indexOf(b);
+      if (idx >= 0) this.undispatched.splice(idx, 1);
+    }
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const r = this.waiting[i];
+      if (r.end > batch.start) {
+        this.waiting.splice(i, 1);
+        if (!r.settled) { r.settled = true; r.reject(err); }
+      }
+    }
+    this.appendOffset = batch.start;
+    try {
+      for (const b of doomed) {
+        await b.seg.ready;
+        await b.seg.zeroFrom(b.start - b.seg.start);
+        await b.seg.datasync();
+      }
+      if (this.blocked === err) this.blocked = null;
+    } catch (e) {
+      this.onFatal(new KeelError('STORE_READ_ONLY', `a CommitLog write failed and cutting the partial write failed too; the store is read-only until reopened`, { cause: e }));
+    }
+  }
+
+  private precreateNext(): void {
+    const seg = this.segments.obtain(this.appendOffset);
+    this.segments.obtain(seg.end);
+  }
+
+  /** Reads `length` bytes at a physical offset (never across a segment end). */
+  async read(offset: number, length: number): Promise<Buffer | null> {
+    const seg = this.segments.find(offset);
+    if (!seg || !seg.acquire()) return null;
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      const n = await seg.read(buf, 0, length, offset - seg.start);
+      return n === length ? buf : null;
+    } finally {
+      seg.release();
+    }
+  }
+
+  /** Waits for the writes in flight; the caller then flushes. */
+  async drain(): Promise<void> {
+    while (this.writing || this.writeScheduled || this.current || this.sealed.length) {
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.flush.stop();
+    this.timeoutTimer?.cancel();
+    await this.segments.close();
+  }
+}

@@ -1,0 +1,330 @@
+import * as path from 'path';
+import type { FileIO } from '../io/file-io';
+import type { QueueEntry } from './message';
+import { SegmentQueue } from './segment-queue';
+import { readLong, writeLong } from './checkpoint';
+
+export const CQ_ENTRY_SIZE = 20;
+
+/** Outcome of handing an entry to a queue. */
+export type AppendOutcome = 'appended' | 'present' | 'gap';
+
+/**
+ * The index of one (topic, queue): entry i, 20 bytes at byte i × 20, says where
+ * message i of the queue sits in the CommitLog (offset 8 · size 4 · tags code 8).
+ * It can always be rebuilt from the CommitLog, so it is flushed lazily.
+ *
+ * Entries are visible as soon as they are appended (they live in memory until
+ * written); the dispatcher appends only what the CommitLog has made durable
+ * for the current flush mode.
+ */
+export class ConsumeQueue {
+  /** First readable queue offset. */
+  minOffset = 0;
+  /** Next queue offset: entries [minOffset, maxOffset) exist. */
+  maxOffset = 0;
+  /** End (offset + size) of the furthest CommitLog record this queue points at. */
+  maxPhysicalEnd = 0;
+  /** Entries below this are written to the files (the rest are in `mem`). */
+  private fileMax = 0;
+  private mem = Buffer.allocUnsafe(64 * CQ_ENTRY_SIZE);
+  private writing: Promise<void> | null = null;
+  /** Lowest byte written to the files but not yet fsynced, or -1. */
+  private unsyncedFrom = -1;
+  /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
+  private fresh: boolean;
+  private dirReady: Promise<void> | null = null;
+
+  private constructor(
+    private readonly io: FileIO,
+    private readonly files: SegmentQueue,
+    readonly topic: string,
+    readonly queueId: number,
+  ) {
+    this.fresh = files.isEmpty;
+  }
+
+  static dirOf(root: string, topic: string, queueId: number): string {
+    return path.join(root, 'consumequeue', topic, String(queueId));
+  }
+
+  /** Opens a queue's files; `maxOffset` stays at the start of the files until recover() finds the end. */
+  static async load(io: FileIO, root: string, topic: string, queueId: number, entriesPerFile: number): Promise<ConsumeQueue> {
+    const files = await SegmentQueue.load(io, ConsumeQueue.dirOf(root, topic, queueId), entriesPerFile * CQ_ENTRY_SIZE);
+    const q = new ConsumeQueue(io, files, topic, queueId);
+    const first = files.first;
+    if (first) {
+      q.minOffset = q.maxOffset = q.fileMax = first.start / CQ_ENTRY_SIZE;
+      q.dirReady = Promise.resolve();
+    }
+    return q;
+  }
+
+  static create(io: FileIO, root: string, topic: string, queueId: number, entriesPerFile: number): ConsumeQueue {
+    const files = new SegmentQueue(io, ConsumeQueue.dirOf(root, topic, queueId), entriesPerFile * CQ_ENTRY_SIZE);
+    return new ConsumeQueue(io, files, topic, queueId);
+  }
+
+  get isFresh(): boolean { return this.fresh; }
+  get hasFiles(): boolean { return !this.files.isEmpty; }
+
+  /**
+   * Adds the entry for message `queueOffset`. Re-adding one that exists is a
+   * no-op, so dispatching the same records twice (recovery) changes nothing.
+   */
+  append(queueOffset: number, physicalOffset: number, size: number, tagsCode: number): AppendOutcome {
+    if (queueOffset < this.maxOffset) return 'present';
+    if (queueOffset > this.maxOffset) {
+      if (!this.fresh) return 'gap';
+      // A queue rebuilt after the reaper removed its head starts where the surviving records start.
+      this.minOffset = this.maxOffset = this.fileMax = queueOffset;
+    }
+    this.fresh = false;
+    const at = (this.maxOffset - this.fileMax) * CQ_ENTRY_SIZE;
+    if (at + CQ_ENTRY_SIZE > this.mem.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.mem.length * 2, at + CQ_ENTRY_SIZE));
+      this.mem.copy(bigger, 0, 0, at);
+      // The old buffer stays referenced by an in-flight write, so it is never modified again.
+      this.mem = bigger;
+    }
+    writeLong(this.mem, at, physicalOffset);
+    this.mem.writeInt32BE(size, at + 8);
+    // Sign-extended like Java's long of an int hash code.
+    this.mem.writeInt32BE(Math.floor(tagsCode / 0x1_0000_0000), at + 12);
+    this.mem.writeUInt32BE(tagsCode >>> 0, at + 16);
+    this.maxOffset++;
+    const end = physicalOffset + size;
+    if (end > this.maxPhysicalEnd) this.maxPhysicalEnd = end;
+    return 'appended';
+  }
+
+  /** Writes the in-memory entries to the files (one write per segment touched). */
+  commit(): Promise<void> {
+    if (!this.writing) {
+      this.writing = this.writeMem().finally(() => { this.writing = null; });
+    }
+    return this.writing;
+  }
+
+  private async writeMem(): Promise<void> {
+    while (this.maxOffset > this.fileMax) {
+      if (!this.dirReady) this.dirReady = this.makeDir();
+      await this.dirReady;
+      const target = this.maxOffset;
+      const buf = this.mem;
+      let from = this.fileMax * CQ_ENTRY_SIZE;
+      const to = target * CQ_ENTRY_SIZE;
+      let memPos = 0;
+      while (from < to) {
+        const seg = this.files.obtain(from);
+        await seg.ready;
+        const n = Math.min(to, seg.end) - from;
+        await seg.write(buf, memPos, n, from - seg.start);
+        if (this.unsyncedFrom < 0 || from < this.unsyncedFrom) this.unsyncedFrom = from;
+        from += n;
+        memPos += n;
+      }
+      // Drop the written entries from memory.
+      const left = (this.maxOffset - target) * CQ_ENTRY_SIZE;
+      // (If appends outgrew `buf` meanwhile, `mem` is a copy with the same layout.)
+      this.mem.copy(this.mem, 0, memPos, memPos + left);
+      this.fileMax = target;
+    }
+  }
+
+  private async makeDir(): Promise<void> {
+    const dir = this.files.dir;
+    await this.io.mkdirp(dir);
+    // The queue's directory chain must be durable before its first entry is, or a power cut forgets the whole queue.
+    await this.io.syncDir(path.dirname(path.dirname(dir)));
+    await this.io.syncDir(path.dirname(dir));
+    await this.io.syncDir(dir);
+  }
+
+  /** Writes and fsyncs every entry appended before the call. */
+  async flush(): Promise<void> {
+    await this.commit();
+    if (this.unsyncedFrom < 0) return;
+    const from = this.unsyncedFrom;
+    this.unsyncedFrom = -1;
+    try {
+      await this.files.datasyncRange(from, this.fileMax * CQ_ENTRY_SIZE);
+    } catch (e) {
+      this.unsyncedFrom = from;
+      throw e;
+    }
+  }
+
+  get isDirty(): boolean { return this.maxOffset > this.fileMax || this.unsyncedFrom >= 0; }
+
+  /** Raw entries [from, from + count) clipped to [minOffset, maxOffset). */
+  async readRaw(from: number, count: number): Promise<{ from: number; count: number; buf: Buffer }> {
+    from = Math.max(from, this.minOffset);
+    const end = Math.min(from + count, this.maxOffset);
+    if (end <= from) return { from, count: 0, buf: Buffer.alloc(0) };
+    const out = Buffer.allocUnsafe((end - from) * CQ_ENTRY_SIZE);
+    // Snapshot the memory part first: a write finishing during the file reads would shift it.
+    const fileMax = this.fileMax;
+    const memFrom = Math.max(from, fileMax);
+    if (memFrom < end) this.mem.copy(out, (memFrom - from) * CQ_ENTRY_SIZE, (memFrom - fileMax) * CQ_ENTRY_SIZE, (end - fileMax) * CQ_ENTRY_SIZE);
+    let pos = from * CQ_ENTRY_SIZE;
+    const fileEnd = Math.min(end, fileMax) * CQ_ENTRY_SIZE;
+    while (pos < fileEnd) {
+      const seg = this.files.find(pos);
+      if (!seg || !seg.acquire()) break;
+      try {
+        const n = Math.min(fileEnd, seg.end) - pos;
+        await seg.read(out, pos - from * CQ_ENTRY_SIZE, n, pos - seg.start);
+        pos += n;
+      } finally {
+        seg.release();
+      }
+    }
+    return { from, count: end - from, buf: out };
+  }
+
+  async read(from: number, count: number): Promise<QueueEntry[]> {
+    const raw = await this.readRaw(from, count);
+    const out: QueueEntry[] = [];
+    for (let i = 0; i < raw.count; i++) out.push(decodeEntry(raw.buf, i * CQ_ENTRY_SIZE, raw.from + i));
+    return out;
+  }
+
+  async entry(offset: number): Promise<QueueEntry | null> {
+    const [e] = await this.read(offset, 1);
+    return e && e.queueOffset === offset ? e : null;
+  }
+
+  /**
+   * Finds the end of the trustworthy prefix of the files after a restart:
+   * entries that are valid, ascending, and point below `durableBelow` (entries
+   * for later records may be torn or stale after a power cut; recovery
+   * re-dispatches those). With `clean`, every entry is trusted and a binary
+   * search suffices.
+   */
+  async recoverPrefix(durableBelow: number, clean: boolean): Promise<void> {
+    const segs = this.files.segments;
+    if (segs.length === 0) return;
+    const first = segs[0];
+    // The first valid entry of the first file is the queue's minimum (files may start with placeholders).
+    this.minOffset = await this.findFirstValid(first.start / CQ_ENTRY_SIZE, first.end / CQ_ENTRY_SIZE);
+    let end = this.minOffset;
+    for (let i = segs.length - 1; i >= 0; i--) {
+      const lo = Math.max(segs[i].start / CQ_ENTRY_SIZE, this.minOffset);
+      const hi = segs[i].end / CQ_ENTRY_SIZE;
+      if (lo >= hi) continue;
+      const e = await this.readFileEntry(lo);
+      if (!(e && e.size > 0 && e.physicalOffset + e.size <= durableBelow)) continue;
+      end = clean ? await this.searchEnd(lo, hi, durableBelow) : await this.scanEnd(lo, hi, durableBelow);
+      break;
+    }
+    this.maxOffset = this.fileMax = end;
+    this.fresh = false;
+    const last = end > this.minOffset ? await this.readFileEntry(end - 1) : null;
+    this.maxPhysicalEnd = last ? last.physicalOffset + last.size : 0;
+  }
+
+  private async findFirstValid(lo: number, hi: number): Promise<number> {
+    // Placeholders (size 0) come first, then valid entries: the predicate is monotone.
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = await this.readFileEntry(mid);
+      if (e && e.size > 0) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  private async searchEnd(lo: number, hi: number, durableBelow: number): Promise<number> {
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = await this.readFileEntry(mid);
+      if (e && e.size > 0 && e.physicalOffset + e.size <= durableBelow) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  private async scanEnd(lo: number, hi: number, durableBelow: number): Promise<number> {
+    const CHUNK = 52428; // entries per read: about 1 MiB
+    let prevEnd = -1;
+    for (let at = lo; at < hi; at += CHUNK) {
+      const n = Math.min(CHUNK, hi - at);
+      const buf = Buffer.alloc(n * CQ_ENTRY_SIZE);
+      const seg = this.files.find(at * CQ_ENTRY_SIZE)!;
+      await seg.read(buf, 0, buf.length, at * CQ_ENTRY_SIZE - seg.start);
+      for (let i = 0; i < n; i++) {
+        const off = readLong(buf, i * CQ_ENTRY_SIZE);
+        const size = buf.readInt32BE(i * CQ_ENTRY_SIZE + 8);
+        if (size <= 0 || off < prevEnd || off + size > durableBelow) return at + i;
+        prevEnd = off + size;
+      }
+    }
+    return hi;
+  }
+
+  private async readFileEntry(offset: number): Promise<QueueEntry | null> {
+    const seg = this.files.find(offset * CQ_ENTRY_SIZE);
+    if (!seg) return null;
+    const buf = Buffer.alloc(CQ_ENTRY_SIZE);
+    const n = await seg.read(buf, 0, CQ_ENTRY_SIZE, offset * CQ_ENTRY_SIZE - seg.start);
+    return n === CQ_ENTRY_SIZE ? decodeEntry(buf, 0, offset) : null;
+  }
+
+  /**
+   * Drops every entry from `offset` on, in memory and on disk (the files are
+   * cut there, so stale entries a crash left further on are zeroed too).
+   */
+  async truncateFrom(offset: number): Promise<void> {
+    await this.writing;
+    offset = Math.max(offset, this.minOffset);
+    if (offset < this.fileMax) {
+      await this.files.truncateFrom(offset * CQ_ENTRY_SIZE);
+      this.fileMax = offset;
+    } else {
+      // Entries from fileMax on are still in memory; whatever a crash left in the files there is stale.
+      await this.files.truncateFrom(this.fileMax * CQ_ENTRY_SIZE);
+    }
+    this.maxOffset = Math.min(this.maxOffset, offset);
+    if (this.files.isEmpty) this.fresh = true;
+    const last = this.maxOffset > this.minOffset ? await this.entry(this.maxOffset - 1) : null;
+    this.maxPhysicalEnd = last ? last.physicalOffset + last.size : 0;
+  }
+
+  /** Drops the entries that point at or beyond `physicalEnd` (the CommitLog was cut there). */
+  async truncateByPhysical(physicalEnd: number): Promise<void> {
+    let lo = this.minOffset;
+    let hi = this.maxOffset;
+    // Entries ascend by physical offset: find the first one that reaches past the cut.
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = await this.entry(mid);
+      if (e && e.physicalOffset + e.size <= physicalEnd) lo = mid + 1; else hi = mid;
+    }
+    await this.truncateFrom(lo);
+  }
+
+  /** Deletes every file: the queue will be rebuilt from the CommitLog. */
+  async destroy(): Promise<void> {
+    await this.writing;
+    await this.files.truncateFrom(0);
+    this.minOffset = this.maxOffset = this.fileMax = 0;
+    this.maxPhysicalEnd = 0;
+    this.fresh = true;
+  }
+
+  async close(): Promise<void> {
+    await this.writing;
+    await this.files.close();
+  }
+}
+
+export function decodeEntry(buf: Buffer, at: number, queueOffset: number): QueueEntry {
+  const hi = buf.readInt32BE(at + 12);
+  const lo = buf.readUInt32BE(at + 16);
+  return {
+    queueOffset,
+    physicalOffset: readLong(buf, at),
+    size: buf.readInt32BE(at + 8),
+    // Tag hash codes are Java ints (sign-extended into 8 bytes); delay queues keep times here.
+    tagsCode: hi * 0x1_0000_0000 + lo,
+  };
+}

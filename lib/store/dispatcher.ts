@@ -1,0 +1,62 @@
+import type { ConsumeQueue, AppendOutcome } from './consume-queue';
+import type { QueueSlot } from './queue-table';
+
+export type ArrivalListener = (topic: string, queueId: number, maxOffset: number) => void;
+
+/**
+ * Turns durable CommitLog records into ConsumeQueue entries (RocketMQ's
+ * ReputMessageService). The CommitLog hands it each record once the record is
+ * durable for the current flush mode; recovery hands it the records it
+ * re-reads. Entries are visible at once and written to their files at the end
+ * of the event-loop turn.
+ */
+export class Dispatcher {
+  private readonly dirty = new Set<ConsumeQueue>();
+  private readonly touched = new Set<QueueSlot>();
+  private commitScheduled = false;
+  private readonly listeners = new Set<ArrivalListener>();
+
+  constructor(private readonly onError: (e: unknown) => void) {}
+
+  dispatch(slot: QueueSlot, queueOffset: number, physicalOffset: number, size: number, tagsCode: number): AppendOutcome {
+    const outcome = slot.cq.append(queueOffset, physicalOffset, size, tagsCode);
+    if (outcome === 'appended') {
+      this.dirty.add(slot.cq);
+      this.touched.add(slot);
+      if (slot.next < slot.cq.maxOffset) slot.next = slot.cq.maxOffset;
+      if (!this.commitScheduled) {
+        this.commitScheduled = true;
+        setImmediate(() => this.commitDirty());
+      }
+    }
+    return outcome;
+  }
+
+  /** Tells listeners (long-polling consumers) which queues grew since the last call. */
+  announce(): void {
+    if (this.touched.size === 0) return;
+    const slots = [...this.touched];
+    this.touched.clear();
+    if (this.listeners.size === 0) return;
+    for (const s of slots) for (const l of this.listeners) l(s.cq.topic, s.cq.queueId, s.cq.maxOffset);
+  }
+
+  onArrival(listener: ArrivalListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private commitDirty(): void {
+    this.commitScheduled = false;
+    const queues = [...this.dirty];
+    this.dirty.clear();
+    for (const q of queues) q.commit().catch(this.onError);
+  }
+
+  /** Writes and fsyncs every entry dispatched so far, in every queue. */
+  async flushAll(queues: Iterable<ConsumeQueue>): Promise<void> {
+    const work: Promise<void>[] = [];
+    for (const q of queues) if (q.isDirty) work.push(q.flush());
+    await Promise.all(work);
+  }
+}

@@ -1,0 +1,112 @@
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
+import type { FileIO } from '../io/file-io';
+import { nodeFileIO } from '../io/node-file-io';
+import { KeelError } from '../errors';
+
+export type FlushMode = 'SYNC' | 'ASYNC';
+
+export interface RecoveryProgress {
+  phase: 'commitlog' | 'consumequeue';
+  /** Bytes (commitlog) or entries (consumequeue) done so far, and the total to do. */
+  done: number;
+  total: number;
+}
+
+export interface StoreOptions {
+  /** ASYNC (default): timed flush; SYNC: group commit, a put resolves after an fdatasync covering it. */
+  flushMode: FlushMode;
+  /** Bytes per CommitLog segment; 1 GiB as in RocketMQ. Tests use a few KiB so segments roll. */
+  commitLogSegmentSize: number;
+  /** Entries (20 bytes each) per ConsumeQueue segment. */
+  consumeQueueEntries: number;
+  maxBodySize: number;
+  maxTopicLength: number;
+  maxPropertiesLength: number;
+  /** Queue ids run from 0 to maxQueuesPerTopic - 1. */
+  maxQueuesPerTopic: number;
+  /** A SYNC put not covered by an fsync after this long resolves with FLUSH_DISK_TIMEOUT. */
+  syncFlushTimeoutMs: number;
+  /** ASYNC flush: every interval, when at least asyncFlushLeastBytes are dirty... */
+  asyncFlushIntervalMs: number;
+  asyncFlushLeastBytes: number;
+  /** ...and whatever is dirty after this long. */
+  asyncFlushThoroughIntervalMs: number;
+  /** How often durable positions are written to the checkpoint (and ConsumeQueues flushed). */
+  checkpointIntervalMs: number;
+  /** Append the `__CRC32#` whole-record CRC property (recommended; recovery then catches torn headers). */
+  wholeRecordCrc: boolean;
+  /** "ip:port" written as the store host of every record and used in message ids. */
+  storeHost: string;
+  io: FileIO;
+  clock: Clock;
+  /** Called during long recoveries (at most every 250 ms). */
+  onProgress?: (p: RecoveryProgress) => void;
+}
+
+export const DEFAULT_COMMITLOG_SEGMENT_SIZE = 1024 * 1024 * 1024;
+export const DEFAULT_CONSUMEQUEUE_ENTRIES = 300_000;
+export const DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_MAX_TOPIC_LENGTH = 127;
+export const DEFAULT_MAX_PROPERTIES_LENGTH = 32767;
+
+export function defaultOptions(): StoreOptions {
+  return {
+    flushMode: 'ASYNC',
+    commitLogSegmentSize: DEFAULT_COMMITLOG_SEGMENT_SIZE,
+    consumeQueueEntries: DEFAULT_CONSUMEQUEUE_ENTRIES,
+    maxBodySize: DEFAULT_MAX_BODY_SIZE,
+    maxTopicLength: DEFAULT_MAX_TOPIC_LENGTH,
+    maxPropertiesLength: DEFAULT_MAX_PROPERTIES_LENGTH,
+    maxQueuesPerTopic: 1024,
+    syncFlushTimeoutMs: 5000,
+    asyncFlushIntervalMs: 500,
+    asyncFlushLeastBytes: 16 * 1024,
+    asyncFlushThoroughIntervalMs: 10_000,
+    checkpointIntervalMs: 1000,
+    wholeRecordCrc: true,
+    storeHost: '127.0.0.1:10911',
+    io: nodeFileIO,
+    clock: systemClock,
+  };
+}
+
+/** Fills defaults and rejects impossible combinations once, at open. */
+export function resolveOptions(partial: Partial<StoreOptions> = {}): StoreOptions {
+  const o: StoreOptions = { ...defaultOptions(), ...stripUndefined(partial) };
+  const positiveInt = (name: keyof StoreOptions, min = 1) => {
+    const v = o[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      throw new KeelError('OPTION_INVALID', `option ${name} must be an integer >= ${min}, got ${String(v)}`);
+    }
+  };
+  if (o.flushMode !== 'SYNC' && o.flushMode !== 'ASYNC') {
+    throw new KeelError('OPTION_INVALID', `option flushMode must be SYNC or ASYNC, got ${String(o.flushMode)}`);
+  }
+  positiveInt('commitLogSegmentSize', 4096);
+  positiveInt('consumeQueueEntries', 16);
+  positiveInt('maxBodySize', 0);
+  positiveInt('maxTopicLength');
+  positiveInt('maxPropertiesLength', 0);
+  positiveInt('maxQueuesPerTopic');
+  positiveInt('syncFlushTimeoutMs');
+  positiveInt('asyncFlushIntervalMs');
+  positiveInt('asyncFlushLeastBytes', 0);
+  positiveInt('asyncFlushThoroughIntervalMs');
+  positiveInt('checkpointIntervalMs');
+  if (o.maxTopicLength > 127) throw new KeelError('OPTION_INVALID', 'option maxTopicLength must be <= 127 (v1 records have a 1-byte topic length)');
+  if (o.maxPropertiesLength > 32767) throw new KeelError('OPTION_INVALID', 'option maxPropertiesLength must be <= 32767 (2-byte signed length)');
+  // The largest record must fit in a segment with room for the 8-byte end marker.
+  const largest = 91 + o.maxBodySize + o.maxTopicLength + o.maxPropertiesLength + 8;
+  if (largest > o.commitLogSegmentSize) {
+    throw new KeelError('OPTION_INVALID', `commitLogSegmentSize ${o.commitLogSegmentSize} cannot hold the largest record (${largest} bytes): lower maxBodySize/maxPropertiesLength or raise the segment size`);
+  }
+  if (!/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(o.storeHost)) throw new KeelError('OPTION_INVALID', `option storeHost must be "ipv4:port", got ${o.storeHost}`);
+  return o;
+}
+
+function stripUndefined<T extends object>(p: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(p)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

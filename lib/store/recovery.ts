@@ -1,0 +1,267 @@
+import * as path from 'path';
+import type { FileIO } from '../io/file-io';
+import { KeelError } from '../errors';
+import { checkRecord, readRecordInfo, MAGIC_V1, BLANK_MAGIC, RECORD_FIXED_OVERHEAD } from './message-codec';
+import { readLong } from './checkpoint';
+import type { CheckpointData } from './checkpoint';
+import type { CommitLog } from './commit-log';
+import { ConsumeQueue } from './consume-queue';
+import type { Dispatcher } from './dispatcher';
+import type { QueueTable } from './queue-table';
+import type { StoreOptions } from './options';
+
+export interface RecoveryReport {
+  /** The previous run closed the store (no abort marker and a checkpoint). */
+  clean: boolean;
+  millis: number;
+  /** CommitLog bytes read and validated. */
+  scannedBytes: number;
+  /** End of the valid log; the next put goes here. */
+  validEnd: number;
+  /** The log was cut below what the checkpoint said was durable: records were damaged on disk. */
+  truncatedBelowDurable: boolean;
+  /** Why the scan stopped, when it stopped at something other than the end. */
+  stopReason: string | null;
+  /** ConsumeQueue entries written from the CommitLog. */
+  redispatched: number;
+  /** Queues whose files were missing or damaged and were rebuilt from the CommitLog. */
+  rebuiltQueues: string[];
+  /** The whole CommitLog was re-read to rebuild ConsumeQueues. */
+  fullRebuild: boolean;
+}
+
+interface Parts {
+  io: FileIO;
+  root: string;
+  options: StoreOptions;
+  commitLog: CommitLog;
+  queues: QueueTable;
+  dispatcher: Dispatcher;
+  checkpoint: CheckpointData | null;
+  clean: boolean;
+}
+
+const READ_CHUNK = 4 * 1024 * 1024;
+const PROGRESS_AFTER_MS = 1000;
+const PROGRESS_EVERY_MS = 250;
+
+/**
+ * Brings the files back to a consistent state at open.
+ *
+ * Work grows with what was not yet durable, not with the size of the store:
+ * the CommitLog is validated from the checkpoint's last durable record on,
+ * and each ConsumeQueue is trusted up to the checkpoint's durable offset.
+ * Only a missing or damaged ConsumeQueue makes it re-read the whole log.
+ */
+export async function recover(p: Parts): Promise<RecoveryReport> {
+  const started = Date.now();
+  const { commitLog, queues, checkpoint: cp, options } = p;
+  await commitLog.load();
+  await loadQueues(p);
+  const report: RecoveryReport = {
+    clean: p.clean, millis: 0, scannedBytes: 0, validEnd: 0, truncatedBelowDurable: false,
+    stopReason: null, redispatched: 0, rebuiltQueues: [], fullRebuild: false,
+  };
+  const segs = commitLog.segments;
+  if (segs.isEmpty) {
+    // No log, nothing for an index to point at.
+    for (const s of queues.all()) await s.cq.destroy();
+    commitLog.resumeAt(0, 0, 0);
+    report.millis = Date.now() - started;
+    return report;
+  }
+  const clMin = segs.first!.start;
+  // Without a checkpoint nothing is known durable: every index entry is re-derived.
+  const cqDurable = cp ? cp.consumeQueueDurable : 0;
+  for (const s of queues.all()) await s.cq.recoverPrefix(cqDurable, p.clean);
+
+  let fullRebuild = cp !== null && queues.size < cp.queueCount;
+  for (const s of queues.all()) {
+    if (await lastEntryMatches(p, s.cq)) continue;
+    report.rebuiltQueues.push(`${s.cq.topic}:${s.cq.queueId}`);
+    await s.cq.destroy();
+    fullRebuild = true;
+  }
+
+  const progress = makeProgress(options);
+  const scanFrom = Math.max(clMin, cp ? Math.min(cp.scanFrom, cqDurable) : clMin);
+  let scan = await scanLog(p, fullRebuild ? clMin : scanFrom, cp ? cp.scanFrom : clMin, progress);
+  report.scannedBytes += scan.scanned;
+  report.redispatched += scan.redispatched;
+  if (scan.gap && !fullRebuild) {
+    // A queue is missing entries the checkpoint said were durable: rebuild every damaged one from the start.
+    fullRebuild = true;
+    for (const s of queues.all()) {
+      if (!scan.gapQueues.has(s)) continue;
+      report.rebuiltQueues.push(`${s.cq.topic}:${s.cq.queueId}`);
+      await s.cq.destroy();
+    }
+    scan = await scanLog(p, clMin, cp ? cp.scanFrom : clMin, progress);
+    report.scannedBytes += scan.scanned;
+    report.redispatched += scan.redispatched;
+  }
+  report.fullRebuild = fullRebuild;
+  report.stopReason = scan.stopReason;
+  const validEnd = scan.end;
+  report.validEnd = validEnd;
+  report.truncatedBelowDurable = cp !== null && validEnd < cp.commitLogDurable;
+
+  if (!p.clean || !cp || validEnd !== cp.commitLogDurable) {
+    // Whatever lies past the valid end (torn or unacknowledged bytes) must never be found by a later scan.
+    await segs.truncateFrom(validEnd);
+  }
+  for (const s of queues.all()) {
+    if (s.cq.maxPhysicalEnd > validEnd) await s.cq.truncateByPhysical(validEnd);
+    // After a crash, index files may hold stale entries past the end: cut them.
+    else if (!p.clean) await s.cq.truncateFrom(s.cq.maxOffset);
+    s.next = s.cq.maxOffset;
+  }
+  commitLog.resumeAt(validEnd, scan.lastRecordStart, scan.lastStoreTime);
+  report.millis = Date.now() - started;
+  return report;
+}
+
+async function loadQueues(p: Parts): Promise<void> {
+  const base = path.join(p.root, 'consumequeue');
+  let topics: string[];
+  try {
+    topics = await p.io.readdir(base);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return;
+    throw e;
+  }
+  for (const topic of topics) {
+    let ids: string[];
+    try {
+      ids = await p.io.readdir(path.join(base, topic));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOTDIR') continue;
+      throw e;
+    }
+    for (const id of ids) {
+      if (!/^\d+$/.test(id)) continue;
+      const cq = await ConsumeQueue.load(p.io, p.root, topic, Number(id), p.options.consumeQueueEntries);
+      if (cq.hasFiles) p.queues.add(cq);
+    }
+  }
+}
+
+/** The last trusted entry of a queue must point at a record of that queue with that queue offset. */
+async function lastEntryMatches(p: Parts, cq: ConsumeQueue): Promise<boolean> {
+  if (cq.maxOffset <= cq.minOffset) return true;
+  const e = await cq.entry(cq.maxOffset - 1);
+  if (!e || e.size < RECORD_FIXED_OVERHEAD) return false;
+  const buf = await p.commitLog.read(e.physicalOffset, e.size);
+  if (!buf || buf.readInt32BE(0) !== e.size || buf.readUInt32BE(4) !== MAGIC_V1) return false;
+  const info = readRecordInfo(buf, 0);
+  return info.topic === cq.topic && info.queueId === cq.queueId && info.queueOffset === e.queueOffset;
+}
+
+interface ScanResult {
+  end: number;
+  lastRecordStart: number;
+  lastStoreTime: number;
+  scanned: number;
+  redispatched: number;
+  stopReason: string | null;
+  gap: boolean;
+  gapQueues: Set<unknown>;
+}
+
+/**
+ * Walks records from `from`, checking structure everywhere and CRCs from
+ * `verifyFrom` on (below it the log was durable and already verified), and
+ * dispatches each record to its queue. Stops at the first invalid record.
+ */
+async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (done: number, total: number) => void): Promise<ScanResult> {
+  const { commitLog, queues, dispatcher, options } = p;
+  const segs = commitLog.segments;
+  const res: ScanResult = { end: from, lastRecordStart: from, lastStoreTime: 0, scanned: 0, redispatched: 0, stopReason: null, gap: false, gapQueues: new Set() };
+  const total = segs.last!.end - from;
+  let offset = from;
+  let buf = Buffer.allocUnsafe(READ_CHUNK);
+  outer: while (true) {
+    const seg = segs.find(offset);
+    if (!seg) break;
+    // Read a chunk starting at `offset`, never past the segment's end.
+    const want = Math.min(buf.length, seg.end - offset);
+    const got = await seg.read(buf, 0, want, offset - seg.start);
+    let pos = 0;
+    while (pos < got) {
+      const here = offset + pos;
+      const avail = got - pos;
+      const check = here >= verifyFrom
+        ? checkRecord(buf, pos, avail, here, options.wholeRecordCrc)
+        : checkStructure(buf, pos, avail, here);
+      if (check.kind === 'short') {
+        if (check.size > seg.end - here) { res.stopReason = `record at ${here} claims ${check.size} bytes, past its segment's end`; break outer; }
+        if (pos === 0) {
+          // One record bigger than the buffer: grow and re-read.
+          buf = Buffer.allocUnsafe(Math.max(check.size, buf.length * 2));
+        }
+        break;
+      }
+      if (check.kind === 'invalid') { res.stopReason = `${check.reason} at offset ${here}`; break outer; }
+      if (check.kind === 'blank') {
+        if (here + check.size !== seg.end) { res.stopReason = `end marker at ${here} does not reach its segment's end`; break outer; }
+        offset = seg.end;
+        res.scanned += check.size;
+        res.end = offset;
+        continue outer;
+      }
+      const info = readRecordInfo(buf, pos);
+      if (info.queueId < 0 || info.queueId >= options.maxQueuesPerTopic) { res.stopReason = `queue id ${info.queueId} out of range at offset ${here}`; break outer; }
+      const slot = queues.obtain(info.topic, info.queueId);
+      const outcome = dispatcher.dispatch(slot, info.queueOffset, here, check.size, info.tagsCode);
+      if (outcome === 'appended') res.redispatched++;
+      else if (outcome === 'gap') { res.gap = true; res.gapQueues.add(slot); }
+      pos += check.size;
+      res.scanned += check.size;
+      res.end = here + check.size;
+      res.lastRecordStart = here;
+      res.lastStoreTime = info.storeTimestamp;
+      progress(res.end - from, total);
+    }
+    if (pos === 0 && got === 0) break;
+    offset += pos;
+    if (offset >= seg.end) {
+      // A segment filled exactly to its end has no end marker.
+      continue;
+    }
+  }
+  if (res.stopReason === null && res.end < segs.last!.end) {
+    const seg = segs.find(res.end);
+    if (seg && res.end > seg.start) res.stopReason = null;
+  }
+  return res;
+}
+
+/** Size, magic and own offset only: for the part of the log that was durable and verified before. */
+function checkStructure(buf: Buffer, pos: number, avail: number, expected: number): ReturnType<typeof checkRecord> {
+  if (avail < 8) return { kind: 'short', size: 8 };
+  const size = buf.readInt32BE(pos);
+  const magic = buf.readUInt32BE(pos + 4);
+  if (magic === BLANK_MAGIC) return size >= 8 ? { kind: 'blank', size } : { kind: 'invalid', reason: `end marker size ${size}` };
+  if (magic !== MAGIC_V1) return { kind: 'invalid', reason: 'bad magic' };
+  if (size < RECORD_FIXED_OVERHEAD) return { kind: 'invalid', reason: `record size ${size}` };
+  if (size > avail) return { kind: 'short', size };
+  if (readLong(buf, pos + 28) !== expected) return { kind: 'invalid', reason: 'physical offset field mismatch' };
+  return { kind: 'record', size };
+}
+
+function makeProgress(options: StoreOptions): (done: number, total: number) => void {
+  const t0 = Date.now();
+  let last = t0;
+  const cb = options.onProgress;
+  if (!cb) return () => undefined;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - t0 < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    cb({ phase: 'commitlog', done, total });
+  };
+}
+
+export function corrupt(message: string): KeelError {
+  return new KeelError('CORRUPT_STORE', message);
+}

@@ -1,0 +1,142 @@
+import * as path from 'path';
+import type { FileHandle, FileIO } from '../io/file-io';
+
+/** Segment files are named by their start offset, 20 digits, as in RocketMQ. */
+export function segmentName(start: number): string {
+  return String(start).padStart(20, '0');
+}
+
+export function parseSegmentName(name: string): number | null {
+  return /^\d{20}$/.test(name) ? Number(name) : null;
+}
+
+/**
+ * One fixed-size file holding the bytes [start, start + size) of a log
+ * (RocketMQ's MappedFile, without the mapping: Node has none, so positional
+ * reads and writes go through the page cache instead).
+ *
+ * Readers take a reference so that the reaper can delete a segment that is
+ * still being read: the file is closed and unlinked when the last reader lets go.
+ */
+export class SegmentFile {
+  readonly path: string;
+  private handle: FileHandle | null = null;
+  /** Resolves once the file exists at its full size and its name is durable. */
+  readonly ready: Promise<void>;
+  private readers = 0;
+  private destroyRequested: { resolve: () => void; promise: Promise<void> } | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly io: FileIO,
+    readonly dir: string,
+    readonly start: number,
+    readonly size: number,
+    init: (self: SegmentFile) => Promise<void>,
+  ) {
+    this.path = path.join(dir, segmentName(start));
+    this.ready = init(this);
+    // A creation failure surfaces to whoever awaits `ready`; never as an unhandled rejection.
+    this.ready.catch(() => undefined);
+  }
+
+  /** Creates the file at full size, then makes the file and its name durable. */
+  static create(io: FileIO, dir: string, start: number, size: number): SegmentFile {
+    return new SegmentFile(io, dir, start, size, async (self) => {
+      const h = await io.open(self.path, { create: true });
+      self.handle = h;
+      await h.truncate(size);
+      await h.datasync();
+      await io.syncDir(dir);
+    });
+  }
+
+  /**
+   * Opens an existing segment. A file shorter than the segment size can only be
+   * the remains of an interrupted creation (the size is set before any data is
+   * written), so it is extended; its content is kept.
+   */
+  static open(io: FileIO, dir: string, start: number, size: number): SegmentFile {
+    return new SegmentFile(io, dir, start, size, async (self) => {
+      const h = await io.open(self.path);
+      self.handle = h;
+      const actual = await h.size();
+      if (actual < size) {
+        await h.truncate(size);
+        await h.datasync();
+      }
+    });
+  }
+
+  get end(): number { return this.start + this.size; }
+
+  private get h(): FileHandle {
+    if (!this.handle) throw new Error(`segment ${this.path} used before it was ready`);
+    return this.handle;
+  }
+
+  /** Reads bytes at a position inside this file. */
+  read(buf: Uint8Array, offset: number, length: number, filePos: number): Promise<number> {
+    return this.h.read(buf, offset, length, filePos);
+  }
+
+  write(buf: Uint8Array, offset: number, length: number, filePos: number): Promise<void> {
+    return this.h.write(buf, offset, length, filePos);
+  }
+
+  writev(bufs: Uint8Array[], filePos: number): Promise<void> {
+    return this.h.writev(bufs, filePos);
+  }
+
+  datasync(): Promise<void> { return this.h.datasync(); }
+
+  /**
+   * Zeroes everything from `filePos` to the end of the file without writing it:
+   * shrinking frees the blocks (so it works on a full disk too), growing back
+   * restores the fixed size with a hole. Durable after datasync().
+   */
+  async zeroFrom(filePos: number): Promise<void> {
+    await this.h.truncate(filePos);
+    await this.h.truncate(this.size);
+  }
+
+  acquire(): boolean {
+    if (this.destroyRequested || this.closed) return false;
+    this.readers++;
+    return true;
+  }
+
+  release(): void {
+    this.readers--;
+    if (this.readers === 0 && this.destroyRequested) this.destroyRequested.resolve();
+  }
+
+  get readerCount(): number { return this.readers; }
+
+  /**
+   * Marks the segment gone for new readers, waits for current readers (at most
+   * `forceAfterMs`, after which a hung reader loses its file), then closes and
+   * unlinks it.
+   */
+  async destroy(forceAfterMs: number, wait: (ms: number) => Promise<void>): Promise<void> {
+    if (!this.destroyRequested) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      this.destroyRequested = { resolve, promise };
+      if (this.readers === 0) resolve();
+    }
+    await Promise.race([this.destroyRequested.promise, wait(forceAfterMs)]);
+    await this.ready.catch(() => undefined);
+    await this.close();
+    await this.io.unlink(this.path);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ready.catch(() => undefined);
+    const h = this.handle;
+    this.handle = null;
+    if (h) await h.close();
+  }
+}
