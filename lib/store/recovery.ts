@@ -201,7 +201,11 @@ async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (do
         }
         break;
       }
-      if (check.kind === 'invalid') { res.stopReason = `${check.reason} at offset ${here}`; break outer; }
+      if (check.kind === 'invalid') {
+        // Zeros are the untouched rest of a segment: the log simply ends there.
+        if (buf.readUInt32BE(pos) !== 0 || buf.readUInt32BE(pos + 4) !== 0) res.stopReason = `${check.reason} at offset ${here}`;
+        break outer;
+      }
       if (check.kind === 'blank') {
         if (here + check.size !== seg.end) { res.stopReason = `end marker at ${here} does not reach its segment's end`; break outer; }
         offset = seg.end;
@@ -224,14 +228,6 @@ async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (do
     }
     if (pos === 0 && got === 0) break;
     offset += pos;
-    if (offset >= seg.end) {
-      // A segment filled exactly to its end has no end marker.
-      continue;
-    }
-  }
-  if (res.stopReason === null && res.end < segs.last!.end) {
-    const seg = segs.find(res.end);
-    if (seg && res.end > seg.start) res.stopReason = null;
   }
   return res;
 }

@@ -1,0 +1,374 @@
+import * as path from 'path';
+import type { FileLock } from '../io/file-io';
+import { KeelError } from '../errors';
+import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
+import { decodeRecord, parseHost, parseMsgId, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
+import { readLong, Checkpoint } from './checkpoint';
+import { CommitLog } from './commit-log';
+import { CQ_ENTRY_SIZE, decodeEntry } from './consume-queue';
+import { Dispatcher, type ArrivalListener } from './dispatcher';
+import { QueueTable } from './queue-table';
+import { recover, type RecoveryReport } from './recovery';
+import { resolveOptions, type FlushMode, type StoreOptions } from './options';
+import type { TimerHandle } from '../clock';
+
+/** Optional filtering for getMessages: first on the ConsumeQueue tag code, then on the message. */
+export interface MessageFilter {
+  matchTagsCode?(tagsCode: number): boolean;
+  matchMessage?(msg: MessageExt): boolean;
+}
+
+export interface StoreStats {
+  /** First byte of the CommitLog still on disk. */
+  minOffset: number;
+  /** Where the next record goes. */
+  appendOffset: number;
+  /** Bytes in the OS. */
+  writtenOffset: number;
+  /** Bytes fsynced. */
+  flushedOffset: number;
+  /** Bytes visible to consumers. */
+  confirmedOffset: number;
+  queues: number;
+  flushMode: FlushMode;
+  state: 'open' | 'read-only' | 'closed';
+}
+
+type State = 'open' | 'read-only' | 'closing' | 'closed';
+
+/**
+ * The embedded store: one process, one data directory. See README for the API tour.
+ *
+ * open() takes the directory's lock, recovers, and starts the background
+ * services (flush, checkpoint). close() flushes everything, writes a final
+ * checkpoint and removes the `abort` marker, so the next open is a clean one.
+ */
+export class MessageStore {
+  private state: State = 'open';
+  private failure: KeelError | null = null;
+  private checkpointTimer: TimerHandle | null = null;
+  private checkpointing: Promise<void> | null = null;
+  private readonly limits: RecordLimits;
+  private readonly bornHost: { ip: number; port: number };
+
+  private constructor(
+    readonly dir: string,
+    private readonly options: StoreOptions,
+    private readonly lock: FileLock,
+    private readonly checkpoint: Checkpoint,
+    private readonly queues: QueueTable,
+    private readonly dispatcher: Dispatcher,
+    private readonly commitLog: CommitLog,
+    /** What the last open found and repaired. */
+    readonly recovery: RecoveryReport,
+  ) {
+    this.limits = options;
+    this.bornHost = parseHost(options.storeHost);
+  }
+
+  static async open(dir: string, partial: Partial<StoreOptions> = {}): Promise<MessageStore> {
+    const options = resolveOptions(partial);
+    const io = options.io;
+    const root = path.resolve(dir);
+    const isNew = (await io.stat(root)) === null;
+    await io.mkdirp(root);
+    // A new data directory must itself survive a power cut.
+    if (isNew) await io.syncDir(path.dirname(root));
+    let lock: FileLock;
+    try {
+      lock = await io.lock(path.join(root, 'lock'));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'EAGAIN') {
+        throw new KeelError('STORE_LOCKED', `${root} is already open (by another process, or another MessageStore in this one)`, { cause: e });
+      }
+      throw e;
+    }
+    try {
+      const abortFile = path.join(root, 'abort');
+      const aborted = (await io.stat(abortFile)) !== null;
+      const checkpoint = await Checkpoint.open(io, path.join(root, 'checkpoint'), root);
+      const queues = new QueueTable(io, root, options.consumeQueueEntries);
+      let fatal: (e: KeelError) => void = () => undefined;
+      const dispatcher = new Dispatcher((e) => fatal(asKeelError(e, 'a ConsumeQueue write failed')));
+      const commitLog = new CommitLog(io, root, options, queues, dispatcher, parseHost(options.storeHost), (e) => fatal(e));
+      await io.mkdirp(path.join(root, 'commitlog'));
+      await io.syncDir(root);
+      const report = await recover({
+        io, root, options, commitLog, queues, dispatcher,
+        checkpoint: checkpoint.data,
+        clean: !aborted && checkpoint.data !== null,
+      });
+      const store = new MessageStore(root, options, lock, checkpoint, queues, dispatcher, commitLog, report);
+      fatal = (e) => store.fail(e);
+      // Recovery's repairs become durable now, so a crash right after open does not redo them.
+      await store.writeCheckpoint();
+      if (!aborted) {
+        const h = await io.open(abortFile, { create: true });
+        await h.close();
+        await io.syncDir(root);
+      }
+      commitLog.start();
+      store.armCheckpoint();
+      return store;
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /** Stores one message. Resolves once it is in the OS (ASYNC) or on disk (SYNC). */
+  put(msg: Message): Promise<PutResult> {
+    const p = this.prepare(msg);
+    if (p instanceof Promise) return p as Promise<never>;
+    return this.commitLog.append([p], true) as Promise<PutResult>;
+  }
+
+  /** Stores messages contiguously in one segment, in order, with one acknowledgement. */
+  putBatch(msgs: Message[]): Promise<PutResult[]> {
+    if (!Array.isArray(msgs)) return Promise.reject(new TypeError('putBatch takes an array of messages'));
+    if (msgs.length === 0) return Promise.resolve([]);
+    const prepared: PreparedMessage[] = new Array(msgs.length);
+    for (let i = 0; i < msgs.length; i++) {
+      const p = this.prepare(msgs[i]);
+      if (p instanceof Promise) return p as Promise<never>;
+      prepared[i] = p;
+    }
+    return this.commitLog.append(prepared, false) as Promise<PutResult[]>;
+  }
+
+  private prepare(msg: Message): PreparedMessage | Promise<never> {
+    const blocked = this.writeBlock();
+    if (blocked) return Promise.reject(blocked);
+    try {
+      return prepareMessage(msg, this.limits, this.options.wholeRecordCrc, this.bornHost, this.options.clock.now());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private writeBlock(): KeelError | null {
+    if (this.state === 'closed' || this.state === 'closing') return new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
+    if (this.failure) return new KeelError('STORE_READ_ONLY', `store ${this.dir} is read-only after an earlier failure: ${this.failure.message}`, { cause: this.failure });
+    return null;
+  }
+
+  private readBlock(): void {
+    if (this.state === 'closed') throw new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
+  }
+
+  /** The message stored at a physical offset, or null when none starts there. */
+  async getMessage(physicalOffset: number): Promise<MessageExt | null> {
+    this.readBlock();
+    if (!Number.isSafeInteger(physicalOffset) || physicalOffset < 0) throw new TypeError('physicalOffset must be a non-negative integer');
+    if (physicalOffset >= this.commitLog.writtenOffset) return null;
+    const head = await this.commitLog.read(physicalOffset, 8);
+    if (!head || head.readUInt32BE(4) !== 0xdaa320a7) return null;
+    const size = head.readInt32BE(0);
+    if (size <= 0 || physicalOffset + size > this.commitLog.writtenOffset) return null;
+    const buf = await this.commitLog.read(physicalOffset, size);
+    if (!buf) return null;
+    const m = decodeRecord(buf, 0);
+    return m.physicalOffset === physicalOffset ? m : null;
+  }
+
+  /** Looks a message up by the id a put returned (store host + physical offset). */
+  async lookupMessageById(msgId: string): Promise<MessageExt | null> {
+    const { physicalOffset } = parseMsgId(msgId);
+    const m = await this.getMessage(physicalOffset);
+    return m && m.msgId === msgId.toUpperCase() ? m : null;
+  }
+
+  /**
+   * Up to `max` messages of a queue from `queueOffset`. Never returns anything
+   * beyond the durable position of the current flush mode.
+   */
+  async getMessages(topic: string, queueId: number, queueOffset: number, max: number, filter?: MessageFilter): Promise<GetMessagesResult> {
+    this.readBlock();
+    if (!Number.isSafeInteger(queueOffset) || queueOffset < 0) throw new TypeError('queueOffset must be a non-negative integer');
+    if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('max must be a positive integer');
+    const slot = this.queues.get(topic, queueId);
+    if (!slot) return { status: 'NO_MATCHED_LOGIC_QUEUE', messages: [], nextBeginOffset: 0, minOffset: 0, maxOffset: 0 };
+    const cq = slot.cq;
+    const minOffset = cq.minOffset;
+    const maxOffset = cq.maxOffset;
+    const base = { minOffset, maxOffset };
+    if (queueOffset < minOffset) return { status: 'OFFSET_MOVED', messages: [], nextBeginOffset: minOffset, ...base };
+    if (queueOffset > maxOffset) return { status: 'OFFSET_MOVED', messages: [], nextBeginOffset: maxOffset, ...base };
+    if (queueOffset === maxOffset) return { status: 'NO_NEW_MSG', messages: [], nextBeginOffset: queueOffset, ...base };
+    const raw = await cq.readRaw(queueOffset, max);
+    const messages: MessageExt[] = [];
+    const wanted: { e: number; off: number; size: number }[] = [];
+    for (let i = 0; i < raw.count; i++) {
+      const at = i * CQ_ENTRY_SIZE;
+      if (filter?.matchTagsCode) {
+        const e = decodeEntry(raw.buf, at, raw.from + i);
+        if (!filter.matchTagsCode(e.tagsCode)) continue;
+      }
+      wanted.push({ e: i, off: readLong(raw.buf, at), size: raw.buf.readInt32BE(at + 8) });
+    }
+    // Neighbouring records are read together: one read per run of adjacent records.
+    for (let i = 0; i < wanted.length;) {
+      let j = i + 1;
+      let end = wanted[i].off + wanted[i].size;
+      while (j < wanted.length && wanted[j].off === end && end - wanted[i].off < 1024 * 1024) { end += wanted[j].size; j++; }
+      const buf = await this.commitLog.read(wanted[i].off, end - wanted[i].off);
+      if (!buf) {
+        // The reaper removed the segment under us: the caller retries from the new minimum.
+        return { status: 'OFFSET_MOVED', messages: [], nextBeginOffset: cq.minOffset, minOffset: cq.minOffset, maxOffset: cq.maxOffset };
+      }
+      for (let k = i; k < j; k++) {
+        const m = decodeRecord(buf, wanted[k].off - wanted[i].off);
+        if (!filter?.matchMessage || filter.matchMessage(m)) messages.push(m);
+      }
+      i = j;
+    }
+    const nextBeginOffset = raw.from + raw.count;
+    return { status: messages.length ? 'FOUND' : 'NO_MATCHED_MSG', messages, nextBeginOffset, ...base };
+  }
+
+  getMinOffsetInQueue(topic: string, queueId: number): number {
+    return this.queues.get(topic, queueId)?.cq.minOffset ?? 0;
+  }
+
+  /** The next queue offset a consumer would wait for (entries below it are readable). */
+  getMaxOffsetInQueue(topic: string, queueId: number): number {
+    return this.queues.get(topic, queueId)?.cq.maxOffset ?? 0;
+  }
+
+  /**
+   * The first queue offset whose message was stored at or after `timestamp`
+   * (binary search on store times; equal times resolve to the first). Returns
+   * the max offset when every message is older.
+   */
+  async getOffsetByTime(topic: string, queueId: number, timestamp: number): Promise<number> {
+    this.readBlock();
+    const cq = this.queues.get(topic, queueId)?.cq;
+    if (!cq) return 0;
+    let lo = cq.minOffset;
+    let hi = cq.maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = await cq.entry(mid);
+      const ts = e ? await this.storeTimeAt(e.physicalOffset) : null;
+      // A record the reaper already removed is older than anything still here.
+      if (ts === null || ts < timestamp) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  private async storeTimeAt(physicalOffset: number): Promise<number | null> {
+    const b = await this.commitLog.read(physicalOffset + STORE_TIMESTAMP_POS, 8);
+    return b ? readLong(b, 0) : null;
+  }
+
+  topics(): string[] { return this.queues.topicNames(); }
+  queueIds(topic: string): number[] { return this.queues.queueIds(topic); }
+
+  /** Called whenever new messages become readable in a queue (for long polling). */
+  onArrival(listener: ArrivalListener): () => void { return this.dispatcher.onArrival(listener); }
+
+  get flushMode(): FlushMode { return this.commitLog.mode; }
+
+  /** Switches between group commit and timed flush on the running store. */
+  setFlushMode(mode: FlushMode): void {
+    if (mode !== 'SYNC' && mode !== 'ASYNC') throw new TypeError(`flush mode must be SYNC or ASYNC, got ${String(mode)}`);
+    this.commitLog.setFlushMode(mode);
+  }
+
+  /** Makes everything acknowledged so far durable. */
+  async flush(): Promise<void> {
+    const blocked = this.writeBlock();
+    if (blocked && blocked.code === 'STORE_CLOSED') throw blocked;
+    await this.commitLog.drain();
+    await this.commitLog.flush.flushAll();
+  }
+
+  stats(): StoreStats {
+    const c = this.commitLog;
+    return {
+      minOffset: c.minOffset, appendOffset: c.appendOffset, writtenOffset: c.writtenOffset,
+      flushedOffset: c.flushedOffset, confirmedOffset: c.confirmedOffset, queues: this.queues.size,
+      flushMode: c.mode,
+      state: this.state === 'open' ? (this.failure ? 'read-only' : 'open') : 'closed',
+    };
+  }
+
+  /** Why the store turned read-only, if it did. */
+  get error(): KeelError | null { return this.failure; }
+
+  private fail(e: KeelError): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.commitLog.block(e);
+    this.commitLog.failWaiting(e);
+  }
+
+  private armCheckpoint(): void {
+    this.checkpointTimer = this.options.clock.setTimeout(() => {
+      this.checkpointing = this.writeCheckpoint()
+        .catch((e) => this.fail(asKeelError(e, 'writing the checkpoint failed')))
+        .finally(() => { this.checkpointing = null; if (this.state === 'open') this.armCheckpoint(); });
+    }, this.options.checkpointIntervalMs);
+  }
+
+  /**
+   * Records durable positions: ConsumeQueues are flushed first, so the
+   * offset it records for them is one below which every entry is on disk.
+   */
+  private async writeCheckpoint(): Promise<void> {
+    const c = this.commitLog;
+    const dispatched = c.confirmedOffset;
+    const durable = c.flushedOffset;
+    const scanFrom = Math.min(c.lastFlushedRecordStart, durable);
+    const lastStoreTimestamp = c.lastFlushedStoreTime;
+    const slots = [...this.queues.all()];
+    await this.dispatcher.flushAll(slots.map((s) => s.cq));
+    await this.checkpoint.write({
+      commitLogDurable: durable,
+      scanFrom,
+      consumeQueueDurable: dispatched,
+      queueCount: slots.filter((s) => s.cq.hasFiles).length,
+      lastStoreTimestamp,
+    });
+  }
+
+  /** Flushes, checkpoints and releases the directory. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.state = 'closing';
+    const closed = new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
+    this.commitLog.block(closed);
+    this.checkpointTimer?.cancel();
+    try {
+      await this.commitLog.drain();
+      let clean = !this.failure;
+      if (clean) {
+        try {
+          await this.commitLog.flush.flushAll();
+          await this.checkpointing;
+          await this.writeCheckpoint();
+        } catch (e) {
+          clean = false;
+          this.fail(asKeelError(e, 'the final flush failed'));
+        }
+      }
+      this.commitLog.failWaiting(closed);
+      await this.commitLog.close();
+      for (const s of this.queues.all()) await s.cq.close();
+      await this.checkpoint.close();
+      if (clean) {
+        // Only a store whose every byte is durable may skip recovery next time.
+        await this.options.io.unlink(path.join(this.dir, 'abort'));
+        await this.options.io.syncDir(this.dir);
+      }
+    } finally {
+      this.state = 'closed';
+      await this.lock.release();
+    }
+  }
+}
+
+function asKeelError(e: unknown, what: string): KeelError {
+  if (e instanceof KeelError) return e;
+  return new KeelError('STORE_READ_ONLY', `${what} (${(e as { code?: string }).code ?? String(e)}); the store is read-only until reopened`, { cause: e });
+}
