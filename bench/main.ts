@@ -1,0 +1,443 @@
+/**
+ * `npm run bench`: keelmq against the disk's own limits and against peer
+ * stores, all in one run on one machine. Prints a table on stdout, progress
+ * on stderr, and writes bench/results/<name>.json. See bench/README.md.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fdatasyncLatency, sequentialWrite } from './disk';
+import { keelmq, lookupByOffset } from './keelmq';
+import { appendBatches, concurrentPuts, readBack, type Budget } from './loops';
+import { betterSqlite3 } from './peers/better-sqlite3';
+import { classicLevel } from './peers/classic-level';
+import { hypercore } from './peers/hypercore';
+import { lmdb } from './peers/lmdb';
+import { Progress } from './progress';
+import { createStore, rebuild, recover, type RecoveryStore } from './recovery';
+import { formatBytes, formatRate, formatTable, mergeRuns, metricsOf, type Flush, type Measurement, type Row, type SystemName } from './stats';
+import { BodyPool, type System } from './system';
+
+const SYSTEMS: readonly System[] = [keelmq, betterSqlite3, lmdb, classicLevel, hypercore];
+const SYSTEM_NAMES: readonly SystemName[] = ['disk', ...SYSTEMS.map((s) => s.name)];
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+/** Messages per batch call in the async rows: large enough that per-call overhead fades. */
+const ASYNC_BATCH = 1000;
+/** Messages per durable commit in the batched sync rows, the same for every system. */
+const SYNC_BATCH = 100;
+const RECOVERY_TAIL = 16 * MiB;
+const RECOVERY_BODY = 1024;
+
+const HELP = `npm run bench -- [options]
+
+Benchmarks keelmq against the disk (sequential write, fdatasync latency) and
+against better-sqlite3, lmdb, classic-level and hypercore in one run. Prints a
+table on stdout, progress on stderr, writes bench/results/store.json
+(bench/results/store-quick.json with --quick).
+
+  --quick              whole run in under 3 minutes: fewer messages, 2 s per
+                       phase, put and durable rows at 1 KiB only, recovery on
+                       256 MiB and 1 GiB stores instead of 1 GiB and 8 GiB
+  --size <bytes>       one body size instead of 128 and 1024
+  --count <n>          messages per append workload (default 1000000, quick 200000)
+  --producers <list>   concurrent producers for the put rows (default 1,16,256)
+  --flush async|sync   only the non-durable or only the durable rows
+                       (sync includes per-put-fsync; recovery counts as async)
+  --duration <s>       time cap of each timed phase (default 10, quick 2)
+  --only <systems>     comma-separated: ${SYSTEM_NAMES.join(', ')}
+                       (the disk is always measured: machine.* needs it)
+  --repeat <n>         run every workload n times; the table shows the median
+                       msgs/s (min–max), the JSON every run under "runs"
+  --dir <path>         where the stores are written (default: the OS temp dir);
+                       a keelmq-bench-<pid> directory is made and removed there
+  --help               this text
+`;
+
+interface Config {
+  quick: boolean;
+  sizes: number[];
+  count: number;
+  producers: number[];
+  flushes: { async: boolean; sync: boolean };
+  duration: number;
+  systems: System[];
+  repeat: number;
+  base: string;
+  recoverySizes: number[];
+}
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+function parseConfig(argv: string[]): Config | null {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      size: { type: 'string' },
+      count: { type: 'string' },
+      producers: { type: 'string' },
+      flush: { type: 'string' },
+      duration: { type: 'string' },
+      only: { type: 'string' },
+      repeat: { type: 'string' },
+      dir: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return null;
+  const quick = values.quick === true;
+  if (values.flush !== undefined && values.flush !== 'async' && values.flush !== 'sync') {
+    throw new UsageError(`--flush must be async or sync, got "${values.flush}"`);
+  }
+  const only = values.only?.split(',').map((s) => s.trim()) ?? SYSTEM_NAMES;
+  for (const name of only) {
+    if (!SYSTEM_NAMES.includes(name as SystemName)) throw new UsageError(`--only: unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`);
+  }
+  const duration = values.duration === undefined ? (quick ? 2 : 10) : Number(values.duration);
+  if (!(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${values.duration}"`);
+  const size = values.size === undefined ? undefined : positiveInt('size', values.size);
+  if (size !== undefined && size > 4 * MiB) throw new UsageError('--size must be at most 4 MiB (keelmq maxBodySize)');
+  return {
+    quick,
+    sizes: size === undefined ? [128, 1024] : [size],
+    count: values.count === undefined ? (quick ? 200_000 : 1_000_000) : positiveInt('count', values.count),
+    producers: (values.producers ?? '1,16,256').split(',').map((p) => positiveInt('producers', p.trim())),
+    flushes: { async: values.flush !== 'sync', sync: values.flush !== 'async' },
+    duration,
+    systems: SYSTEMS.filter((s) => only.includes(s.name)),
+    repeat: values.repeat === undefined ? 1 : positiveInt('repeat', values.repeat),
+    base: path.join(values.dir ?? os.tmpdir(), `keelmq-bench-${process.pid}`),
+    recoverySizes: quick ? [256 * MiB, GiB] : [GiB, 8 * GiB],
+  };
+}
+
+/**
+ * One step of the plan. A labelled task is a workload: counted in the
+ * progress, run `repeat` times when it yields rows. Tasks of one group depend
+ * on each other (read needs the append's store), so a failure skips the rest
+ * of its group and the run goes on with the next group.
+ */
+interface Task {
+  group: string;
+  label?: string;
+  repeatable: boolean;
+  run(progress: Progress): Promise<Row | null>;
+}
+
+function describeRow(r: Row): string {
+  const store = r.storeBytes === undefined ? '' : `, store ${formatBytes(r.storeBytes)}`;
+  return `${formatRate(r.msgsPerSec)} msg/s, ${formatRate(r.mbPerSec)} MB/s, p99 ${r.p99Ms.toFixed(3)} ms, ${r.seconds.toFixed(2)} s${store}`;
+}
+
+function freshDir(dir: string): string {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function plan(cfg: Config): Task[] {
+  const tasks: Task[] = [];
+  tasks.push({
+    group: 'disk',
+    label: `disk sequential write ${formatBytes(cfg.quick ? 256 * MiB : GiB)}`,
+    repeatable: true,
+    run: async (p) => sequentialWrite(freshDir(path.join(cfg.base, 'disk')), cfg.quick ? 256 * MiB : GiB, p),
+  });
+  tasks.push({
+    group: 'disk',
+    label: 'disk fdatasync latency',
+    repeatable: true,
+    run: async (p) => fdatasyncLatency(freshDir(path.join(cfg.base, 'disk')), 1024, cfg.quick ? 100 : 500, p),
+  });
+  const budget: Budget = { count: cfg.count, seconds: cfg.duration };
+  // --quick keeps both sizes for the batch append and read rows (the targets
+  // are set at 128 B and 1 KiB) and runs the put and durable rows at 1 KiB only.
+  const putSizes = cfg.quick && cfg.sizes.includes(1024) ? [1024] : cfg.sizes;
+
+  for (const sys of cfg.systems) {
+    for (const size of cfg.sizes) {
+      const pool = new BodyPool(size);
+      const at = (what: string): string => `${sys.name} ${what} ${formatBytes(size)}`;
+      const row = (flush: Flush, workload: 'append' | 'read', producers: number, how: string, m: Measurement): Row => ({
+        system: sys.name,
+        workload,
+        flush,
+        bodyBytes: size,
+        producers,
+        mode: `${how}; ${sys.settings[flush]}`,
+        ...metricsOf(m),
+      });
+
+      if (cfg.flushes.async && sys.settings.async !== undefined) {
+        const group = `${sys.name}-${size}-async`;
+        const dir = path.join(cfg.base, group);
+        let appended = 0;
+        tasks.push({
+          group,
+          label: at('append async batch'),
+          repeatable: true,
+          run: async (p) => {
+            const store = await sys.open(freshDir(dir), false);
+            const m = await appendBatches(store, pool, ASYNC_BATCH, budget, p);
+            await store.close();
+            appended = m.messages;
+            return row('async', 'append', 1, `batch of ${ASYNC_BATCH} per call`, m);
+          },
+        });
+        tasks.push({
+          group,
+          label: at('read sequential'),
+          repeatable: true,
+          run: async (p) => {
+            const store = await sys.open(dir, false);
+            const m = await readBack(store, pool, appended, p);
+            await store.close();
+            return row('async', 'read', 1, 'sequential, in append order, after reopening', m);
+          },
+        });
+        if (sys === keelmq) {
+          tasks.push({
+            group,
+            label: at('lookup by offset'),
+            repeatable: true,
+            run: async (p) => row('async', 'read', 1, 'getMessage(physicalOffset), random order', await lookupByOffset(dir, pool, budget, p)),
+          });
+        }
+        tasks.push({ group, repeatable: false, run: async () => (fs.rmSync(dir, { recursive: true, force: true }), null) });
+
+        if (sys.concurrentPuts && putSizes.includes(size)) {
+          for (const producers of cfg.producers) {
+            tasks.push(putTask(sys, pool, 'async', producers, path.join(cfg.base, `${sys.name}-${size}-async-put`), budget, at, row));
+          }
+        }
+      }
+
+      if (cfg.flushes.sync && putSizes.includes(size)) {
+        if (sys.settings.sync !== undefined) {
+          const dir = path.join(cfg.base, `${sys.name}-${size}-sync-batch`);
+          tasks.push({
+            group: dir,
+            label: at(`append sync batch of ${SYNC_BATCH}`),
+            repeatable: true,
+            run: async (p) => {
+              const store = await sys.open(freshDir(dir), true);
+              const m = await appendBatches(store, pool, SYNC_BATCH, budget, p);
+              await store.close();
+              fs.rmSync(dir, { recursive: true, force: true });
+              return row('sync', 'append', 1, `batch of ${SYNC_BATCH} per durable commit`, m);
+            },
+          });
+        }
+        for (const producers of cfg.producers) {
+          const flush: Flush = producers === 1 ? 'per-put-fsync' : 'sync';
+          if (sys.settings[flush] === undefined || (producers > 1 && !sys.concurrentPuts)) continue;
+          tasks.push(putTask(sys, pool, flush, producers, path.join(cfg.base, `${sys.name}-${size}-sync-put`), budget, at, row));
+        }
+      }
+    }
+  }
+
+  if (cfg.flushes.async && cfg.systems.includes(keelmq)) {
+    for (const bytes of cfg.recoverySizes) {
+      const group = `keelmq-recovery-${bytes}`;
+      const dir = path.join(cfg.base, group);
+      let store: RecoveryStore | undefined;
+      const made = (): RecoveryStore => {
+        if (store === undefined) throw new Error('recovery store was not created');
+        return store;
+      };
+      tasks.push({
+        group,
+        label: `keelmq write ${formatBytes(bytes)} store for recovery (ASYNC putBatch, ${formatBytes(RECOVERY_BODY)} bodies)`,
+        repeatable: false,
+        run: async (p) => {
+          store = await createStore(dir, bytes, RECOVERY_BODY, p);
+          return null;
+        },
+      });
+      tasks.push({ group, label: `keelmq recover ${formatBytes(bytes)} after SIGKILL`, repeatable: true, run: (p) => recover(made(), RECOVERY_TAIL, p) });
+      tasks.push({ group, label: `keelmq rebuild ConsumeQueue ${formatBytes(bytes)}`, repeatable: true, run: (p) => rebuild(made(), p) });
+      tasks.push({ group, repeatable: false, run: async () => (fs.rmSync(dir, { recursive: true, force: true }), null) });
+    }
+  }
+  return tasks;
+}
+
+/** `producers` concurrent producers, each awaiting every put, on a fresh store. */
+function putTask(
+  sys: System,
+  pool: BodyPool,
+  flush: Flush,
+  producers: number,
+  dir: string,
+  budget: Budget,
+  at: (what: string) => string,
+  row: (flush: Flush, workload: 'append', producers: number, how: string, m: Measurement) => Row,
+): Task {
+  return {
+    group: `${dir}-${producers}`,
+    label: at(`append ${flush} put ×${producers}`),
+    repeatable: true,
+    run: async (p) => {
+      const store = await sys.open(freshDir(dir), flush !== 'async');
+      const m = await concurrentPuts(store, pool, producers, budget, p);
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      return row(flush, 'append', producers, producers === 1 ? 'put, awaited one by one' : `put, ${producers} producers each awaiting its put`, m);
+    },
+  };
+}
+
+interface Target {
+  name: string;
+  value: number;
+  target: number;
+  met: boolean;
+}
+
+/** The issue's throughput targets for keelmq's async append, checked against this run's own measurements. */
+function targets(rows: readonly Row[], seqWriteMBps: number): Target[] {
+  const best = (f: (r: Row) => boolean, metric: (r: Row) => number): number | undefined => {
+    const values = rows.filter(f).map(metric);
+    return values.length === 0 ? undefined : Math.max(...values);
+  };
+  const asyncAppend = (system: (s: SystemName) => boolean, size: number) => (r: Row) =>
+    system(r.system) && r.workload === 'append' && r.flush === 'async' && r.bodyBytes === size;
+  const out: Target[] = [];
+  const kib = best(asyncAppend((s) => s === 'keelmq', 1024), (r) => r.mbPerSec);
+  if (kib !== undefined) out.push({ name: 'keelmq async append 1 KiB, MB/s ≥ 80 % of disk sequential write', value: kib, target: 0.8 * seqWriteMBps, met: kib >= 0.8 * seqWriteMBps });
+  const small = best(asyncAppend((s) => s === 'keelmq', 128), (r) => r.msgsPerSec);
+  if (small !== undefined) {
+    out.push({ name: 'keelmq async append 128 B, msgs/s ≥ 1,000,000', value: small, target: 1e6, met: small >= 1e6 });
+    const peer = best(asyncAppend((s) => s !== 'keelmq' && s !== 'disk', 128), (r) => r.msgsPerSec);
+    if (peer !== undefined) out.push({ name: 'keelmq async append 128 B, msgs/s ≥ 2 × fastest peer async', value: small, target: 2 * peer, met: small >= 2 * peer });
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  let cfg: Config | null;
+  try {
+    cfg = parseConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cfg === null) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+
+  const tasks = plan(cfg);
+  const progress = new Progress(tasks.filter((t) => t.label !== undefined).length);
+  const started = Date.now();
+  fs.mkdirSync(cfg.base, { recursive: true });
+  progress.note(`keelmq bench: stores under ${cfg.base}${cfg.quick ? ' (quick)' : ''}`);
+  const rows: Row[] = [];
+  const failures: { task: string; error: string }[] = [];
+  const failedGroups = new Set<string>();
+  try {
+    for (const task of tasks) {
+      if (failedGroups.has(task.group)) {
+        if (task.label !== undefined) {
+          progress.begin(task.label);
+          progress.end('skipped (an earlier step of it failed)');
+        }
+        continue;
+      }
+      if (task.label !== undefined) progress.begin(task.label);
+      try {
+        const runs = task.repeatable ? cfg.repeat : 1;
+        for (let i = 0; i < runs; i++) {
+          const r = await task.run(progress);
+          if (r === null) continue;
+          rows.push(r);
+          if (task.label !== undefined && i === runs - 1) progress.end(runs > 1 ? `${describeRow(r)} (last of ${runs})` : describeRow(r));
+        }
+        if (task.label !== undefined && !task.repeatable) progress.end('done');
+      } catch (err) {
+        const name = task.label ?? task.group;
+        failures.push({ task: name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+        failedGroups.add(task.group);
+        progress.end(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  } finally {
+    fs.rmSync(cfg.base, { recursive: true, force: true });
+  }
+
+  const merged = mergeRuns(rows);
+  const seq = merged.find((r) => r.system === 'disk' && r.flush === 'sync');
+  const fsync = merged.find((r) => r.system === 'disk' && r.flush === 'per-put-fsync');
+  const machine = {
+    cpus: os.cpus().length,
+    node: process.version,
+    seqWriteMBps: seq?.mbPerSec ?? null,
+    fdatasyncUs: fsync === undefined ? null : fsync.p50Ms * 1000,
+  };
+  const checked = seq === undefined ? [] : targets(merged, seq.mbPerSec);
+  const result = {
+    machine,
+    rows: merged,
+    targets: checked,
+    failures,
+    options: {
+      quick: cfg.quick,
+      sizes: cfg.sizes,
+      count: cfg.count,
+      producers: cfg.producers,
+      flush: cfg.flushes.async && cfg.flushes.sync ? 'both' : cfg.flushes.async ? 'async' : 'sync',
+      duration: cfg.duration,
+      only: cfg.systems.map((s) => s.name),
+      repeat: cfg.repeat,
+      dir: path.dirname(cfg.base),
+    },
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    startedAt: new Date(started).toISOString(),
+    wallSeconds: (Date.now() - started) / 1000,
+  };
+  const resultsDir = path.join(__dirname, '..', '..', 'bench', 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, cfg.quick ? 'store-quick.json' : 'store.json');
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+  const out: string[] = [
+    `machine: ${machine.cpus} cpus (${result.cpuModel}), node ${machine.node}, ` +
+      `disk sequential write ${machine.seqWriteMBps === null ? '?' : formatRate(machine.seqWriteMBps)} MB/s, ` +
+      `fdatasync ${machine.fdatasyncUs === null ? '?' : Math.round(machine.fdatasyncUs)} µs (median)`,
+    '',
+    formatTable(merged),
+    '',
+  ];
+  for (const t of checked) out.push(`target ${t.met ? 'met    ' : 'NOT met'}  ${t.name}: ${formatRate(t.value)} vs ${formatRate(t.target)}`);
+  for (const f of failures) out.push(`FAILED ${f.task}: ${f.error.split('\n')[0]}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  progress.note(`results: ${path.relative(process.cwd(), file) || file} (${result.wallSeconds.toFixed(0)} s)`);
+  if (failures.length > 0) {
+    for (const f of failures) progress.note(`\n${f.task} failed:\n${f.error}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
