@@ -19,7 +19,11 @@ export type KeelErrorCode =
   | 'CORRUPT_STORE'         // a structural invariant of the files does not hold
   | 'OPTION_INVALID'
   | 'NOT_FOUND'
-  | 'OFFSET_INVALID';
+  | 'OFFSET_INVALID'
+  | 'SUBSCRIPTION_INVALID'  // a tag expression that does not parse
+  | 'DELAY_LEVEL_INVALID'   // a delay level outside 1..number of configured levels
+  | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
+  | 'CLIENT_STATE';         // a producer or consumer used before start() or after shutdown()
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import type { FileLock } from '../io/file-io';
+import type { FileIO, FileLock } from '../io/file-io';
 import { KeelError } from '../errors';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
 import { decodeRecord, parseHost, parseMsgId, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
@@ -10,7 +10,7 @@ import { Dispatcher, type ArrivalListener } from './dispatcher';
 import { QueueTable } from './queue-table';
 import { recover, type RecoveryReport } from './recovery';
 import { resolveOptions, type FlushMode, type StoreOptions } from './options';
-import type { TimerHandle } from '../clock';
+import type { Clock, TimerHandle } from '../clock';
 
 /** Optional filtering for getMessages: first on the ConsumeQueue tag code, then on the message. */
 export interface MessageFilter {
@@ -268,6 +268,10 @@ export class MessageStore {
   onArrival(listener: ArrivalListener): () => void { return this.dispatcher.onArrival(listener); }
 
   get flushMode(): FlushMode { return this.commitLog.mode; }
+
+  /** The file access and the clock the store was opened with, for layers that keep files and timers beside it. */
+  get io(): FileIO { return this.options.io; }
+  get clock(): Clock { return this.options.clock; }
 
   /** Switches between group commit and timed flush on the running store. */
   setFlushMode(mode: FlushMode): void {

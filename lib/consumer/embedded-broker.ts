@@ -1,0 +1,219 @@
+import type { MessageStore } from '../store/message-store';
+import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
+import { KeelError } from '../errors';
+import { dlqTopic, retryTopic, PROPERTY_RETRY_TOPIC } from './message-const';
+import { OffsetStore } from './offset-store';
+import { planSendBack } from './retry';
+import { DEFAULT_DELAY_LEVELS, parseDelayLevels, ScheduleMessageService } from './schedule-service';
+import { TopicConfigManager, type TopicConfig } from './topic-config';
+import { Producer, type ProducerOptions, type SendResult } from './producer';
+import { PushConsumer, type PushConsumerOptions } from './push-consumer';
+import { PullConsumer, type PullConsumerOptions } from './pull-consumer';
+
+export interface BrokerOptions {
+  /** Create a topic on its first send or subscription (default true); otherwise TOPIC_NOT_FOUND. */
+  autoCreateTopics: boolean;
+  /** Queues of a topic created without a count (default 4). */
+  defaultTopicQueues: number;
+  /** Must not exceed the store's maxQueuesPerTopic (default 1024). */
+  maxQueuesPerTopic: number;
+  /** Delay of each level, level 1 first (RocketMQ's messageDelayLevel). */
+  delayLevels: string;
+  /** How often consumer offsets are written when they changed (default 5 s). */
+  offsetPersistIntervalMs: number;
+  /** How often delay-level progress is written when it changed (default 10 s). */
+  delayOffsetPersistIntervalMs: number;
+}
+
+export const DEFAULT_TOPIC_QUEUES = 4;
+
+export function defaultBrokerOptions(): BrokerOptions {
+  return {
+    autoCreateTopics: true,
+    defaultTopicQueues: DEFAULT_TOPIC_QUEUES,
+    maxQueuesPerTopic: 1024,
+    delayLevels: DEFAULT_DELAY_LEVELS,
+    offsetPersistIntervalMs: 5000,
+    delayOffsetPersistIntervalMs: 10_000,
+  };
+}
+
+/** Topic names the store accepts; checked before a name is written to topics.json. */
+const TOPIC_NAME = /^[%|a-zA-Z0-9_-]{1,127}$/;
+
+export interface QueryByKeyOptions {
+  /** Store-time window, inclusive (default: all). */
+  begin?: number;
+  end?: number;
+  /** Stop after this many matches (default 64). */
+  max?: number;
+}
+
+/**
+ * The consumer layer over one open MessageStore, in the same process: topics
+ * and their queues, consumer offsets, delay levels, retries and dead letters,
+ * and the factory of producers and consumers. It keeps its state in
+ * `<store>/config/` and its timers on the store's clock. It does not own the
+ * store: close the broker, then the store.
+ */
+export class EmbeddedBroker {
+  private readonly consumers = new Set<PushConsumer>();
+  private closed = false;
+
+  private constructor(
+    readonly store: MessageStore,
+    readonly options: BrokerOptions,
+    readonly topicConfig: TopicConfigManager,
+    readonly offsets: OffsetStore,
+    readonly schedule: ScheduleMessageService,
+  ) {}
+
+  static async open(store: MessageStore, partial: Partial<BrokerOptions> = {}): Promise<EmbeddedBroker> {
+    const options = { ...defaultBrokerOptions(), ...partial };
+    const levels = parseDelayLevels(options.delayLevels);
+    for (const name of ['defaultTopicQueues', 'maxQueuesPerTopic', 'offsetPersistIntervalMs', 'delayOffsetPersistIntervalMs'] as const) {
+      if (!Number.isSafeInteger(options[name]) || options[name] < 1) throw new KeelError('OPTION_INVALID', `option ${name} must be a positive integer, got ${String(options[name])}`);
+    }
+    const topics = await TopicConfigManager.load(store, options.maxQueuesPerTopic);
+    const offsets = await OffsetStore.load(store, store.clock, options.offsetPersistIntervalMs);
+    const schedule = await ScheduleMessageService.start(store, topics, store.clock, levels, options.delayOffsetPersistIntervalMs);
+    return new EmbeddedBroker(store, options, topics, offsets, schedule);
+  }
+
+  /** Creates a topic with `queues` queues (default 4), or grows an existing one. */
+  createTopic(name: string, queues = this.options.defaultTopicQueues): Promise<TopicConfig> {
+    this.checkOpen();
+    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) throw new KeelError('TOPIC_INVALID', `topic ${JSON.stringify(name)} must be 1..127 characters of [%|a-zA-Z0-9_-]`);
+    return this.topicConfig.ensure(name, queues);
+  }
+
+  topic(name: string): TopicConfig | undefined { return this.topicConfig.get(name); }
+  topics(): TopicConfig[] { return this.topicConfig.list(); }
+
+  /** The topic's config; creates it when autoCreateTopics is on. */
+  async resolveTopic(name: string): Promise<TopicConfig> {
+    const t = this.topicConfig.get(name);
+    if (t) return t;
+    if (!this.options.autoCreateTopics) throw new KeelError('TOPIC_NOT_FOUND', `topic ${name} does not exist (autoCreateTopics is off)`);
+    return this.createTopic(name);
+  }
+
+  createProducer(options: Partial<ProducerOptions> = {}): Producer { return new Producer(this, options); }
+  createPushConsumer(options: PushConsumerOptions): PushConsumer { return new PushConsumer(this, options); }
+  createPullConsumer(options: PullConsumerOptions): PullConsumer { return new PullConsumer(this, options); }
+
+  /** Stores a message in its queue, or in the schedule topic when it has a delay level. */
+  putMessage(msg: Message & { queueId: number }, delayLevel = 0): Promise<PutResult> {
+    this.checkOpen();
+    return this.store.put(delayLevel > 0 ? this.schedule.toScheduled(msg, delayLevel) : msg);
+  }
+
+  /**
+   * Sends a failed message back for a later retry, or to the dead-letter
+   * topic (see planSendBack). `msg` must be the message as stored.
+   */
+  async sendBack(group: string, msg: MessageExt, delayLevel: number, maxReconsumeTimes: number): Promise<PutResult> {
+    const plan = planSendBack(msg, group, delayLevel, maxReconsumeTimes, this.schedule.levels.length);
+    await this.topicConfig.ensure(plan.message.topic, 1);
+    return this.putMessage(plan.message, plan.delayLevel);
+  }
+
+  /** Messages in a group's dead-letter topic, from `offset`. */
+  async deadLetters(group: string, offset = 0, max = 32): Promise<GetMessagesResult> {
+    this.checkOpen();
+    return this.store.getMessages(dlqTopic(group), 0, offset, max);
+  }
+
+  /**
+   * Puts a dead letter back into its group's retry topic, at once and with
+   * its retry count cleared, so the group's push consumer gets it again.
+   */
+  async resendDeadLetter(group: string, msgId: string): Promise<SendResult> {
+    this.checkOpen();
+    const m = await this.store.lookupMessageById(msgId);
+    if (!m || m.topic !== dlqTopic(group)) throw new KeelError('NOT_FOUND', `no message ${msgId} in ${dlqTopic(group)}`);
+    const topic = retryTopic(group);
+    await this.topicConfig.ensure(topic, 1);
+    const r = await this.putMessage({
+      topic, queueId: 0, body: m.body, properties: m.properties, flag: m.flag,
+      bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: 0,
+    });
+    return { status: r.status, msgId: r.msgId, topic: m.properties[PROPERTY_RETRY_TOPIC] ?? topic, queueId: 0, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
+  }
+
+  /**
+   * Moves every queue of the group in `topic` to the first message stored at
+   * or after `timestamp`, forward or back; running push consumers of the group
+   * drop what they have in flight and continue from there.
+   */
+  async resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<Map<number, number>> {
+    this.checkOpen();
+    const t = this.topicConfig.get(topic);
+    if (!t) throw new KeelError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
+    const offsets = new Map<number, number>();
+    for (let q = 0; q < t.queues; q++) offsets.set(q, await this.store.getOffsetByTime(topic, q, timestamp));
+    for (const [q, off] of offsets) this.offsets.update(group, topic, q, off);
+    for (const c of this.consumers) if (c.group === group) c.resetOffsets(topic, offsets);
+    await this.offsets.persist();
+    return offsets;
+  }
+
+  /** The group's committed offset in a queue, or undefined when it never consumed it. */
+  consumerOffset(group: string, topic: string, queueId: number): number | undefined {
+    return this.offsets.read(group, topic, queueId);
+  }
+
+  lookupMessageById(msgId: string): Promise<MessageExt | null> { return this.store.lookupMessageById(msgId); }
+
+  /**
+   * Messages of `topic` whose KEYS include `key`, oldest first per queue. There
+   * is no key index: this scans the topic's queues, within the time window
+   * when one is given (found by binary search on store time), so narrow it.
+   */
+  async queryMessageByKey(topic: string, key: string, options: QueryByKeyOptions = {}): Promise<MessageExt[]> {
+    this.checkOpen();
+    const t = this.topicConfig.get(topic);
+    if (!t) return [];
+    const begin = options.begin ?? 0;
+    const end = options.end ?? Number.MAX_SAFE_INTEGER;
+    const max = options.max ?? 64;
+    const found: MessageExt[] = [];
+    const filter = { matchMessage: (m: MessageExt) => m.storeTimestamp <= end && m.keys.includes(key) };
+    for (let q = 0; q < t.queues && found.length < max; q++) {
+      let offset = begin > 0 ? await this.store.getOffsetByTime(topic, q, begin) : this.store.getMinOffsetInQueue(topic, q);
+      const stop = end < Number.MAX_SAFE_INTEGER ? await this.store.getOffsetByTime(topic, q, end + 1) : this.store.getMaxOffsetInQueue(topic, q);
+      while (offset < stop && found.length < max) {
+        const r = await this.store.getMessages(topic, q, offset, Math.min(256, stop - offset), filter);
+        if (r.status === 'NO_NEW_MSG' || r.status === 'NO_MATCHED_LOGIC_QUEUE') break;
+        found.push(...r.messages.slice(0, max - found.length));
+        offset = r.nextBeginOffset;
+      }
+    }
+    return found;
+  }
+
+  /** @internal a push consumer starting; one per group, because queues are not shared out between consumers. */
+  register(c: PushConsumer): void {
+    this.checkOpen();
+    for (const other of this.consumers) {
+      if (other.group === c.group) throw new KeelError('GROUP_IN_USE', `a push consumer of group ${c.group} is already running in this broker`);
+    }
+    this.consumers.add(c);
+  }
+
+  /** @internal */
+  unregister(c: PushConsumer): void { this.consumers.delete(c); }
+
+  private checkOpen(): void {
+    if (this.closed) throw new KeelError('CLIENT_STATE', 'the broker is closed');
+  }
+
+  /** Shuts down running push consumers, stops the delay levels and writes offsets and progress. The store stays open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const c of [...this.consumers]) await c.shutdown();
+    this.closed = true;
+    await this.schedule.close();
+    await this.offsets.close();
+  }
+}

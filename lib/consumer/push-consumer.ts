@@ -1,0 +1,287 @@
+import BetterQueue from 'better-queue';
+import type { MessageExt } from '../store/message';
+import { KeelError } from '../errors';
+import type { EmbeddedBroker } from './embedded-broker';
+import { isRetryTopic, PROPERTY_RETRY_TOPIC, retryTopic } from './message-const';
+import { ProcessQueue } from './process-queue';
+import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
+import { parseSubscription, type Subscription } from './tag-filter';
+
+export type ConsumeStatus = 'CONSUME_SUCCESS' | 'RECONSUME_LATER';
+export type ConsumeFromWhere = 'CONSUME_FROM_LAST_OFFSET' | 'CONSUME_FROM_FIRST_OFFSET' | 'CONSUME_FROM_TIMESTAMP';
+
+export interface ConsumeContext {
+  group: string;
+  /** The topic and queue the batch was read from (the retry topic for retried messages). */
+  topic: string;
+  queueId: number;
+  /**
+   * Delay level for messages of this batch that fail: 0 (default) lets the
+   * retry count decide, a level picks that delay, -1 sends them straight to
+   * the dead-letter topic.
+   */
+  delayLevelWhenNextConsume: number;
+}
+
+/**
+ * Gets a batch of messages (one unless consumeBatchSize says more). A retried
+ * message arrives with the topic it was first sent to and its reconsumeTimes;
+ * its first id is in properties.ORIGIN_MESSAGE_ID. Returning RECONSUME_LATER,
+ * or throwing, sends the whole batch back for a retry.
+ */
+export type MessageListener = (msgs: MessageExt[], ctx: ConsumeContext) => ConsumeStatus | Promise<ConsumeStatus>;
+
+export interface PushConsumerOptions {
+  group: string;
+  listener: MessageListener;
+  /** Where a group with no committed offset in a queue starts (default last). */
+  consumeFromWhere?: ConsumeFromWhere;
+  /** For CONSUME_FROM_TIMESTAMP (default: 30 minutes ago). */
+  consumeTimestamp?: number;
+  /** Batches consumed at the same time (default 20). */
+  consumeConcurrency?: number;
+  /** Messages per listener call (default 1). */
+  consumeBatchSize?: number;
+  /** Messages per read from a queue (default 32). */
+  pullBatchSize?: number;
+  /** A queue is not read further while this many of its messages are in flight (default 1000). */
+  maxInFlightPerQueue?: number;
+  /** Retries before a message goes to the dead-letter topic (default 16). */
+  maxReconsumeTimes?: number;
+}
+
+/** After a failed read, try that queue again this much later (RocketMQ: 3 s). */
+const PULL_RETRY_MS = 3000;
+/** When a message can be sent back neither for retry nor to the DLQ, consume it again locally after this. */
+const LOCAL_RETRY_MS = 5000;
+
+interface Task { pq: ProcessQueue; msgs: MessageExt[] }
+
+/**
+ * A consumer that reads its subscriptions and calls the listener (RocketMQ's
+ * DefaultMQPushConsumer, concurrent mode). Every queue of every subscribed
+ * topic, and the group's retry topic, is read by its own loop that waits on
+ * the store's arrival signal when the queue is drained (long polling) and stops
+ * reading while the queue has maxInFlightPerQueue messages in flight. Batches
+ * go to a pool (better-queue) that runs consumeConcurrency of them at once.
+ * The committed offset is the queue's lowest offset still in flight, so a
+ * crash re-delivers what was in flight and never skips (at-least-once).
+ */
+export class PushConsumer {
+  readonly group: string;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly queues = new Map<string, ProcessQueue>();
+  private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
+  private pool: BetterQueue<Task> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly active = new Set<Promise<void>>();
+  private readonly loops = new Set<Promise<void>>();
+  private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp'>> & { consumeTimestamp: number | undefined };
+
+  constructor(private readonly broker: EmbeddedBroker, options: PushConsumerOptions) {
+    if (typeof options?.group !== 'string' || !/^[a-zA-Z0-9_|-]{1,120}$/.test(options.group)) {
+      throw new KeelError('OPTION_INVALID', `group ${JSON.stringify(options?.group)} must be 1..120 characters of [a-zA-Z0-9_|-]`);
+    }
+    if (typeof options.listener !== 'function') throw new TypeError('listener must be a function');
+    this.group = options.group;
+    this.o = {
+      group: options.group,
+      listener: options.listener,
+      consumeFromWhere: options.consumeFromWhere ?? 'CONSUME_FROM_LAST_OFFSET',
+      consumeTimestamp: options.consumeTimestamp,
+      consumeConcurrency: positive(options.consumeConcurrency, 20, 'consumeConcurrency'),
+      consumeBatchSize: positive(options.consumeBatchSize, 1, 'consumeBatchSize'),
+      pullBatchSize: positive(options.pullBatchSize, 32, 'pullBatchSize'),
+      maxInFlightPerQueue: positive(options.maxInFlightPerQueue, 1000, 'maxInFlightPerQueue'),
+      maxReconsumeTimes: positive(options.maxReconsumeTimes, DEFAULT_MAX_RECONSUME_TIMES, 'maxReconsumeTimes', 0),
+    };
+  }
+
+  /** Adds a topic with a tag expression (`*`, `TagA || TagB`); before start(). */
+  subscribe(topic: string, expression = '*'): this {
+    if (this.state !== 'created') throw new KeelError('CLIENT_STATE', 'subscribe before start()');
+    this.subscriptions.set(topic, parseSubscription(expression));
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new KeelError('CLIENT_STATE', `consumer of group ${this.group} was already started`);
+    if (this.subscriptions.size === 0) throw new KeelError('CLIENT_STATE', 'subscribe to a topic before start()');
+    this.broker.register(this);
+    this.state = 'running';
+    try {
+      // Retries reach the group through its own retry topic, whatever the subscription's tags.
+      await this.broker.topicConfig.ensure(retryTopic(this.group), 1);
+      this.subscriptions.set(retryTopic(this.group), parseSubscription('*'));
+      this.pool = new BetterQueue<Task>((task: Task, cb: () => void) => { this.track(this.consume(task)).then(() => cb()); }, {
+        concurrent: this.o.consumeConcurrency,
+        maxRetries: 0,
+      });
+      this.unsubscribe = this.broker.store.onArrival((topic, queueId) => {
+        const pq = this.queues.get(queueKey(topic, queueId));
+        if (pq) pq.signal();
+        else if (this.subscriptions.has(topic)) this.openQueue(topic, queueId).catch(() => undefined);
+      });
+      for (const topic of this.subscriptions.keys()) {
+        const t = await this.broker.resolveTopic(topic);
+        for (let q = 0; q < t.queues; q++) await this.openQueue(topic, q);
+      }
+    } catch (e) {
+      await this.shutdown();
+      throw e;
+    }
+  }
+
+  /**
+   * Stops reading, lets the batches being consumed finish (batches not yet
+   * started are dropped: they are re-delivered), and writes the offsets.
+   */
+  async shutdown(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.unsubscribe?.();
+    for (const pq of this.queues.values()) pq.drop();
+    await Promise.all([...this.loops]);
+    await Promise.all([...this.active]);
+    for (const pq of this.queues.values()) this.commit(pq);
+    this.queues.clear();
+    await new Promise<void>((r) => (this.pool ? this.pool.destroy(() => r()) : r()));
+    this.broker.unregister(this);
+    this.state = 'stopped';
+    await this.broker.offsets.persist();
+  }
+
+  /** @internal the broker reset the group's offsets in `topic`: drop what is in flight and restart there. */
+  resetOffsets(topic: string, offsets: ReadonlyMap<number, number>): void {
+    if (this.state !== 'running') return;
+    for (const [q, offset] of offsets) {
+      const old = this.queues.get(queueKey(topic, q));
+      if (!old) continue;
+      old.drop();
+      this.startQueue(new ProcessQueue(topic, q, offset));
+    }
+  }
+
+  private async openQueue(topic: string, queueId: number): Promise<void> {
+    const k = queueKey(topic, queueId);
+    if (this.queues.has(k) || this.state !== 'running') return;
+    const offset = await this.initialOffset(topic, queueId);
+    if (this.queues.has(k) || this.state !== 'running') return;
+    // Recorded at once, so that a restart resumes here instead of computing "last" anew and skipping.
+    this.broker.offsets.update(this.group, topic, queueId, offset);
+    this.startQueue(new ProcessQueue(topic, queueId, offset));
+  }
+
+  private async initialOffset(topic: string, queueId: number): Promise<number> {
+    const committed = this.broker.offsets.read(this.group, topic, queueId);
+    if (committed !== undefined) return committed;
+    const store = this.broker.store;
+    // A retry topic holds only this group's failures: all of it is wanted.
+    if (isRetryTopic(topic)) return store.getMinOffsetInQueue(topic, queueId);
+    switch (this.o.consumeFromWhere) {
+      case 'CONSUME_FROM_FIRST_OFFSET': return store.getMinOffsetInQueue(topic, queueId);
+      case 'CONSUME_FROM_TIMESTAMP': return store.getOffsetByTime(topic, queueId, this.o.consumeTimestamp ?? store.clock.now() - 30 * 60_000);
+      default: return store.getMaxOffsetInQueue(topic, queueId);
+    }
+  }
+
+  private startQueue(pq: ProcessQueue): void {
+    this.queues.set(queueKey(pq.topic, pq.queueId), pq);
+    const loop = this.pullLoop(pq).finally(() => this.loops.delete(loop));
+    this.loops.add(loop);
+  }
+
+  private async pullLoop(pq: ProcessQueue): Promise<void> {
+    const store = this.broker.store;
+    const sub = this.subscriptions.get(pq.topic)!;
+    while (!pq.dropped) {
+      if (pq.inFlight >= this.o.maxInFlightPerQueue) { await pq.wait(); continue; }
+      let r;
+      try {
+        r = await store.getMessages(pq.topic, pq.queueId, pq.nextOffset, this.o.pullBatchSize, sub.filter);
+      } catch {
+        if (pq.dropped) return;
+        const timer = store.clock.setTimeout(() => pq.signal(), PULL_RETRY_MS);
+        await pq.wait();
+        timer.cancel();
+        continue;
+      }
+      if (pq.dropped) return;
+      switch (r.status) {
+        case 'FOUND':
+          pq.add(r.messages.map((m) => m.queueOffset), r.nextBeginOffset);
+          for (let i = 0; i < r.messages.length; i += this.o.consumeBatchSize) {
+            this.pool!.push({ pq, msgs: r.messages.slice(i, i + this.o.consumeBatchSize) });
+          }
+          break;
+        case 'NO_MATCHED_MSG':
+        case 'OFFSET_MOVED':
+          pq.add([], r.nextBeginOffset);
+          this.commit(pq);
+          break;
+        default:
+          // Checked synchronously before waiting, so an arrival between the read and the wait is not missed.
+          if (store.getMaxOffsetInQueue(pq.topic, pq.queueId) <= pq.nextOffset) await pq.wait();
+      }
+    }
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.active.add(p);
+    return p.finally(() => this.active.delete(p));
+  }
+
+  private async consume(task: Task): Promise<void> {
+    const { pq, msgs } = task;
+    // Batches of a dropped queue are not consumed: the queue's new reader gets them again.
+    if (pq.dropped) return;
+    const ctx: ConsumeContext = { group: this.group, topic: pq.topic, queueId: pq.queueId, delayLevelWhenNextConsume: 0 };
+    let status: ConsumeStatus;
+    try {
+      status = await this.o.listener(msgs.map(asOriginal), ctx);
+    } catch {
+      status = 'RECONSUME_LATER';
+    }
+    if (status === 'CONSUME_SUCCESS') {
+      this.finish(pq, msgs);
+      return;
+    }
+    const sentBack: MessageExt[] = [];
+    const kept: MessageExt[] = [];
+    await Promise.all(msgs.map(async (m) => {
+      try {
+        await this.broker.sendBack(this.group, m, ctx.delayLevelWhenNextConsume, this.o.maxReconsumeTimes);
+        sentBack.push(m);
+      } catch {
+        kept.push(m);
+      }
+    }));
+    this.finish(pq, sentBack);
+    if (kept.length > 0 && !pq.dropped) {
+      // Still in flight, so the offset waits for them.
+      this.broker.store.clock.setTimeout(() => { if (!pq.dropped && this.pool) this.pool.push({ pq, msgs: kept }); }, LOCAL_RETRY_MS);
+    }
+  }
+
+  private finish(pq: ProcessQueue, msgs: MessageExt[]): void {
+    if (pq.finish(msgs.map((m) => m.queueOffset)) && !pq.dropped) this.commit(pq);
+  }
+
+  private commit(pq: ProcessQueue): void {
+    if (this.queues.get(queueKey(pq.topic, pq.queueId)) === pq) this.broker.offsets.update(this.group, pq.topic, pq.queueId, pq.committed);
+  }
+}
+
+function queueKey(topic: string, queueId: number): string { return `${topic}\u0000${queueId}`; }
+
+/** A retried message as the listener sees it: with the topic it was first sent to. */
+function asOriginal(m: MessageExt): MessageExt {
+  const origin = isRetryTopic(m.topic) ? m.properties[PROPERTY_RETRY_TOPIC] : undefined;
+  return origin === undefined ? m : { ...m, topic: origin };
+}
+
+function positive(v: number | undefined, dflt: number, name: string, min = 1): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min) throw new KeelError('OPTION_INVALID', `option ${name} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}

@@ -1,0 +1,78 @@
+import * as path from 'path';
+import type { MessageStore } from '../store/message-store';
+import { KeelError } from '../errors';
+import { ConfigFile } from './config-file';
+
+export interface TopicConfig {
+  name: string;
+  /** Queues 0..queues-1. */
+  queues: number;
+}
+
+interface TopicsFile {
+  topics: Record<string, { queues: number }>;
+}
+
+/**
+ * The topics a broker knows and their queue counts (RocketMQ's
+ * TopicConfigManager), persisted in `config/topics.json`. A topic is saved
+ * before the first message is sent to it, so a restart never finds messages in
+ * a queue its config does not list; topics found only in the store (written by
+ * an older version or by the store API directly) are adopted at load.
+ */
+export class TopicConfigManager {
+  private readonly topics = new Map<string, TopicConfig>();
+  private readonly file: ConfigFile<TopicsFile>;
+
+  private constructor(store: MessageStore, private readonly maxQueues: number) {
+    this.file = new ConfigFile(store.io, path.join(store.dir, 'config', 'topics.json'), () => this.snapshot());
+  }
+
+  static async load(store: MessageStore, maxQueues: number): Promise<TopicConfigManager> {
+    const m = new TopicConfigManager(store, maxQueues);
+    const saved = await m.file.load();
+    for (const [name, t] of Object.entries(saved?.topics ?? {})) m.topics.set(name, { name, queues: t.queues });
+    let adopted = false;
+    for (const name of store.topics()) {
+      const queues = Math.max(0, ...store.queueIds(name)) + 1;
+      const known = m.topics.get(name);
+      if (!known || known.queues < queues) {
+        m.topics.set(name, { name, queues });
+        adopted = true;
+      }
+    }
+    if (adopted) await m.save();
+    return m;
+  }
+
+  get(name: string): TopicConfig | undefined { return this.topics.get(name); }
+
+  list(): TopicConfig[] { return [...this.topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1)); }
+
+  /**
+   * Creates the topic, or grows its queue count; never shrinks it, because
+   * the messages in the higher queues would become unreachable.
+   */
+  async ensure(name: string, queues: number): Promise<TopicConfig> {
+    if (!Number.isInteger(queues) || queues < 1 || queues > this.maxQueues) {
+      throw new KeelError('QUEUE_INVALID', `a topic has 1..${this.maxQueues} queues, got ${queues}`);
+    }
+    const known = this.topics.get(name);
+    if (known && known.queues >= queues) return known;
+    const t = { name, queues };
+    this.topics.set(name, t);
+    await this.save();
+    return t;
+  }
+
+  private save(): Promise<void> {
+    this.file.markDirty();
+    return this.file.persist();
+  }
+
+  private snapshot(): TopicsFile {
+    const topics: TopicsFile['topics'] = {};
+    for (const t of this.list()) topics[t.name] = { queues: t.queues };
+    return { topics };
+  }
+}
