@@ -5,6 +5,8 @@ import { SegmentQueue } from './segment-queue';
 import { readLong, writeLong } from './checkpoint';
 
 export const CQ_ENTRY_SIZE = 20;
+/** Entries per read when scanning a file: about 1 MiB. */
+const SCAN_CHUNK = 52428;
 
 /** Outcome of handing an entry to a queue. */
 export type AppendOutcome = 'appended' | 'present' | 'gap';
@@ -171,14 +173,20 @@ export class ConsumeQueue {
     const fileEnd = Math.min(end, fileMax) * CQ_ENTRY_SIZE;
     while (pos < fileEnd) {
       const seg = this.files.find(pos);
-      if (!seg || !seg.acquire()) break;
-      try {
-        const n = Math.min(fileEnd, seg.end) - pos;
-        await seg.read(out, pos - from * CQ_ENTRY_SIZE, n, pos - seg.start);
-        pos += n;
-      } finally {
-        seg.release();
+      let got = 0;
+      if (seg && seg.acquire()) {
+        try {
+          got = await seg.read(out, pos - from * CQ_ENTRY_SIZE, Math.min(fileEnd, seg.end) - pos, pos - seg.start);
+        } finally {
+          seg.release();
+        }
       }
+      if (got <= 0) {
+        // The reaper removed the file under us: answer with the whole entries read so far, never unread buffer bytes.
+        const count = Math.floor(pos / CQ_ENTRY_SIZE) - from;
+        return { from, count, buf: out.subarray(0, count * CQ_ENTRY_SIZE) };
+      }
+      pos += got;
     }
     return { from, count: end - from, buf: out };
   }
@@ -224,12 +232,17 @@ export class ConsumeQueue {
     this.maxPhysicalEnd = last ? last.physicalOffset + last.size : 0;
   }
 
+  /**
+   * The first entry with a size: a queue rebuilt after the reaper removed its
+   * head starts mid-file, after zeros. Usually the very first entry answers.
+   */
   private async findFirstValid(lo: number, hi: number): Promise<number> {
-    // Placeholders (size 0) come first, then valid entries: the predicate is monotone.
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const e = await this.readFileEntry(mid);
-      if (e && e.size > 0) hi = mid; else lo = mid + 1;
+    const first = await this.readFileEntry(lo);
+    if (first && first.size > 0) return lo;
+    for (let at = lo; at < hi; at += SCAN_CHUNK) {
+      const n = Math.min(SCAN_CHUNK, hi - at);
+      const buf = await this.readFileEntries(at, n);
+      for (let i = 0; i < n; i++) if (buf.readInt32BE(i * CQ_ENTRY_SIZE + 8) > 0) return at + i;
     }
     return lo;
   }
@@ -244,13 +257,10 @@ export class ConsumeQueue {
   }
 
   private async scanEnd(lo: number, hi: number, durableBelow: number): Promise<number> {
-    const CHUNK = 52428; // entries per read: about 1 MiB
     let prevEnd = -1;
-    for (let at = lo; at < hi; at += CHUNK) {
-      const n = Math.min(CHUNK, hi - at);
-      const buf = Buffer.alloc(n * CQ_ENTRY_SIZE);
-      const seg = this.files.find(at * CQ_ENTRY_SIZE)!;
-      await seg.read(buf, 0, buf.length, at * CQ_ENTRY_SIZE - seg.start);
+    for (let at = lo; at < hi; at += SCAN_CHUNK) {
+      const n = Math.min(SCAN_CHUNK, hi - at);
+      const buf = await this.readFileEntries(at, n);
       for (let i = 0; i < n; i++) {
         const off = readLong(buf, i * CQ_ENTRY_SIZE);
         const size = buf.readInt32BE(i * CQ_ENTRY_SIZE + 8);
@@ -259,6 +269,14 @@ export class ConsumeQueue {
       }
     }
     return hi;
+  }
+
+  /** `count` entries from one file (the range must not cross a file end). */
+  private async readFileEntries(offset: number, count: number): Promise<Buffer> {
+    const buf = Buffer.alloc(count * CQ_ENTRY_SIZE);
+    const seg = this.files.find(offset * CQ_ENTRY_SIZE);
+    if (seg) await seg.read(buf, 0, buf.length, offset * CQ_ENTRY_SIZE - seg.start);
+    return buf;
   }
 
   private async readFileEntry(offset: number): Promise<QueueEntry | null> {
@@ -301,6 +319,42 @@ export class ConsumeQueue {
     }
     await this.truncateFrom(lo);
   }
+
+  /**
+   * Moves minOffset to the first entry whose record starts at or after
+   * `physicalMin` (the reaper deletes the CommitLog below it); with none, to
+   * maxOffset. Only moves forward. Entries ascend by physical offset, so one
+   * read tells when nothing moves, and a binary search finds the new minimum.
+   */
+  async correctMinOffset(physicalMin: number): Promise<void> {
+    let lo = this.minOffset;
+    let hi = this.maxOffset;
+    const first = lo < hi ? await this.entry(lo) : null;
+    if (first && first.physicalOffset >= physicalMin) return;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = await this.entry(mid);
+      if (e && e.physicalOffset >= physicalMin) hi = mid; else lo = mid + 1;
+    }
+    if (lo > this.minOffset) this.minOffset = lo;
+  }
+
+  /**
+   * Removes the leading files wholly below minOffset and already written
+   * (a file still taking entries from memory stays), never the last file: it
+   * keeps the queue's offsets across a restart. Returns the removals, which
+   * finish when their readers are done or `force` resolves.
+   */
+  removeFilesBelowMin(force: Promise<void>): Promise<void>[] {
+    const removals: Promise<void>[] = [];
+    const limit = Math.min(this.minOffset, this.fileMax) * CQ_ENTRY_SIZE;
+    const files = this.files;
+    while (files.segments.length > 1 && files.first!.end <= limit) removals.push(files.removeFirst(force));
+    return removals;
+  }
+
+  /** Files on disk (each of entriesPerFile × 20 bytes). */
+  get fileCount(): number { return this.files.segments.length; }
 
   /** Deletes every file: the queue will be rebuilt from the CommitLog. */
   async destroy(): Promise<void> {

@@ -246,12 +246,13 @@ function checkStructure(buf: Buffer, pos: number, avail: number, expected: numbe
 }
 
 function makeProgress(options: StoreOptions): (done: number, total: number) => void {
-  const t0 = Date.now();
-  let last = t0;
   const cb = options.onProgress;
   if (!cb) return () => undefined;
+  const clock = options.clock;
+  const t0 = clock.now();
+  let last = t0;
   return (done, total) => {
-    const now = Date.now();
+    const now = clock.now();
     if (now - t0 < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
     last = now;
     cb({ phase: 'commitlog', done, total });
