@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { FileIO, FileLock } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError, type KeelErrorCode } from '../errors';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
 import { decodeRecord, parseHost, parseMsgId, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
 import { readLong, Checkpoint } from './checkpoint';
@@ -9,6 +9,7 @@ import { CQ_ENTRY_SIZE, decodeEntry } from './consume-queue';
 import { Dispatcher, type ArrivalListener } from './dispatcher';
 import { QueueTable } from './queue-table';
 import { recover, type RecoveryReport } from './recovery';
+import { Reaper, type ReapResult, type ReaperStats } from './reaper';
 import { resolveOptions, type FlushMode, type StoreOptions } from './options';
 import type { Clock, TimerHandle } from '../clock';
 
@@ -32,6 +33,12 @@ export interface StoreStats {
   queues: number;
   flushMode: FlushMode;
   state: 'open' | 'read-only' | 'closed';
+  /** Puts are rejected with DISK_FULL (disk usage passed diskSpaceWarningLevelRatio; clears below diskSpaceCleanForciblyRatio). */
+  diskFull: boolean;
+  /** Why writes fail apart from a full disk: the failure that made the store read-only, or a write being repaired (WRITE_FAILED). */
+  writeError: KeelErrorCode | null;
+  /** Disk usage, sizes and the last pass of the expired-file reaper. */
+  reaper: ReaperStats;
 }
 
 type State = 'open' | 'read-only' | 'closing' | 'closed';
@@ -50,6 +57,7 @@ export class MessageStore {
   private checkpointing: Promise<void> | null = null;
   private readonly limits: RecordLimits;
   private readonly bornHost: { ip: number; port: number };
+  private readonly reaper: Reaper;
 
   private constructor(
     readonly dir: string,
@@ -64,6 +72,7 @@ export class MessageStore {
   ) {
     this.limits = options;
     this.bornHost = parseHost(options.storeHost);
+    this.reaper = new Reaper(options, commitLog, queues);
   }
 
   static async open(dir: string, partial: Partial<StoreOptions> = {}): Promise<MessageStore> {
@@ -107,8 +116,10 @@ export class MessageStore {
         await h.close();
         await io.syncDir(root);
       }
+      await store.reaper.prepare();
       commitLog.start();
       store.armCheckpoint();
+      store.reaper.start();
       return store;
     } catch (e) {
       await lock.release();
@@ -149,6 +160,11 @@ export class MessageStore {
   private writeBlock(): KeelError | null {
     if (this.state === 'closed' || this.state === 'closing') return new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
     if (this.failure) return new KeelError('STORE_READ_ONLY', `store ${this.dir} is read-only after an earlier failure: ${this.failure.message}`, { cause: this.failure });
+    // After read-only (which freeing space does not cure), before a write being repaired (which passes by itself).
+    if (this.reaper.diskFull) {
+      const used = ((this.reaper.stats().diskUsedRatio ?? 1) * 100).toFixed(1);
+      return new KeelError('DISK_FULL', `disk of ${this.dir} is ${used}% full (above diskSpaceWarningLevelRatio ${this.options.diskSpaceWarningLevelRatio}); puts are refused until it falls below ${this.options.diskSpaceCleanForciblyRatio}`);
+    }
     return null;
   }
 
@@ -289,12 +305,30 @@ export class MessageStore {
 
   stats(): StoreStats {
     const c = this.commitLog;
+    const writeBlocker = this.failure ?? c.blockedBy;
     return {
       minOffset: c.minOffset, appendOffset: c.appendOffset, writtenOffset: c.writtenOffset,
       flushedOffset: c.flushedOffset, confirmedOffset: c.confirmedOffset, queues: this.queues.size,
       flushMode: c.mode,
       state: this.state === 'open' ? (this.failure ? 'read-only' : 'open') : 'closed',
+      diskFull: this.reaper.diskFull,
+      writeError: writeBlocker && writeBlocker.code !== 'STORE_CLOSED' ? writeBlocker.code : null,
+      reaper: this.reaper.stats(),
     };
+  }
+
+  /**
+   * Deletes expired CommitLog segments now, whatever the hour and disk usage
+   * (with `force`, the oldest ones whatever their age), at most
+   * deleteFileBatchMax, and the ConsumeQueue files that pointed into them.
+   * Resolves once their files are unlinked (a segment being read goes when
+   * its reader is done); call again until nothing more is deleted.
+   */
+  async deleteExpired(options: { force?: boolean } = {}): Promise<ReapResult> {
+    this.readBlock();
+    if (this.state === 'closing') throw new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
+    if (typeof options !== 'object' || options === null) throw new TypeError('deleteExpired takes { force?: boolean }');
+    return this.reaper.deleteExpired(options.force === true);
   }
 
   /** Why the store turned read-only, if it did. */
@@ -344,6 +378,7 @@ export class MessageStore {
     this.commitLog.block(closed);
     this.checkpointTimer?.cancel();
     try {
+      await this.reaper.stop();
       await this.commitLog.drain();
       let clean = !this.failure;
       if (clean) {

@@ -42,6 +42,22 @@ export interface StoreOptions {
   clock: Clock;
   /** Called during long recoveries (at most every 250 ms). */
   onProgress?: (p: RecoveryProgress) => void;
+  /** Reaper: CommitLog segments last modified longer ago than this are deleted (72 h, RocketMQ's fileReservedTime). */
+  fileReservedTimeMs: number;
+  /** Reaper: local hours ("04", or "04;05") at which expired segments are deleted; "" never by hour (only by disk usage or deleteExpired()). */
+  deleteWhen: string;
+  /** Reaper: above this used fraction of the CommitLog's partition, expired segments are deleted at any hour. */
+  diskMaxUsedSpaceRatio: number;
+  /** Reaper: above this, the oldest segments are deleted whatever their age; DISK_FULL clears below it. */
+  diskSpaceCleanForciblyRatio: number;
+  /** Above this, every put fails with DISK_FULL until usage falls below diskSpaceCleanForciblyRatio. */
+  diskSpaceWarningLevelRatio: number;
+  /** Reaper: how often it checks the disk and deletes (the first pass runs 60 s after open). */
+  cleanResourceIntervalMs: number;
+  /** Reaper: CommitLog segments deleted per pass at most. */
+  deleteFileBatchMax: number;
+  /** A deleted segment still being read goes when its readers finish, or after this long regardless. */
+  destroyMappedFileIntervalForciblyMs: number;
 }
 
 export const DEFAULT_COMMITLOG_SEGMENT_SIZE = 1024 * 1024 * 1024;
@@ -68,6 +84,14 @@ export function defaultOptions(): StoreOptions {
     storeHost: '127.0.0.1:10911',
     io: nodeFileIO,
     clock: systemClock,
+    fileReservedTimeMs: 72 * 3600 * 1000,
+    deleteWhen: '04',
+    diskMaxUsedSpaceRatio: 0.75,
+    diskSpaceCleanForciblyRatio: 0.85,
+    diskSpaceWarningLevelRatio: 0.90,
+    cleanResourceIntervalMs: 10_000,
+    deleteFileBatchMax: 10,
+    destroyMappedFileIntervalForciblyMs: 120_000,
   };
 }
 
@@ -101,8 +125,31 @@ export function resolveOptions(partial: Partial<StoreOptions> = {}): StoreOption
   if (largest > o.commitLogSegmentSize) {
     throw new KeelError('OPTION_INVALID', `commitLogSegmentSize ${o.commitLogSegmentSize} cannot hold the largest record (${largest} bytes): lower maxBodySize/maxPropertiesLength or raise the segment size`);
   }
+  positiveInt('fileReservedTimeMs', 0);
+  positiveInt('cleanResourceIntervalMs');
+  positiveInt('deleteFileBatchMax');
+  positiveInt('destroyMappedFileIntervalForciblyMs', 0);
+  parseDeleteWhen(o.deleteWhen);
+  const ratios = [o.diskMaxUsedSpaceRatio, o.diskSpaceCleanForciblyRatio, o.diskSpaceWarningLevelRatio];
+  // Ordered so that DISK_FULL can only be reached after forced deletion had its chance, and clears below it.
+  if (!ratios.every((r) => typeof r === 'number' && r > 0 && r <= 1) || !(ratios[0] <= ratios[1] && ratios[1] <= ratios[2])) {
+    throw new KeelError('OPTION_INVALID', `options diskMaxUsedSpaceRatio <= diskSpaceCleanForciblyRatio <= diskSpaceWarningLevelRatio must be fractions in (0, 1], got ${ratios.join(', ')}`);
+  }
   if (!/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(o.storeHost)) throw new KeelError('OPTION_INVALID', `option storeHost must be "ipv4:port", got ${o.storeHost}`);
   return o;
+}
+
+/** The hours of a deleteWhen option ("04;05"), or OPTION_INVALID. */
+export function parseDeleteWhen(v: unknown): Set<number> {
+  if (typeof v !== 'string') throw new KeelError('OPTION_INVALID', `option deleteWhen must be a string of hours like "04;05", got ${String(v)}`);
+  const hours = new Set<number>();
+  if (v.trim() === '') return hours;
+  for (const part of v.split(';')) {
+    const h = part.trim();
+    if (!/^\d{1,2}$/.test(h) || Number(h) > 23) throw new KeelError('OPTION_INVALID', `option deleteWhen must list hours 00-23 separated by ";", got ${JSON.stringify(v)}`);
+    hours.add(Number(h));
+  }
+  return hours;
 }
 
 function stripUndefined<T extends object>(p: T): Partial<T> {

@@ -151,6 +151,9 @@ async function lastEntryMatches(p: Parts, cq: ConsumeQueue): Promise<boolean> {
   if (cq.maxOffset <= cq.minOffset) return true;
   const e = await cq.entry(cq.maxOffset - 1);
   if (!e || e.size < RECORD_FIXED_OVERHEAD) return false;
+  // An idle queue whose records the reaper deleted cannot be checked, and must not be rebuilt:
+  // rebuilt from what is left it would be empty, and its offsets would start again at 0.
+  if (e.physicalOffset + e.size <= p.commitLog.minOffset) return true;
   const buf = await p.commitLog.read(e.physicalOffset, e.size);
   if (!buf || buf.readInt32BE(0) !== e.size || buf.readUInt32BE(4) !== MAGIC_V1) return false;
   const info = readRecordInfo(buf, 0);

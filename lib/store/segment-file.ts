@@ -75,9 +75,20 @@ export class SegmentFile {
     return this.handle;
   }
 
-  /** Reads bytes at a position inside this file. */
-  read(buf: Uint8Array, offset: number, length: number, filePos: number): Promise<number> {
-    return this.h.read(buf, offset, length, filePos);
+  /**
+   * Reads bytes at a position inside this file. A reader that held the file
+   * past a forced destroy reads nothing (count 0): the descriptor was closed
+   * under it and its number may already belong to another file.
+   */
+  async read(buf: Uint8Array, offset: number, length: number, filePos: number): Promise<number> {
+    if (this.closed && this.destroyRequested) return 0;
+    try {
+      const n = await this.h.read(buf, offset, length, filePos);
+      return this.closed && this.destroyRequested ? 0 : n;
+    } catch (e) {
+      if (this.closed && this.destroyRequested) return 0;
+      throw e;
+    }
   }
 
   write(buf: Uint8Array, offset: number, length: number, filePos: number): Promise<void> {
@@ -114,21 +125,30 @@ export class SegmentFile {
   get readerCount(): number { return this.readers; }
 
   /**
-   * Marks the segment gone for new readers, waits for current readers (at most
-   * `forceAfterMs`, after which a hung reader loses its file), then closes and
-   * unlinks it.
+   * Marks the segment gone for new readers (at once, before the first await),
+   * waits for current readers or for `force` (a hung reader then loses its
+   * file), then for `after` (an earlier segment's removal: files go in order so
+   * that a crash never leaves a gap), then closes and unlinks it.
    */
-  async destroy(forceAfterMs: number, wait: (ms: number) => Promise<void>): Promise<void> {
+  async destroy(force: Promise<void>, after: Promise<void>): Promise<void> {
     if (!this.destroyRequested) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => { resolve = r; });
       this.destroyRequested = { resolve, promise };
       if (this.readers === 0) resolve();
     }
-    await Promise.race([this.destroyRequested.promise, wait(forceAfterMs)]);
-    await this.ready.catch(() => undefined);
-    await this.close();
-    await this.io.unlink(this.path);
+    await Promise.race([this.destroyRequested.promise, force]);
+    try {
+      await after;
+    } finally {
+      await this.close();
+    }
+    try {
+      await this.io.unlink(this.path);
+    } catch (e) {
+      // Already gone (removed by hand) is what was wanted.
+      if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    }
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,8 @@ import { SegmentFile, parseSegmentName } from './segment-file';
  */
 export class SegmentQueue {
   private segs: SegmentFile[] = [];
+  /** The last removal started by removeFirst(): the next one unlinks its file only after it. */
+  private removing: Promise<void> = Promise.resolve();
 
   constructor(private readonly io: FileIO, readonly dir: string, readonly segmentSize: number) {}
 
@@ -101,12 +103,19 @@ export class SegmentQueue {
     if (drop.length) await this.io.syncDir(this.dir);
   }
 
-  /** Removes the first segment (the reaper's job); waits for its readers, at most `forceAfterMs`. */
-  async removeFirst(forceAfterMs: number, wait: (ms: number) => Promise<void>): Promise<void> {
+  /**
+   * Removes the first segment (the reaper's job): at once for lookups and new
+   * readers; its file goes when its readers are done, or when `force` resolves,
+   * and never before the file of an earlier removal. Resolves once the unlink is durable.
+   */
+  removeFirst(force: Promise<void>): Promise<void> {
     const s = this.segs.shift();
-    if (!s) return;
-    await s.destroy(forceAfterMs, wait);
-    await this.io.syncDir(this.dir);
+    if (!s) return Promise.resolve();
+    const done = s.destroy(force, this.removing).then(() => this.io.syncDir(this.dir));
+    // After a failed removal every later one fails too: unlinking a later file would leave a gap that the
+    // next open rejects, while keeping them all lets it load them and the reaper delete them again.
+    this.removing = done;
+    return done;
   }
 
   async datasyncRange(from: number, to: number): Promise<void> {
