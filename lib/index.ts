@@ -20,8 +20,8 @@ export type { BrokerOptions, QueryByKeyOptions } from './consumer/embedded-broke
 export type { TopicConfig } from './consumer/topic-config';
 export { Producer } from './consumer/producer';
 export type { ProducerMessage, ProducerOptions, QueueSelector, SendResult } from './consumer/producer';
-export { PushConsumer } from './consumer/push-consumer';
-export type { ConsumeStatus, ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions } from './consumer/push-consumer';
+export { PushConsumer, ConsumeStatus } from './consumer/push-consumer';
+export type { ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions } from './consumer/push-consumer';
 export { PullConsumer } from './consumer/pull-consumer';
 export type { PullConsumerOptions, PullOptions } from './consumer/pull-consumer';
 export { DEFAULT_DELAY_LEVELS, parseDelayLevels } from './consumer/schedule-service';

@@ -17,7 +17,13 @@ export class ProcessQueue {
 
   constructor(readonly topic: string, readonly queueId: number, public nextOffset: number) {}
 
-  get inFlight(): number { return this.pending.length - this.head - this.finished.size; }
+  /**
+   * Offsets read but not committed: what a crash now would re-deliver. Flow
+   * control bounds this span rather than the count of unfinished messages, so
+   * one slow message cannot let the re-delivery after a crash grow without end
+   * (RocketMQ's consumeConcurrentlyMaxSpan).
+   */
+  get span(): number { return this.nextOffset - this.committed; }
 
   /** The offset below which every message is finished. */
   get committed(): number { return this.head < this.pending.length ? this.pending[this.head]! : this.nextOffset; }

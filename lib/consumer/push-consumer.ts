@@ -7,7 +7,13 @@ import { ProcessQueue } from './process-queue';
 import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription, type Subscription } from './tag-filter';
 
-export type ConsumeStatus = 'CONSUME_SUCCESS' | 'RECONSUME_LATER';
+/**
+ * What a listener returns. A constant object as well as a type, so that an
+ * async listener can `return ConsumeStatus.CONSUME_SUCCESS` (TypeScript widens
+ * a bare string literal returned from an async function to string).
+ */
+export const ConsumeStatus = { CONSUME_SUCCESS: 'CONSUME_SUCCESS', RECONSUME_LATER: 'RECONSUME_LATER' } as const;
+export type ConsumeStatus = typeof ConsumeStatus[keyof typeof ConsumeStatus];
 export type ConsumeFromWhere = 'CONSUME_FROM_LAST_OFFSET' | 'CONSUME_FROM_FIRST_OFFSET' | 'CONSUME_FROM_TIMESTAMP';
 
 export interface ConsumeContext {
@@ -44,7 +50,11 @@ export interface PushConsumerOptions {
   consumeBatchSize?: number;
   /** Messages per read from a queue (default 32). */
   pullBatchSize?: number;
-  /** A queue is not read further while this many of its messages are in flight (default 1000). */
+  /**
+   * A queue is not read further while this many of its offsets are read but
+   * not committed (default 1000): the most a crash re-delivers per queue, plus
+   * one pull batch and what was committed since the last offset write.
+   */
   maxInFlightPerQueue?: number;
   /** Retries before a message goes to the dead-letter topic (default 16). */
   maxReconsumeTimes?: number;
@@ -195,7 +205,7 @@ export class PushConsumer {
     const store = this.broker.store;
     const sub = this.subscriptions.get(pq.topic)!;
     while (!pq.dropped) {
-      if (pq.inFlight >= this.o.maxInFlightPerQueue) { await pq.wait(); continue; }
+      if (pq.span >= this.o.maxInFlightPerQueue) { await pq.wait(); continue; }
       let r;
       try {
         r = await store.getMessages(pq.topic, pq.queueId, pq.nextOffset, this.o.pullBatchSize, sub.filter);

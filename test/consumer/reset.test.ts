@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/clock';
 import type { MessageExt } from '../../lib/store/message';
+import { ConsumeStatus } from '../../lib/consumer/push-consumer';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
 
@@ -58,7 +59,7 @@ describe('consumer - reset offsets by time', function () {
     const got: string[] = [];
     await broker.createPushConsumer({
       group: 'slow', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', consumeConcurrency: 8,
-      listener: async (msgs) => { got.push(...msgs.map((m) => m.body.toString())); await gate; return 'CONSUME_SUCCESS' as const; },
+      listener: async (msgs) => { got.push(...msgs.map((m) => m.body.toString())); await gate; return ConsumeStatus.CONSUME_SUCCESS; },
     }).subscribe('Slow').start();
     await until(() => got.length === 8, 'eight batches in flight');
     // Forward past everything: the eight in-flight messages finishing later must not pull the offset back.
