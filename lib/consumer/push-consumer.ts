@@ -1,8 +1,8 @@
-import BetterQueue from 'better-queue';
 import type { MessageExt } from '../store/message';
 import { KeelError } from '../errors';
 import type { EmbeddedBroker } from './embedded-broker';
 import { isRetryTopic, PROPERTY_RETRY_TOPIC, retryTopic } from './message-const';
+import { ConsumePool } from './consume-pool';
 import { ProcessQueue } from './process-queue';
 import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription, type Subscription } from './tag-filter';
@@ -73,7 +73,7 @@ interface Task { pq: ProcessQueue; msgs: MessageExt[] }
  * topic, and the group's retry topic, is read by its own loop that waits on
  * the store's arrival signal when the queue is drained (long polling) and stops
  * reading while the queue has maxInFlightPerQueue messages in flight. Batches
- * go to a pool (better-queue) that runs consumeConcurrency of them at once.
+ * go to a pool that runs consumeConcurrency of them at once.
  * The committed offset is the queue's lowest offset still in flight, so a
  * crash re-delivers what was in flight and never skips (at-least-once).
  */
@@ -82,9 +82,8 @@ export class PushConsumer {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly queues = new Map<string, ProcessQueue>();
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
-  private pool: BetterQueue<Task> | null = null;
+  private pool: ConsumePool<Task> | null = null;
   private unsubscribe: (() => void) | null = null;
-  private readonly active = new Set<Promise<void>>();
   private readonly loops = new Set<Promise<void>>();
   private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp'>> & { consumeTimestamp: number | undefined };
 
@@ -123,10 +122,7 @@ export class PushConsumer {
       // Retries reach the group through its own retry topic, whatever the subscription's tags.
       await this.broker.topicConfig.ensure(retryTopic(this.group), 1);
       this.subscriptions.set(retryTopic(this.group), parseSubscription('*'));
-      this.pool = new BetterQueue<Task>((task: Task, cb: () => void) => { this.track(this.consume(task)).then(() => cb()); }, {
-        concurrent: this.o.consumeConcurrency,
-        maxRetries: 0,
-      });
+      this.pool = new ConsumePool<Task>(this.o.consumeConcurrency, (task) => this.consume(task));
       this.unsubscribe = this.broker.store.onArrival((topic, queueId) => {
         const pq = this.queues.get(queueKey(topic, queueId));
         if (pq) pq.signal();
@@ -152,10 +148,10 @@ export class PushConsumer {
     this.unsubscribe?.();
     for (const pq of this.queues.values()) pq.drop();
     await Promise.all([...this.loops]);
-    await Promise.all([...this.active]);
+    this.pool?.clear();
+    await this.pool?.idle();
     for (const pq of this.queues.values()) this.commit(pq);
     this.queues.clear();
-    await new Promise<void>((r) => (this.pool ? this.pool.destroy(() => r()) : r()));
     this.broker.unregister(this);
     this.state = 'stopped';
     await this.broker.offsets.persist();
@@ -234,11 +230,6 @@ export class PushConsumer {
           if (store.getMaxOffsetInQueue(pq.topic, pq.queueId) <= pq.nextOffset) await pq.wait();
       }
     }
-  }
-
-  private track(p: Promise<void>): Promise<void> {
-    this.active.add(p);
-    return p.finally(() => this.active.delete(p));
   }
 
   private async consume(task: Task): Promise<void> {

@@ -98,7 +98,9 @@ export class MessageStore {
       const checkpoint = await Checkpoint.open(io, path.join(root, 'checkpoint'), root);
       const queues = new QueueTable(io, root, options.consumeQueueEntries);
       let fatal: (e: KeelError) => void = () => undefined;
-      const dispatcher = new Dispatcher((e) => fatal(asKeelError(e, 'a ConsumeQueue write failed')));
+      // A full disk fails ConsumeQueue writes too. Their entries stay in memory, readable, and the next
+      // commit or checkpoint writes them once there is room: a full disk must not outlive its space.
+      const dispatcher = new Dispatcher((e) => { if (!isNoSpace(e)) fatal(asKeelError(e, 'a ConsumeQueue write failed')); });
       const commitLog = new CommitLog(io, root, options, queues, dispatcher, parseHost(options.storeHost), (e) => fatal(e));
       await io.mkdirp(path.join(root, 'commitlog'));
       await io.syncDir(root);
@@ -344,7 +346,8 @@ export class MessageStore {
   private armCheckpoint(): void {
     this.checkpointTimer = this.options.clock.setTimeout(() => {
       this.checkpointing = this.writeCheckpoint()
-        .catch((e) => this.fail(asKeelError(e, 'writing the checkpoint failed')))
+        // On a full disk the checkpoint waits for room (recovery then starts from the previous one).
+        .catch((e) => { if (!isNoSpace(e)) this.fail(asKeelError(e, 'writing the checkpoint failed')); })
         .finally(() => { this.checkpointing = null; if (this.state === 'open') this.armCheckpoint(); });
     }, this.options.checkpointIntervalMs);
   }
@@ -405,6 +408,10 @@ export class MessageStore {
       await this.lock.release();
     }
   }
+}
+
+function isNoSpace(e: unknown): boolean {
+  return (e as { code?: string } | null)?.code === 'ENOSPC';
 }
 
 function asKeelError(e: unknown, what: string): KeelError {
