@@ -131,7 +131,7 @@ export class MessageStore {
 
   /** Stores one message. Resolves once it is in the OS (ASYNC) or on disk (SYNC). */
   put(msg: Message): Promise<PutResult> {
-    const p = this.prepare(msg);
+    const p = this.prepare(msg, this.options.clock.now());
     if (p instanceof Promise) return p as Promise<never>;
     return this.commitLog.append([p], true) as Promise<PutResult>;
   }
@@ -141,19 +141,20 @@ export class MessageStore {
     if (!Array.isArray(msgs)) return Promise.reject(new TypeError('putBatch takes an array of messages'));
     if (msgs.length === 0) return Promise.resolve([]);
     const prepared: PreparedMessage[] = new Array(msgs.length);
+    const now = this.options.clock.now();
     for (let i = 0; i < msgs.length; i++) {
-      const p = this.prepare(msgs[i]);
+      const p = this.prepare(msgs[i], now);
       if (p instanceof Promise) return p as Promise<never>;
       prepared[i] = p;
     }
     return this.commitLog.append(prepared, false) as Promise<PutResult[]>;
   }
 
-  private prepare(msg: Message): PreparedMessage | Promise<never> {
+  private prepare(msg: Message, now: number): PreparedMessage | Promise<never> {
     const blocked = this.writeBlock();
     if (blocked) return Promise.reject(blocked);
     try {
-      return prepareMessage(msg, this.limits, this.options.wholeRecordCrc, this.bornHost, this.options.clock.now());
+      return prepareMessage(msg, this.limits, this.options.wholeRecordCrc, this.bornHost, now);
     } catch (e) {
       return Promise.reject(e);
     }
