@@ -265,9 +265,10 @@ export class PushConsumer {
   }
 
   private finish(pq: ProcessQueue, msgs: MessageExt[]): void {
-    if (pq.finish(msgs.map((m) => m.queueOffset)) && !pq.dropped) this.commit(pq);
+    if (pq.finish(msgs.map((m) => m.queueOffset))) this.commit(pq);
   }
 
+  /** Only the queue's current reader commits: a reader replaced by an offset reset must not move the offset back. */
   private commit(pq: ProcessQueue): void {
     if (this.queues.get(queueKey(pq.topic, pq.queueId)) === pq) this.broker.offsets.update(this.group, pq.topic, pq.queueId, pq.committed);
   }
