@@ -3,6 +3,7 @@
  * stores, all in one run on one machine. Prints a table on stdout, progress
  * on stderr, and writes bench/results/<name>.json. See bench/README.md.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -361,6 +362,11 @@ async function main(): Promise<number> {
       try {
         const runs = task.repeatable ? cfg.repeat : 1;
         for (let i = 0; i < runs; i++) {
+          // Untimed: write back every dirty page first, so that the previous
+          // workload's data (gigabytes by the end of a run) is not flushed
+          // by the kernel during this one's timing and later systems are not
+          // penalised for running later.
+          execFileSync('sync');
           const r = await task.run(progress);
           if (r === null) continue;
           rows.push(r);
