@@ -3,6 +3,7 @@ import { MessageStore } from '../../lib/store/message-store';
 import type { MessageExt, PutResult } from '../../lib/store/message';
 import { resolveOptions, type StoreOptions } from '../../lib/store/options';
 import { FIRST_PASS_DELAY_MS } from '../../lib/store/reaper';
+import { audit } from '../../lib/store/audit';
 import { VirtualClock } from '../../lib/clock';
 import { KeelError } from '../../lib/errors';
 import { SimDisk } from '../../lib/io/sim-disk';
@@ -298,9 +299,12 @@ describe('reaper', () => {
       expect(s.stats().reaper.lastPass!.deletedSegments).to.deep.equal([]);
       expect(await segmentFiles()).to.deep.equal(files.slice(active));
       expect(s.stats().minOffset).to.equal(active * SEG);
-      // The store still takes and serves puts.
+      // The store still takes and serves puts, and what is left on disk audits clean.
       await fill(2);
       await expectConsistent();
+      await s.close();
+      store = null;
+      expect((await audit(DIR, { io: disk })).damage).to.deep.equal([]);
     });
 
     it('reaper - deleteExpired({ force }) deletes young segments now and says what it deleted', async () => {
@@ -464,6 +468,9 @@ describe('reaper', () => {
       // New messages continue the queue's offsets.
       expect((await s2.put({ topic: 'IDLE', body: 'again' })).queueOffset).to.equal(40);
       await expectConsistent();
+      await s2.close();
+      store = null;
+      expect((await audit(DIR, { io: disk })).damage).to.deep.equal([]);
     });
 
     it('reaper - a crash between the CommitLog and the ConsumeQueue deletions is repaired at open', async () => {
