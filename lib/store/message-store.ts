@@ -41,6 +41,10 @@ export interface StoreStats {
   reaper: ReaperStats;
 }
 
+/** Reads of a queue span other queues' records up to this gap rather than issue another read. */
+const READ_GAP = 64 * 1024;
+const READ_SPAN = 4 * 1024 * 1024;
+
 type State = 'open' | 'read-only' | 'closing' | 'closed';
 
 /**
@@ -225,11 +229,17 @@ export class MessageStore {
       }
       wanted.push({ e: i, off: readLong(raw.buf, at), size: raw.buf.readInt32BE(at + 8) });
     }
-    // Neighbouring records are read together: one read per run of adjacent records.
+    // Records close to each other are read together: one read per run, gaps (other queues' records) included.
     for (let i = 0; i < wanted.length;) {
       let j = i + 1;
       let end = wanted[i].off + wanted[i].size;
-      while (j < wanted.length && wanted[j].off === end && end - wanted[i].off < 1024 * 1024) { end += wanted[j].size; j++; }
+      // A read never crosses into the next segment file.
+      const segEnd = wanted[i].off - (wanted[i].off % this.options.commitLogSegmentSize) + this.options.commitLogSegmentSize;
+      const limit = Math.min(segEnd, wanted[i].off + READ_SPAN);
+      while (j < wanted.length && wanted[j].off >= end && wanted[j].off - end <= READ_GAP && wanted[j].off + wanted[j].size <= limit) {
+        end = wanted[j].off + wanted[j].size;
+        j++;
+      }
       const buf = await this.commitLog.read(wanted[i].off, end - wanted[i].off);
       if (!buf) {
         // The reaper removed the segment under us: the caller retries from the new minimum.
