@@ -169,7 +169,7 @@ export class MessageStore {
     if (this.failure) return new KeelError('STORE_READ_ONLY', `store ${this.dir} is read-only after an earlier failure: ${this.failure.message}`, { cause: this.failure });
     // After read-only (which freeing space does not cure), before a write being repaired (which passes by itself).
     if (this.reaper.diskFull) {
-      const used = ((this.reaper.stats().diskUsedRatio ?? 1) * 100).toFixed(1);
+      const used = ((this.reaper.diskUsedRatio ?? 1) * 100).toFixed(1);
       return new KeelError('DISK_FULL', `disk of ${this.dir} is ${used}% full (above diskSpaceWarningLevelRatio ${this.options.diskSpaceWarningLevelRatio}); puts are refused until it falls below ${this.options.diskSpaceCleanForciblyRatio}`);
     }
     return null;

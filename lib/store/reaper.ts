@@ -87,8 +87,8 @@ export class Reaper {
   private readonly pending = new Set<Promise<void>>();
   /** Ends the wait for readers of removed files at once (close). */
   private readonly forcers = new Set<() => void>();
-  /** The CommitLog minimum every queue's minOffset was last corrected against. */
-  private correctedFor = -1;
+  /** The CommitLog minimum every queue's minOffset was last corrected against (nothing lies below 0). */
+  private correctedFor = 0;
   private readonly hours: Set<number>;
 
   constructor(
@@ -118,6 +118,9 @@ export class Reaper {
 
   /** Puts are rejected with DISK_FULL while this holds. */
   get diskFull(): boolean { return this.full; }
+
+  /** Used fraction of the partition at the last check, null before the first. */
+  get diskUsedRatio(): number | null { return this.usedRatio; }
 
   /** One pass now, whatever the hour and usage; resolves once the files it deleted are unlinked. */
   async deleteExpired(force: boolean): Promise<ReapResult> {
