@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { demoWriter, runDemo } from './demo';
+import { auditCommand } from './audit-command';
 import { KeelError } from '../errors';
 
 const HELP = `keelmq — a durable message store on the storage design of Apache RocketMQ
@@ -11,6 +12,9 @@ Commands:
       Crash demonstration: a child process writes in SYNC mode, is killed with
       SIGKILL, the store is reopened, and every acknowledged message is checked.
       Default DIR ./keelmq-data, N 16, MS 2000, segment size 64 MiB.
+  audit DIR [--json] [--no-record-crc]
+      Checks every CommitLog record and ConsumeQueue entry of a (closed) data
+      directory; exit 0 clean, 1 damage, 2 usage or I/O error.
   help
       This text.
 `;
@@ -57,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
         segmentSize: intFlag(f, 'segment-size', 64 * 1024 * 1024),
       }, (l) => console.log(l));
     }
+    case 'audit':
+      return auditCommand(rest);
     case 'demo-writer': {
       const f = parseFlags(rest, ['dir', 'producers', 'segment-size']);
       if (!f.dir) throw new UsageError('demo-writer needs --dir');

@@ -41,8 +41,14 @@ export class SegmentFile {
   }
 
   /** Creates the file at full size, then makes the file and its name durable. */
-  static create(io: FileIO, dir: string, start: number, size: number): SegmentFile {
+  /**
+   * `after` is the creation of the segment before this one: a segment is created
+   * only once its predecessor exists, so a failed creation can never leave a hole
+   * in the run of files (which the next open would refuse as CORRUPT_STORE).
+   */
+  static create(io: FileIO, dir: string, start: number, size: number, after?: Promise<void>): SegmentFile {
     return new SegmentFile(io, dir, start, size, async (self) => {
+      await after;
       const h = await io.open(self.path, { create: true });
       self.handle = h;
       await h.truncate(size);

@@ -70,7 +70,7 @@ export class SegmentQueue {
     let next = last ? last.end : start;
     let seg!: SegmentFile;
     for (; next <= start; next += this.segmentSize) {
-      seg = SegmentFile.create(this.io, this.dir, next, this.segmentSize);
+      seg = SegmentFile.create(this.io, this.dir, next, this.segmentSize, this.last?.ready);
       this.segs.push(seg);
     }
     return seg;

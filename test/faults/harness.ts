@@ -79,8 +79,8 @@ export interface ProducerLog {
 
 export class Oracle {
   readonly producers = new Map<string, ProducerLog>();
-  /** Acknowledgements that broke a rule at the moment they were made (e.g. PUT_OK past the flushed offset in SYNC mode). */
-  readonly ackViolations: string[] = [];
+  /** Every settlement in the order the producers saw them: an outcome, or an error code. */
+  readonly settlements: string[] = [];
 
   log(shape: Shape, producer: number): ProducerLog {
     const key = `${shape.tag}.${producer}`;
@@ -103,11 +103,13 @@ export class Oracle {
         const s = at[i]!;
         l.outcomes[s] = r.status === 'PUT_OK' ? 'acked' : 'timeout';
         l.ends[s] = r.physicalOffset + r.storeSize;
+        this.settlements.push(r.status);
         check?.(r);
       });
     };
     const fail = (at: number[], e: unknown) => {
-      for (const s of at) { l.outcomes[s] = 'rejected'; l.errors[s] = (e as { code?: string }).code ?? String(e); }
+      const code = (e as { code?: string }).code ?? String(e);
+      for (const s of at) { l.outcomes[s] = 'rejected'; l.errors[s] = code; this.settlements.push(code); }
     };
     if (batch) store.putBatch(msgs).then((rs) => settle(seqs, rs), (e) => fail(seqs, e));
     else msgs.forEach((m, i) => store.put(m).then((r) => settle([seqs[i]!], [r]), (e) => fail([seqs[i]!], e)));
@@ -147,6 +149,8 @@ export interface Policy {
   prefix: boolean;
   /** Whether an acknowledged put must have survived; by default every acknowledged one must. */
   mustSurvive?: (l: ProducerLog, seq: number) => boolean;
+  /** Whether a put must not be there (e.g. rejected with WRITE_FAILED by a store that cut the failed write). */
+  mustBeAbsent?: (l: ProducerLog, seq: number) => boolean;
 }
 
 export interface CheckStats { present: number; acked: number; ackedLostAllowed: number; unackedPresent: number }
@@ -168,6 +172,7 @@ export function checkMessages(msgs: MessageExt[], oracle: Oracle, policy: Policy
     const bad = contentMismatch(m, messageFor(l.shape, id.producer, id.seq));
     if (bad) violations.push(`${where}: ${m.properties['ID']} corrupt: ${bad}`);
     if (l.outcomes[id.seq] !== 'acked') stats.unackedPresent++;
+    if (policy.mustBeAbsent?.(l, id.seq)) violations.push(`${where}: ${m.properties['ID']} is present although its put was rejected with ${l.errors[id.seq]}`);
   }
   for (const [key, l] of oracle.producers) {
     const bySeq = seen.get(key) ?? new Map<number, MessageExt>();
@@ -379,6 +384,8 @@ export interface ScenarioResult {
   failures: Failure[];
   /** Measured numbers worth printing (kills, crash states, detections...). */
   notes: string[];
+  /** The same numbers for the tests to assert on. */
+  metrics?: Record<string, number>;
 }
 
 export interface Scenario {

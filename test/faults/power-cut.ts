@@ -32,7 +32,7 @@ export interface PowerCutCase extends Record<string, unknown> {
 export interface PowerCutOutcome { violations: string[]; stats: CheckStats }
 
 /** In SYNC mode a PUT_OK must never run ahead of the flushed offset. */
-function syncAckCheck(mode: FlushMode, violations: string[]) {
+export function syncAckCheck(mode: FlushMode, violations: string[]) {
   return (store: MessageStore, r: PutResult) => {
     const flushed = store.stats().flushedOffset;
     if (mode === 'SYNC' && r.status === 'PUT_OK' && r.physicalOffset + r.storeSize > flushed) {
@@ -150,6 +150,11 @@ export const powerCutScenario: Scenario = {
         `every step: ${everySync.cases} SYNC and ${everyAsync.cases} ASYNC crash points`,
         notes('SYNC every step', everySync.stats), notes('ASYNC every step', everyAsync.stats),
       ],
+      metrics: {
+        syncRandom: Math.max(half, Math.min(iterations, 200)), syncAcked: sync.stats.acked + everySync.stats.acked,
+        asyncLostAllowed: async_.stats.ackedLostAllowed + everyAsync.stats.ackedLostAllowed,
+        unackedPresent: sync.stats.unackedPresent + everySync.stats.unackedPresent,
+      },
     };
   },
   async replay(p) { return (await powerCut(p as PowerCutCase)).violations; },
@@ -204,7 +209,7 @@ export const rollScenario: Scenario = {
       }
     }
     const r = await runCases(cases, async (p) => (await powerCut(p)).violations, progress);
-    return { ...r, notes: [`${rolls} segment-roll steps and ${checkpoints} checkpoint steps, × 3 crash outcomes, plus damaged checkpoint slots at each checkpoint step: ${cases.length} crash states`] };
+    return { ...r, metrics: { rolls, checkpoints }, notes: [`${rolls} segment-roll steps and ${checkpoints} checkpoint steps, × 3 crash outcomes, plus damaged checkpoint slots at each checkpoint step: ${cases.length} crash states`] };
   },
   async replay(p) { return (await powerCut(p as PowerCutCase)).violations; },
 };

@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { SCENARIOS } from './scenarios';
+import { stopChildren } from './kill';
+import { DATA_DIR, EPOCH, judge, makePlan, replayLine, runPlan, simOptions, type Scenario, type ScenarioResult } from './harness';
+import { VirtualClock } from '../../lib/clock';
+
+// A new seed each run explores new cases; a failure prints the command that replays it.
+const SEED = process.env['FAULT_SEED'] !== undefined ? Number(process.env['FAULT_SEED']) : Math.floor(Math.random() * 2 ** 31);
+
+function scenario(name: string): Scenario {
+  return SCENARIOS.find((s) => s.name === name)!;
+}
+
+async function fastSlice(name: string): Promise<ScenarioResult> {
+  const sc = scenario(name);
+  const r = await sc.run(sc.fast, SEED, () => undefined);
+  const shown = r.failures.slice(0, 5).map((f) => `${replayLine(name, f.replay)}\n    ${f.violations.slice(0, 8).join('\n    ')}`);
+  expect(r.failures, `${r.failures.length} of ${r.cases} cases failed (seed ${SEED}):\n${shown.join('\n')}`).to.have.length(0);
+  return r;
+}
+
+describe('faults (fast slice; npm run test:faults for the full run)', function () {
+  this.timeout(180_000);
+  after(() => stopChildren());
+
+  it('sigkill - a SYNC writer process killed at random moments >= 20 times: every acknowledged message is there', async () => {
+    const r = await fastSlice('sigkill');
+    expect(r.metrics!['syncKillsWhileWriting']).to.be.at.least(20);
+    expect(r.metrics!['asyncKills']).to.be.at.least(1);
+  });
+
+  it('power-cut - >= 200 random SYNC crash points and every step of a workload: nothing acknowledged lost, nothing corrupt, log a prefix', async () => {
+    const r = await fastSlice('power-cut');
+    expect(r.metrics!['syncRandom']).to.be.at.least(200);
+    expect(r.metrics!['syncAcked']).to.be.greaterThan(1000);
+    // The oracle sees what a power cut may take in ASYNC mode, and unacknowledged puts that made it: the checks are not vacuous.
+    expect(r.metrics!['asyncLostAllowed']).to.be.greaterThan(0);
+    expect(r.metrics!['unackedPresent']).to.be.greaterThan(0);
+  });
+
+  it('torn-tail - the last 3 records cut at every byte (zeros, garbage): recovery ends at the last whole record', async () => {
+    const r = await fastSlice('torn-tail');
+    expect(r.metrics!['cases']).to.be.greaterThan(300);
+  });
+
+  it('roll-and-checkpoint - power cut at each step of a segment roll and of a checkpoint write', async () => {
+    const r = await fastSlice('roll-and-checkpoint');
+    expect(r.metrics!['rolls']).to.be.greaterThan(10);
+    expect(r.metrics!['checkpoints']).to.be.greaterThan(3);
+  });
+
+  it('fsync-eio - the k-th fsync fails: waiting puts reject FLUSH_FAILED, nothing acknowledged after it, store reopens clean', async () => {
+    const r = await fastSlice('fsync-eio');
+    expect(r.metrics!['fired']).to.be.at.least(scenario('fsync-eio').fast / 2);
+    expect(r.metrics!['flushFailed']).to.be.greaterThan(0);
+  });
+
+  it('nth-io-fails - the N-th I/O fails once or for good: typed errors, reopen succeeds, audit clean', async () => {
+    await fastSlice('nth-io-fails');
+  });
+
+  it('nth-io-fails - a failed creation of a precreated segment leaves no hole in the files (regression: reopen refused CORRUPT_STORE)', async () => {
+    const run = await runPlan(makePlan(5, 'ASYNC', 16), (d) => d.fail({ kinds: ['open'], match: (op) => op.path.endsWith('/commitlog/00000000000000008192') }));
+    expect(run.store!.stats().state).to.equal('read-only');
+    await run.store!.close();
+    run.disk.killProcess();
+    run.disk.clearFaults();
+    const v = await judge(DATA_DIR, simOptions(run.disk, new VirtualClock(EPOCH + 3_600_000), 'ASYNC'), run.oracle, { prefix: false });
+    expect(v.violations).to.deep.equal([]);
+  });
+
+  it('bit-flip - one bit flipped in a random record: audit detects 100 %', async () => {
+    const r = await fastSlice('bit-flip');
+    expect(r.metrics!['detected']).to.equal(r.metrics!['trials']);
+  });
+
+  // Pending a decision on lib/store's read path (verify the CRC when serving a record): today reads serve flipped records.
+  it.skip('bit-flip - reads never serve a record whose CRC fails', async () => {
+    const r = await scenario('bit-flip').run(100, SEED, () => undefined);
+    expect(r.metrics!['servedCorrupt'] + r.metrics!['servedIntact']).to.equal(0);
+  });
+
+  it('enospc - ENOSPC in the middle of a CommitLog write: WRITE_FAILED, no partial record', async () => {
+    const r = await fastSlice('enospc');
+    expect(r.metrics!['writeFailed']).to.be.greaterThan(0);
+  });
+});
