@@ -66,3 +66,55 @@ export function crc32(buf: Uint8Array, start: number, end: number, seed = 0): nu
   while (i < end) c = (c >>> 8) ^ T0[(c ^ buf[i++]!) & 0xff]!;
   return ~c >>> 0;
 }
+
+// CRC combination: crc(A||B) from crc(A), crc(B) and |B| (zlib's crc32_combine),
+// so the whole-record CRC reuses the body's CRC instead of reading the body twice.
+// Shifting a CRC over n zero bytes is a linear map; one 4×256 table per power of
+// two of n makes it a handful of lookups for any length.
+const POLY = 0xedb88320;
+const SHIFT_LEVELS = 28; // lengths below 256 MiB
+
+/** Product of two polynomials modulo the CRC polynomial (bit-reflected, x^0 in the top bit). */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+let shiftTables: Int32Array[] | null = null;
+
+/** shiftTables[i] holds, for shifting over 2^i bytes, the images of each byte of a CRC (4 × 256 entries). */
+function buildShiftTables(): Int32Array[] {
+  const tables: Int32Array[] = [];
+  // x^(2^k) mod p, k = 0..; shifting over 2^i bytes multiplies by x^(2^(i+3)).
+  let x2k = 0x40000000;
+  const x2n: number[] = [];
+  for (let k = 0; k < SHIFT_LEVELS + 3; k++) { x2n.push(x2k); x2k = multModP(x2k, x2k); }
+  for (let i = 0; i < SHIFT_LEVELS; i++) {
+    const op = x2n[i + 3]!;
+    const t = new Int32Array(1024);
+    for (let j = 0; j < 4; j++) for (let b = 0; b < 256; b++) t[j * 256 + b] = multModP(op, (b << (8 * j)) >>> 0);
+    tables.push(t);
+  }
+  return tables;
+}
+
+/** CRC-32 of A||B, given crc32(A), crc32(B) and the length of B. */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  const tables = shiftTables ?? (shiftTables = buildShiftTables());
+  let c = crcA | 0;
+  for (let i = 0, n = lengthB; n > 0; i++, n = Math.floor(n / 2)) {
+    if ((n & 1) === 0) continue;
+    const t = tables[i]!;
+    c = t[c & 255]! ^ t[256 + ((c >>> 8) & 255)]! ^ t[512 + ((c >>> 16) & 255)]! ^ t[768 + (c >>> 24)]!;
+  }
+  return (c ^ crcB) >>> 0;
+}

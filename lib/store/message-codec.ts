@@ -3,7 +3,7 @@
  * See DESIGN.md "Record format" for the layout and the whole-record CRC.
  */
 import { KeelError } from '../errors';
-import { crc32 } from './crc32';
+import { crc32, crc32Combine } from './crc32';
 import type { Message, MessageExt } from './message';
 
 export const MAGIC_V1 = 0xdaa320a7;
@@ -54,6 +54,8 @@ export interface PreparedMessage {
   queueId: number;
   body: Uint8Array;
   bodyCRC: number;
+  /** The body's full CRC-32 (bodyCRC is it masked to 31 bits); the whole-record CRC is combined from it. */
+  bodyCrc32: number;
   /** Properties without the whole-record CRC property. */
   props: Buffer;
   /** Total record bytes, including the 20-byte CRC property when prepared with wholeCrc. */
@@ -290,12 +292,14 @@ export function prepareMessage(msg: Message, limits: RecordLimits, wholeCrc: boo
     bornHostPort = lastBornPort;
   }
 
+  const bodyCrc32 = crc32(body, 0, body.length);
   return {
     topic,
     topicBytes,
     queueId,
     body,
-    bodyCRC: (crc32(body, 0, body.length) & 0x7fffffff) >>> 0,
+    bodyCRC: (bodyCrc32 & 0x7fffffff) >>> 0,
+    bodyCrc32,
     props,
     size: RECORD_FIXED_OVERHEAD + body.length + topicBytes.length + propsLength,
     flag: int32Of(msg.flag, 'flag'),
@@ -372,7 +376,9 @@ export function encodeRecord(p: PreparedMessage, buf: Buffer, pos: number, queue
   buf.set(props, q);
   if (wholeCrc) {
     q += props.length;
-    const c = crc32(buf, pos, q);
+    // Header, then the body's CRC shifted in, then topic and properties: the body is not read twice.
+    const bodyEnd = pos + POS_BODY + bodyLength;
+    const c = crc32(buf, bodyEnd, q, crc32Combine(crc32(buf, pos, pos + POS_BODY), p.bodyCrc32, bodyLength));
     for (let i = 0; i < 9; i++) buf[q + i] = CRC_HEAD[i]!;
     // Two int32 halves of five digits each: integer division by a constant is a multiply.
     let hi = Math.floor(c / 100000);
@@ -463,12 +469,14 @@ export function checkRecord(buf: Buffer, pos: number, available: number, expecte
   if (RECORD_FIXED_OVERHEAD + bodyLength + topicLength + propsLength !== size) {
     return invalid(`lengths (body ${bodyLength}, topic ${topicLength}, properties ${propsLength}) do not add up to record size ${size}`);
   }
-  if ((crc32(buf, pos + POS_BODY, bodyEnd) & 0x7fffffff) !== u32(buf, pos + POS_BODY_CRC)) return invalid('body crc mismatch');
+  const bodyCrc = crc32(buf, pos + POS_BODY, bodyEnd);
+  if ((bodyCrc & 0x7fffffff) !== u32(buf, pos + POS_BODY_CRC)) return invalid('body crc mismatch');
   const pe = ps + propsLength;
   if (hasCrcProperty(buf, ps, pe)) {
     const stored = crcPropertyValue(buf, pe);
     if (stored < 0) return invalid('record crc property is malformed');
-    if (crc32(buf, pos, pe - CRC_PROPERTY_SIZE) !== stored) return invalid('record crc mismatch');
+    const whole = crc32(buf, bodyEnd, pe - CRC_PROPERTY_SIZE, crc32Combine(crc32(buf, pos, pos + POS_BODY), bodyCrc, bodyLength));
+    if (whole !== stored) return invalid('record crc mismatch');
   } else if (requireWholeCrc) {
     return invalid('record crc property missing');
   }
