@@ -366,7 +366,9 @@ export class ConsumeQueue {
   }
 
   async close(): Promise<void> {
-    await this.writing;
+    // A failed background write was already reported to the store (which turned read-only);
+    // rethrowing it here would abort close() with an untyped error and leave files open.
+    await this.writing?.catch(() => undefined);
     await this.files.close();
   }
 }

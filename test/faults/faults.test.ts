@@ -84,4 +84,9 @@ describe('faults (fast slice; npm run test:faults for the full run)', function (
     const r = await fastSlice('enospc');
     expect(r.metrics!['writeFailed']).to.be.greaterThan(0);
   });
+
+  it('enospc - close() on a full disk does not throw the raw error of a failed ConsumeQueue write (regression)', async () => {
+    // The case the full run found: the disk fills up while the ConsumeQueues are written in the background.
+    expect(await scenario('enospc').replay({ seed: 3909712128, mode: 'SYNC', k: 0, partial: 0, capacityPages: 9 })).to.deep.equal([]);
+  });
 });
