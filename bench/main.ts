@@ -18,7 +18,7 @@ import { lmdb } from './peers/lmdb';
 import { Progress } from './progress';
 import { createStore, rebuild, recover, type RecoveryStore } from './recovery';
 import { formatBytes, formatRate, formatTable, mergeRuns, metricsOf, type Flush, type Measurement, type Row, type SystemName } from './stats';
-import { BodyPool, type System } from './system';
+import { BodyPool, withStore, type System } from './system';
 
 const SYSTEMS: readonly System[] = [keelmq, betterSqlite3, lmdb, classicLevel, hypercore];
 const SYSTEM_NAMES: readonly SystemName[] = ['disk', ...SYSTEMS.map((s) => s.name)];
@@ -103,6 +103,9 @@ function parseConfig(argv: string[]): Config | null {
   for (const name of only) {
     if (!SYSTEM_NAMES.includes(name as SystemName)) throw new UsageError(`--only: unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`);
   }
+  if (values.dir !== undefined && !fs.statSync(values.dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--dir ${values.dir}: not an existing directory`);
+  }
   const duration = values.duration === undefined ? (quick ? 2 : 10) : Number(values.duration);
   if (!(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${values.duration}"`);
   const size = values.size === undefined ? undefined : positiveInt('size', values.size);
@@ -139,10 +142,26 @@ function describeRow(r: Row): string {
   return `${formatRate(r.msgsPerSec)} msg/s, ${formatRate(r.mbPerSec)} MB/s, p99 ${r.p99Ms.toFixed(3)} ms, ${r.seconds.toFixed(2)} s${store}`;
 }
 
-function freshDir(dir: string): string {
+function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function freshDir(dir: string): string {
+  removeDir(dir);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Removes a group's store once its workloads are done: a full run writes gigabytes. */
+function cleanupTask(group: string, dir: string): Task {
+  return {
+    group,
+    repeatable: false,
+    run: async () => {
+      removeDir(dir);
+      return null;
+    },
+  };
 }
 
 function plan(cfg: Config): Task[] {
@@ -187,9 +206,7 @@ function plan(cfg: Config): Task[] {
           label: at('append async batch'),
           repeatable: true,
           run: async (p) => {
-            const store = await sys.open(freshDir(dir), false);
-            const m = await appendBatches(store, pool, ASYNC_BATCH, budget, p);
-            await store.close();
+            const m = await withStore(sys, freshDir(dir), false, (store) => appendBatches(store, pool, ASYNC_BATCH, budget, p));
             appended = m.messages;
             return row('async', 'append', 1, `batch of ${ASYNC_BATCH} per call`, m);
           },
@@ -199,9 +216,7 @@ function plan(cfg: Config): Task[] {
           label: at('read sequential'),
           repeatable: true,
           run: async (p) => {
-            const store = await sys.open(dir, false);
-            const m = await readBack(store, pool, appended, p);
-            await store.close();
+            const m = await withStore(sys, dir, false, (store) => readBack(store, pool, appended, p));
             return row('async', 'read', 1, 'sequential, in append order, after reopening', m);
           },
         });
@@ -213,7 +228,7 @@ function plan(cfg: Config): Task[] {
             run: async (p) => row('async', 'read', 1, 'getMessage(physicalOffset), random order', await lookupByOffset(dir, pool, budget, p)),
           });
         }
-        tasks.push({ group, repeatable: false, run: async () => (fs.rmSync(dir, { recursive: true, force: true }), null) });
+        tasks.push(cleanupTask(group, dir));
 
         if (sys.concurrentPuts && putSizes.includes(size)) {
           for (const producers of cfg.producers) {
@@ -230,10 +245,8 @@ function plan(cfg: Config): Task[] {
             label: at(`append sync batch of ${SYNC_BATCH}`),
             repeatable: true,
             run: async (p) => {
-              const store = await sys.open(freshDir(dir), true);
-              const m = await appendBatches(store, pool, SYNC_BATCH, budget, p);
-              await store.close();
-              fs.rmSync(dir, { recursive: true, force: true });
+              const m = await withStore(sys, freshDir(dir), true, (store) => appendBatches(store, pool, SYNC_BATCH, budget, p));
+              removeDir(dir);
               return row('sync', 'append', 1, `batch of ${SYNC_BATCH} per durable commit`, m);
             },
           });
@@ -267,7 +280,7 @@ function plan(cfg: Config): Task[] {
       });
       tasks.push({ group, label: `keelmq recover ${formatBytes(bytes)} after SIGKILL`, repeatable: true, run: (p) => recover(made(), RECOVERY_TAIL, p) });
       tasks.push({ group, label: `keelmq rebuild ConsumeQueue ${formatBytes(bytes)}`, repeatable: true, run: (p) => rebuild(made(), p) });
-      tasks.push({ group, repeatable: false, run: async () => (fs.rmSync(dir, { recursive: true, force: true }), null) });
+      tasks.push(cleanupTask(group, dir));
     }
   }
   return tasks;
@@ -289,10 +302,8 @@ function putTask(
     label: at(`append ${flush} put ×${producers}`),
     repeatable: true,
     run: async (p) => {
-      const store = await sys.open(freshDir(dir), flush !== 'async');
-      const m = await concurrentPuts(store, pool, producers, budget, p);
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      const m = await withStore(sys, freshDir(dir), flush !== 'async', (store) => concurrentPuts(store, pool, producers, budget, p));
+      removeDir(dir);
       return row(flush, 'append', producers, producers === 1 ? 'put, awaited one by one' : `put, ${producers} producers each awaiting its put`, m);
     },
   };
@@ -344,7 +355,7 @@ async function main(): Promise<number> {
   const tasks = plan(cfg);
   const progress = new Progress(tasks.filter((t) => t.label !== undefined).length);
   const started = Date.now();
-  fs.mkdirSync(cfg.base, { recursive: true });
+  fs.mkdirSync(cfg.base);
   progress.note(`keelmq bench: stores under ${cfg.base}${cfg.quick ? ' (quick)' : ''}`);
   const rows: Row[] = [];
   const failures: { task: string; error: string }[] = [];
@@ -381,7 +392,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    fs.rmSync(cfg.base, { recursive: true, force: true });
+    removeDir(cfg.base);
   }
 
   const merged = mergeRuns(rows);
@@ -438,12 +449,11 @@ async function main(): Promise<number> {
   return 0;
 }
 
+// Exit explicitly: a peer's native worker threads (lmdb, RocksDB) must not keep a finished run alive.
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

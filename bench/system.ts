@@ -59,3 +59,21 @@ export class BodyPool {
     return out;
   }
 }
+
+/**
+ * Opens a store, runs `use`, and always closes it, so that a failed workload
+ * leaves no lock or background timer behind for the rest of the run. When
+ * `use` failed, its error is the one reported, not a close error after it.
+ */
+export async function withStore<T>(sys: System, dir: string, durable: boolean, use: (store: SystemStore) => Promise<T>): Promise<T> {
+  const store = await sys.open(dir, durable);
+  let result: T;
+  try {
+    result = await use(store);
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  await store.close();
+  return result;
+}
