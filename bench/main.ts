@@ -18,7 +18,7 @@ import { lmdb } from './peers/lmdb';
 import { Progress } from './progress';
 import { createStore, rebuild, recover, type RecoveryStore } from './recovery';
 import { formatBytes, formatRate, formatTable, mergeRuns, metricsOf, type Flush, type Measurement, type Row, type SystemName } from './stats';
-import { BodyPool, withStore, type System } from './system';
+import { BodyPool, withStore, type System, type SystemStore } from './system';
 
 const SYSTEMS: readonly System[] = [keelmq, betterSqlite3, lmdb, classicLevel, hypercore];
 const SYSTEM_NAMES: readonly SystemName[] = ['disk', ...SYSTEMS.map((s) => s.name)];
@@ -28,6 +28,7 @@ const GiB = 1024 * MiB;
 const ASYNC_BATCH = 1000;
 /** Messages per durable commit in the batched sync rows, the same for every system. */
 const SYNC_BATCH = 100;
+const WARM_UP: Budget = { count: 20_000, seconds: 0.25 };
 const RECOVERY_TAIL = 16 * MiB;
 const RECOVERY_BODY = 1024;
 
@@ -152,6 +153,17 @@ function freshDir(dir: string): string {
   return dir;
 }
 
+/**
+ * An untimed run of the same loop on a throwaway store, before the timed one.
+ * keelmq (and hypercore's upper layers) are JavaScript while SQLite, LMDB and
+ * LevelDB are native code: without it, the JIT's warm-up would be charged to
+ * the JavaScript systems' first thousands of operations.
+ */
+async function warmUp(sys: System, dir: string, durable: boolean, loop: (store: SystemStore, budget: Budget) => Promise<Measurement>): Promise<void> {
+  await withStore(sys, freshDir(dir), durable, (store) => loop(store, WARM_UP));
+  removeDir(dir);
+}
+
 /** Removes a group's store once its workloads are done: a full run writes gigabytes. */
 function cleanupTask(group: string, dir: string): Task {
   return {
@@ -206,6 +218,7 @@ function plan(cfg: Config): Task[] {
           label: at('append async batch'),
           repeatable: true,
           run: async (p) => {
+            await warmUp(sys, `${dir}-warm-up`, false, (store, b) => appendBatches(store, pool, ASYNC_BATCH, b, p));
             const m = await withStore(sys, freshDir(dir), false, (store) => appendBatches(store, pool, ASYNC_BATCH, budget, p));
             appended = m.messages;
             return row('async', 'append', 1, `batch of ${ASYNC_BATCH} per call`, m);
@@ -245,6 +258,7 @@ function plan(cfg: Config): Task[] {
             label: at(`append sync batch of ${SYNC_BATCH}`),
             repeatable: true,
             run: async (p) => {
+              await warmUp(sys, `${dir}-warm-up`, true, (store, b) => appendBatches(store, pool, SYNC_BATCH, b, p));
               const m = await withStore(sys, freshDir(dir), true, (store) => appendBatches(store, pool, SYNC_BATCH, budget, p));
               removeDir(dir);
               return row('sync', 'append', 1, `batch of ${SYNC_BATCH} per durable commit`, m);
@@ -302,7 +316,9 @@ function putTask(
     label: at(`append ${flush} put ×${producers}`),
     repeatable: true,
     run: async (p) => {
-      const m = await withStore(sys, freshDir(dir), flush !== 'async', (store) => concurrentPuts(store, pool, producers, budget, p));
+      const durable = flush !== 'async';
+      await warmUp(sys, `${dir}-warm-up`, durable, (store, b) => concurrentPuts(store, pool, producers, b, p));
+      const m = await withStore(sys, freshDir(dir), durable, (store) => concurrentPuts(store, pool, producers, budget, p));
       removeDir(dir);
       return row(flush, 'append', producers, producers === 1 ? 'put, awaited one by one' : `put, ${producers} producers each awaiting its put`, m);
     },
