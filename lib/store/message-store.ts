@@ -2,7 +2,7 @@ import * as path from 'path';
 import type { FileIO, FileLock } from '../io/file-io';
 import { KeelError, type KeelErrorCode } from '../errors';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
-import { decodeRecord, parseHost, parseMsgId, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
+import { checkRecord, decodeRecord, parseHost, parseMsgId, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
 import { readLong, Checkpoint } from './checkpoint';
 import { CommitLog } from './commit-log';
 import { CQ_ENTRY_SIZE, decodeEntry } from './consume-queue';
@@ -184,14 +184,24 @@ export class MessageStore {
     this.readBlock();
     if (!Number.isSafeInteger(physicalOffset) || physicalOffset < 0) throw new TypeError('physicalOffset must be a non-negative integer');
     if (physicalOffset >= this.commitLog.writtenOffset) return null;
-    const head = await this.commitLog.read(physicalOffset, 8);
-    if (!head || head.readUInt32BE(4) !== 0xdaa320a7) return null;
+    // A record starts here only if its own offset field says so.
+    const head = await this.commitLog.read(physicalOffset, 36);
+    if (!head || head.readUInt32BE(4) !== 0xdaa320a7 || readLong(head, 28) !== physicalOffset) return null;
     const size = head.readInt32BE(0);
     if (size <= 0 || physicalOffset + size > this.commitLog.writtenOffset) return null;
     const buf = await this.commitLog.read(physicalOffset, size);
-    if (!buf) return null;
-    const m = decodeRecord(buf, 0);
-    return m.physicalOffset === physicalOffset ? m : null;
+    return buf ? this.decode(buf, 0, physicalOffset) : null;
+  }
+
+  /** Decodes a record read back, refusing one whose CRCs fail (bit rot, a damaged disk) unless verifyReads is off. */
+  private decode(buf: Buffer, pos: number, physicalOffset: number): MessageExt {
+    if (this.options.verifyReads) {
+      const c = checkRecord(buf, pos, buf.length - pos, physicalOffset, this.options.wholeRecordCrc);
+      if (c.kind !== 'record') {
+        throw new KeelError('CORRUPT_STORE', `the record at CommitLog offset ${physicalOffset} is damaged (${c.kind === 'invalid' ? c.reason : c.kind}); it is not served. Run "keelmq audit ${this.dir}"`);
+      }
+    }
+    return decodeRecord(buf, pos);
   }
 
   /** Looks a message up by the id a put returned (store host + physical offset). */
@@ -246,7 +256,7 @@ export class MessageStore {
         return { status: 'OFFSET_MOVED', messages: [], nextBeginOffset: cq.minOffset, minOffset: cq.minOffset, maxOffset: cq.maxOffset };
       }
       for (let k = i; k < j; k++) {
-        const m = decodeRecord(buf, wanted[k].off - wanted[i].off);
+        const m = this.decode(buf, wanted[k].off - wanted[i].off, wanted[k].off);
         if (!filter?.matchMessage || filter.matchMessage(m)) messages.push(m);
       }
       i = j;

@@ -36,6 +36,8 @@ export interface StoreOptions {
   checkpointIntervalMs: number;
   /** Append the `__CRC32#` whole-record CRC property (recommended; recovery then catches torn headers). */
   wholeRecordCrc: boolean;
+  /** Check both CRCs of every record read; a damaged one is refused with CORRUPT_STORE instead of served. */
+  verifyReads: boolean;
   /** "ip:port" written as the store host of every record and used in message ids. */
   storeHost: string;
   io: FileIO;
@@ -81,6 +83,7 @@ export function defaultOptions(): StoreOptions {
     asyncFlushThoroughIntervalMs: 10_000,
     checkpointIntervalMs: 1000,
     wholeRecordCrc: true,
+    verifyReads: true,
     storeHost: '127.0.0.1:10911',
     io: nodeFileIO,
     clock: systemClock,

@@ -74,8 +74,7 @@ describe('faults (fast slice; npm run test:faults for the full run)', function (
     expect(r.metrics!['detected']).to.equal(r.metrics!['trials']);
   });
 
-  // Pending a decision on lib/store's read path (verify the CRC when serving a record): today reads serve flipped records.
-  it.skip('bit-flip - reads never serve a record whose CRC fails', async () => {
+  it('bit-flip - reads never serve a record whose CRC fails', async () => {
     const r = await scenario('bit-flip').run(100, SEED, () => undefined);
     expect(r.metrics!['servedCorrupt'] + r.metrics!['servedIntact']).to.equal(0);
   });

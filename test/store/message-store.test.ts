@@ -242,15 +242,13 @@ for (const [diskName, makeEnv] of DISKS) {
     });
 
     it('store - SYNC mode: consumers never see a message before the fsync that covers it', async () => {
-      let release: (() => void) | null = null;
+      if (!(env.io instanceof SimDisk)) return; // The real disk cannot hold an fsync back; the simulated one can.
+      const held: (() => void)[] = [];
       const gate = { blocked: false };
-      const io = env.io instanceof SimDisk
-        ? new SimDisk({ dirs: ['/data'], pause: async (kind) => {
-          await new Promise((r) => setImmediate(r));
-          if (kind === 'datasync' && gate.blocked) await new Promise<void>((r) => { release = r; });
-        } })
-        : null;
-      if (!io) return; // The real disk cannot hold an fsync back; the simulated one can.
+      const io = new SimDisk({ dirs: ['/data'], pause: async (kind) => {
+        await new Promise((r) => setImmediate(r));
+        if (kind === 'datasync' && gate.blocked) await new Promise<void>((r) => held.push(r));
+      } });
       env = { io, dir: '/data/store', cleanup: () => undefined };
       const s = await open({ flushMode: 'SYNC' });
       const violations: string[] = [];
@@ -260,16 +258,17 @@ for (const [diskName, makeEnv] of DISKS) {
       });
       await s.put({ topic: 'v', body: 'first' });
       gate.blocked = true;
-      const pending = s.put({ topic: 'v', body: 'second' });
-      // Let the write happen; the fsync is now held.
-      for (let i = 0; i < 20 && !release; i++) await new Promise((r) => setImmediate(r));
-      expect(release, 'fsync should be waiting').to.not.equal(null);
+      let acked = false;
+      const pending = s.put({ topic: 'v', body: 'second' }).then((r) => { acked = true; return r; });
+      // Wait until the put is written while every fsync is held.
+      for (let i = 0; i < 200 && s.stats().writtenOffset <= s.stats().flushedOffset; i++) await new Promise((r) => setImmediate(r));
       expect(s.stats().writtenOffset).to.be.greaterThan(s.stats().flushedOffset);
+      expect(acked).to.equal(false);
       const r = await s.getMessages('v', 0, 1, 10);
       expect(r.status).to.equal('NO_NEW_MSG');
       expect(s.getMaxOffsetInQueue('v', 0)).to.equal(1);
       gate.blocked = false;
-      release!();
+      for (const release of held.splice(0)) release();
       const ack = await pending;
       expect(ack.status).to.equal('PUT_OK');
       expect((await s.getMessages('v', 0, 1, 10)).messages.map((m) => m.body.toString())).to.deep.equal(['second']);
@@ -278,28 +277,29 @@ for (const [diskName, makeEnv] of DISKS) {
 
     it('store - a SYNC put whose fsync hangs past syncFlushTimeoutMs resolves FLUSH_DISK_TIMEOUT, then becomes visible when it lands', async () => {
       if (!(env.io instanceof SimDisk)) return;
-      let release: (() => void) | null = null;
+      const held: (() => void)[] = [];
       let hold = false;
       const io = new SimDisk({ dirs: ['/data'], pause: async (kind) => {
         await new Promise((r) => setImmediate(r));
-        // Hold exactly one fsync: the one covering the put.
-        if (kind === 'datasync' && hold) { hold = false; await new Promise<void>((r) => { release = r; }); }
+        if (kind === 'datasync' && hold) await new Promise<void>((r) => held.push(r));
       } });
       env = { io, dir: '/data/store', cleanup: () => undefined };
       const clock = new VirtualClock(0);
       const s = await open({ flushMode: 'SYNC', clock });
-      // Let segment creation finish: only the fsync covering the next put is to be held.
+      // The first segment must exist before fsyncs are held: creating it takes one.
       await s.put({ topic: 'warm', body: 'up' });
-      await s.flush();
       hold = true;
       const p = s.put({ topic: 'slow', body: 'x' });
-      for (let i = 0; i < 20 && !release; i++) await new Promise((r) => setImmediate(r));
+      const before = s.stats().writtenOffset;
+      for (let i = 0; i < 200 && s.stats().writtenOffset === before; i++) await new Promise((r) => setImmediate(r));
+      expect(s.stats().writtenOffset).to.be.greaterThan(before);
       await clock.advance(5001);
       const r = await p;
       expect(r.status).to.equal('FLUSH_DISK_TIMEOUT');
       expect(s.getMaxOffsetInQueue('slow', 0)).to.equal(0);
-      release!();
-      for (let i = 0; i < 20 && s.getMaxOffsetInQueue('slow', 0) === 0; i++) await new Promise((r) => setImmediate(r));
+      hold = false;
+      for (const release of held.splice(0)) release();
+      for (let i = 0; i < 200 && s.getMaxOffsetInQueue('slow', 0) === 0; i++) await new Promise((r) => setImmediate(r));
       expect(s.getMaxOffsetInQueue('slow', 0)).to.equal(1);
     });
 
