@@ -318,12 +318,14 @@ export class MessageStore {
     this.commitLog.setFlushMode(mode);
   }
 
-  /** Makes everything acknowledged so far durable. */
+  /** Makes everything acknowledged so far durable, ConsumeQueue entries included. */
   async flush(): Promise<void> {
     const blocked = this.writeBlock();
     if (blocked && blocked.code === 'STORE_CLOSED') throw blocked;
     await this.commitLog.drain();
     await this.commitLog.flush.flushAll();
+    // The indexes too, so that a flushed store needs no re-dispatch after a crash.
+    await this.dispatcher.flushAll([...this.queues.all()].map((s) => s.cq));
   }
 
   stats(): StoreStats {

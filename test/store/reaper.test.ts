@@ -370,7 +370,8 @@ describe('reaper', () => {
     it('reaper - disk full and a failed store are separate flags: a put reports read-only first, stats show both', async () => {
       const s = await open({ flushMode: 'SYNC' });
       await fill(1);
-      disk.failSync();
+      // The CommitLog's fsync, not a background one (ConsumeQueue directories, segment creation).
+      disk.failSync({ match: (op) => op.kind === 'datasync' && op.path.includes('/commitlog/') });
       await expectCode(s.put({ topic: 'T', body: 'x' }), 'FLUSH_FAILED');
       expect(s.stats()).to.include({ state: 'read-only', writeError: 'FLUSH_FAILED', diskFull: false });
       await expectCode(s.put({ topic: 'T', body: 'x' }), 'STORE_READ_ONLY');
