@@ -110,7 +110,8 @@ export class ConsumeQueue {
 
   private async writeMem(): Promise<void> {
     while (this.maxOffset > this.fileMax) {
-      if (!this.dirReady) this.dirReady = this.makeDir();
+      // A failed attempt (a full disk) is forgotten, so the next commit tries again.
+      if (!this.dirReady) this.dirReady = this.makeDir().catch((e) => { this.dirReady = null; throw e; });
       await this.dirReady;
       const target = this.maxOffset;
       const buf = this.mem;

@@ -1,16 +1,14 @@
 import type { ConsumeQueue, AppendOutcome } from './consume-queue';
 import type { QueueSlot } from './queue-table';
 
-const COMMIT_DELAY_MS = 10;
-
 export type ArrivalListener = (topic: string, queueId: number, maxOffset: number) => void;
 
 /**
  * Turns durable CommitLog records into ConsumeQueue entries (RocketMQ's
  * ReputMessageService). The CommitLog hands it each record once the record is
  * durable for the current flush mode; recovery hands it the records it
- * re-reads. Entries are visible at once and written to their files within a
- * few milliseconds.
+ * re-reads. Entries are visible at once and written to their files at the end
+ * of the event-loop turn.
  */
 export class Dispatcher {
   private readonly dirty = new Set<ConsumeQueue>();
@@ -28,9 +26,7 @@ export class Dispatcher {
       if (slot.next < slot.cq.maxOffset) slot.next = slot.cq.maxOffset;
       if (!this.commitScheduled) {
         this.commitScheduled = true;
-        // Entries are readable from memory meanwhile; gathering a few milliseconds of
-        // them saves a write per queue per put cycle (they are flushed lazily anyway).
-        setTimeout(() => this.commitDirty(), COMMIT_DELAY_MS).unref();
+        setImmediate(() => this.commitDirty());
       }
     }
     return outcome;

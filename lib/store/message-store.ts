@@ -324,8 +324,12 @@ export class MessageStore {
     if (blocked && blocked.code === 'STORE_CLOSED') throw blocked;
     await this.commitLog.drain();
     await this.commitLog.flush.flushAll();
-    // The indexes too, so that a flushed store needs no re-dispatch after a crash.
-    await this.dispatcher.flushAll([...this.queues.all()].map((s) => s.cq));
+    // The indexes too, so that a flushed store needs no re-dispatch after a crash. They can
+    // always be rebuilt from the CommitLog, so a full disk does not fail the flush: the
+    // entries stay in memory and are written once there is room.
+    await this.dispatcher.flushAll([...this.queues.all()].map((s) => s.cq)).catch((e) => {
+      if ((e as { code?: string }).code !== 'ENOSPC') throw e;
+    });
   }
 
   stats(): StoreStats {
