@@ -12,7 +12,7 @@ import * as path from 'path';
 import { MessageStore } from '../lib/store/message-store';
 import { EmbeddedBroker } from '../lib/consumer/embedded-broker';
 import { ConsumeStatus } from '../lib/consumer/push-consumer';
-import { metricsOf, now, secondsSince, type Metrics } from './stats';
+import { metricsOf, now, secondsSince, type Row } from './stats';
 
 export interface ConsumeBenchOptions {
   /** Parent of the temporary data directories (default the OS temp dir). */
@@ -27,14 +27,8 @@ export interface ConsumeBenchOptions {
   consumeConcurrency?: number;
 }
 
-export interface ConsumeRow extends Metrics {
-  system: 'keelmq';
-  workload: 'consume';
-  flush: 'async' | 'sync';
-  bodyBytes: number;
-  producers: number;
-  mode: string;
-}
+/** A result row of the shared shape, for the consumer-layer workload. */
+export type ConsumeRow = Row & { system: 'keelmq'; workload: 'consume'; flush: 'async' | 'sync' };
 
 const TOPIC = 'bench';
 const QUEUES = 4;
@@ -49,7 +43,7 @@ export async function runConsumeBench(opts: ConsumeBenchOptions = {}): Promise<C
   return rows;
 }
 
-async function runOne(flush: 'async' | 'sync', bodyBytes: number, opts: ConsumeBenchOptions): Promise<ConsumeRow> {
+export async function runOne(flush: 'async' | 'sync', bodyBytes: number, opts: ConsumeBenchOptions): Promise<ConsumeRow> {
   const total = opts.messages ?? 20_000;
   const producers = opts.producers ?? 16;
   const concurrency = opts.consumeConcurrency ?? 20;

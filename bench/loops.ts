@@ -27,28 +27,37 @@ class Yielder {
   }
 }
 
-/** One producer appending batches back to back; one latency per batch call. */
+/**
+ * `producers` loops appending batches back to back (each awaits its batch before
+ * the next, so several keep a pipeline full); one latency per batch call.
+ */
 export async function appendBatches(
   store: SystemStore,
   pool: BodyPool,
   batchSize: number,
   budget: Budget,
   progress: Progress,
+  producers = 1,
 ): Promise<Measurement> {
   const latenciesNs: number[] = [];
   const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
   const yielder = new Yielder();
   const start = now();
+  let taken = 0;
   let done = 0;
-  while (done < budget.count && now() < deadline) {
-    const batch = pool.slice(done, Math.min(batchSize, budget.count - done));
-    const t = now();
-    await store.appendBatch(batch);
-    latenciesNs.push(Number(now() - t));
-    done += batch.length;
-    progress.update(done, budget.count);
-    await yielder.maybe();
-  }
+  const producer = async (): Promise<void> => {
+    while (taken < budget.count && now() < deadline) {
+      const batch = pool.slice(taken, Math.min(batchSize, budget.count - taken));
+      taken += batch.length;
+      const t = now();
+      await store.appendBatch(batch);
+      latenciesNs.push(Number(now() - t));
+      done += batch.length;
+      progress.update(done, budget.count);
+      await yielder.maybe();
+    }
+  };
+  await Promise.all(Array.from({ length: producers }, producer));
   return { messages: done, bodyBytes: pool.bodyBytes, seconds: secondsSince(start), latenciesNs };
 }
 

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fdatasyncLatency, sequentialWrite } from './disk';
 import { keelmq, lookupByOffset } from './keelmq';
+import { runOne as runConsumeOne } from './consume';
 import { appendBatches, concurrentPuts, readBack, type Budget } from './loops';
 import { betterSqlite3 } from './peers/better-sqlite3';
 import { classicLevel } from './peers/classic-level';
@@ -26,6 +27,8 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 /** Messages per batch call in the async rows: large enough that per-call overhead fades. */
 const ASYNC_BATCH = 1000;
+/** Concurrent batch producers for the pipelined async row (the CommitLog writes one batch while the next is encoded). */
+const BATCH_PRODUCERS = 4;
 /** Messages per durable commit in the batched sync rows, the same for every system. */
 const SYNC_BATCH = 100;
 const WARM_UP: Budget = { count: 20_000, seconds: 0.25 };
@@ -224,6 +227,17 @@ function plan(cfg: Config): Task[] {
             return row('async', 'append', 1, `batch of ${ASYNC_BATCH} per call`, m);
           },
         });
+        if (sys.concurrentPuts) {
+          tasks.push({
+            group,
+            label: at(`append async batch ×${BATCH_PRODUCERS}`),
+            repeatable: true,
+            run: async (p) => {
+              const m = await withStore(sys, freshDir(`${dir}-pipelined`), false, (store) => appendBatches(store, pool, ASYNC_BATCH, budget, p, BATCH_PRODUCERS));
+              return row('async', 'append', BATCH_PRODUCERS, `batch of ${ASYNC_BATCH} per call, ${BATCH_PRODUCERS} producers`, m);
+            },
+          });
+        }
         tasks.push({
           group,
           label: at('read sequential'),
@@ -270,6 +284,21 @@ function plan(cfg: Config): Task[] {
           if (sys.settings[flush] === undefined || (producers > 1 && !sys.concurrentPuts)) continue;
           tasks.push(putTask(sys, pool, flush, producers, path.join(cfg.base, `${sys.name}-${size}-sync-put`), budget, at, row));
         }
+      }
+    }
+  }
+
+  if (cfg.systems.includes(keelmq)) {
+    // End to end through the consumer layer: embedded producers -> push consumer.
+    for (const flush of ['async', 'sync'] as const) {
+      if (!cfg.flushes[flush]) continue;
+      for (const size of cfg.sizes) {
+        tasks.push({
+          group: `keelmq-consume-${flush}-${size}`,
+          label: `keelmq produce -> consume ${flush} ${formatBytes(size)}`,
+          repeatable: true,
+          run: () => runConsumeOne(flush, size, { dir: cfg.base, messages: cfg.quick ? 20_000 : 100_000 }),
+        });
       }
     }
   }

@@ -5,7 +5,7 @@
  */
 
 export type SystemName = 'keelmq' | 'better-sqlite3' | 'lmdb' | 'classic-level' | 'hypercore' | 'disk';
-export type Workload = 'append' | 'read' | 'recover' | 'rebuild';
+export type Workload = 'append' | 'read' | 'recover' | 'rebuild' | 'consume';
 /**
  * async: acknowledged once in the OS (survives a process crash, not a power cut);
  * sync: acknowledged after an fsync that covers it, several messages per fsync;
