@@ -31,6 +31,7 @@ export class ConsumeQueue {
   private fileMax = 0;
   private mem = Buffer.allocUnsafe(64 * CQ_ENTRY_SIZE);
   private writing: Promise<void> | null = null;
+  private cutting: Promise<void> | null = null;
   /** Lowest byte written to the files but not yet fsynced, or -1. */
   private unsyncedFrom = -1;
   /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
@@ -103,9 +104,30 @@ export class ConsumeQueue {
   /** Writes the in-memory entries to the files (one write per segment touched). */
   commit(): Promise<void> {
     if (!this.writing) {
-      this.writing = this.writeMem().finally(() => { this.writing = null; });
+      const cut = this.cutting;
+      this.writing = (async () => {
+        await cut;
+        await this.writeMem();
+      })().finally(() => { this.writing = null; });
     }
     return this.writing;
+  }
+
+  /**
+   * Runs a cut of the files with no entry write in between: it waits for the
+   * write in flight (and earlier cuts), and writes started meanwhile wait for
+   * it. Otherwise a segment a write creates during the cut would be dropped
+   * from the list while the entries in it count as written.
+   */
+  private cut(fn: () => Promise<void>): Promise<void> {
+    const before = [this.writing, this.cutting];
+    const run = (async () => {
+      for (const p of before) await p?.catch(() => undefined);
+      await fn();
+    })();
+    const guard: Promise<void> = run.catch(() => undefined).then(() => { if (this.cutting === guard) this.cutting = null; });
+    this.cutting = guard;
+    return run;
   }
 
   private async writeMem(): Promise<void> {
@@ -292,8 +314,11 @@ export class ConsumeQueue {
    * Drops every entry from `offset` on, in memory and on disk (the files are
    * cut there, so stale entries a crash left further on are zeroed too).
    */
-  async truncateFrom(offset: number): Promise<void> {
-    await this.writing;
+  truncateFrom(offset: number): Promise<void> {
+    return this.cut(() => this.truncateNow(offset));
+  }
+
+  private async truncateNow(offset: number): Promise<void> {
     offset = Math.max(offset, this.minOffset);
     if (offset < this.fileMax) {
       await this.files.truncateFrom(offset * CQ_ENTRY_SIZE);
@@ -358,12 +383,13 @@ export class ConsumeQueue {
   get fileCount(): number { return this.files.segments.length; }
 
   /** Deletes every file: the queue will be rebuilt from the CommitLog. */
-  async destroy(): Promise<void> {
-    await this.writing;
-    await this.files.truncateFrom(0);
-    this.minOffset = this.maxOffset = this.fileMax = 0;
-    this.maxPhysicalEnd = 0;
-    this.fresh = true;
+  destroy(): Promise<void> {
+    return this.cut(async () => {
+      await this.files.truncateFrom(0);
+      this.minOffset = this.maxOffset = this.fileMax = 0;
+      this.maxPhysicalEnd = 0;
+      this.fresh = true;
+    });
   }
 
   async close(): Promise<void> {
