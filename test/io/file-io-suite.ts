@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as path from 'path';
 import type { FileIO } from '../../lib/io/file-io';
-import { rejectCode } from './reject-code';
+import { rejectCode } from '../support/reject-code';
 
 /** A FileIO with an existing, empty directory to work in. */
 export interface FileIoFixture {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { FileIO } from '../../lib/io/file-io';
 import { SimDisk, seededRandom, type OpKind } from '../../lib/io/sim-disk';
-import { rejectCode } from './reject-code';
+import { rejectCode } from '../support/reject-code';
 
 async function writeFile(io: FileIO, p: string, data: string | Buffer, position = 0): Promise<void> {
   const h = await io.open(p, { create: true });

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
-import type { MessageExt, PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/store/message';
 import type { StoreOptions } from '../../lib/store/options';
 import { VirtualClock } from '../../lib/clock';
-import { KeelError } from '../../lib/errors';
 import { SimDisk } from '../../lib/io/sim-disk';
-import { DISKS, SMALL, removeTree, type StoreEnv } from '../support/store-env';
+import { DISKS, SMALL, readQueue, removeTree, type StoreEnv } from '../support/store-env';
+import { rejectKeelCode } from '../support/reject-code';
 
 function bodyOf(i: number): Buffer {
   // Varying sizes and contents, so misplaced bytes cannot go unnoticed.
@@ -15,28 +15,8 @@ function bodyOf(i: number): Buffer {
   return b;
 }
 
-async function readAll(store: MessageStore, topic: string, queueId: number): Promise<MessageExt[]> {
-  const out: MessageExt[] = [];
-  let off = store.getMinOffsetInQueue(topic, queueId);
-  for (;;) {
-    const r = await store.getMessages(topic, queueId, off, 256);
-    if (r.status !== 'FOUND') break;
-    out.push(...r.messages);
-    off = r.nextBeginOffset;
-  }
-  return out;
-}
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<KeelError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(KeelError);
-    expect((e as KeelError).code).to.equal(code);
-    return e as KeelError;
-  }
-  throw new Error(`expected a rejection with ${code}`);
-}
+const readAll = (store: MessageStore, topic: string, queueId: number) => readQueue(store, topic, queueId);
+const expectCode = rejectKeelCode;
 
 for (const [diskName, makeEnv] of DISKS) {
   describe(`store on the ${diskName}`, function () {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { rejectKeelCode } from '../support/reject-code';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import { MessageStore } from '../../lib/store/message-store';
@@ -46,11 +47,7 @@ async function expectExactly(store: MessageStore, acked: Map<number, PutResult>)
   }
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
-  const e = await p.then(() => null, (x: unknown) => x);
-  expect(e).to.be.instanceOf(KeelError);
-  expect((e as KeelError).code).to.equal(code);
-}
+const expectCode = rejectKeelCode;
 
 function record(outcomes: { i: number; r?: PutResult; e?: unknown }[], acked: Map<number, PutResult>): string[] {
   const codes: string[] = [];

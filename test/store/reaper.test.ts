@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import { rejectKeelCode } from '../support/reject-code';
+import { readQueue as readQueueOf } from '../support/store-env';
 import { MessageStore } from '../../lib/store/message-store';
-import type { MessageExt, PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/store/message';
 import { resolveOptions, type StoreOptions } from '../../lib/store/options';
 import { FIRST_PASS_DELAY_MS } from '../../lib/store/reaper';
 import { audit } from '../../lib/store/audit';
@@ -35,16 +37,7 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   throw new Error('condition never became true');
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<KeelError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(KeelError);
-    expect((e as KeelError).code).to.equal(code);
-    return e as KeelError;
-  }
-  throw new Error(`expected a rejection with ${code}`);
-}
+const expectCode = rejectKeelCode;
 
 /** Gates reads of files whose path passes `match`: a reader can be held in the middle of a read. */
 class GatedIO {
@@ -133,18 +126,7 @@ describe('reaper', () => {
     return disk.readdir(`${DIR}/consumequeue/${topic}/${queueId}`);
   }
 
-  async function readQueue(topic: string, queueId: number): Promise<MessageExt[]> {
-    const s = store!;
-    const out: MessageExt[] = [];
-    let off = s.getMinOffsetInQueue(topic, queueId);
-    for (;;) {
-      const r = await s.getMessages(topic, queueId, off, 64);
-      if (r.status !== 'FOUND') break;
-      out.push(...r.messages);
-      off = r.nextBeginOffset;
-    }
-    return out;
-  }
+  const readQueue = (topic: string, queueId: number) => readQueueOf(store!, topic, queueId, 64);
 
   /** Every message still stored reads back as put; everything below the CommitLog minimum is gone from every queue. */
   async function expectConsistent(topic = 'T', queues = 1): Promise<void> {

@@ -1,4 +1,6 @@
 import * as path from 'path';
+import type { MessageStore } from '../../lib/store/message-store';
+import type { MessageExt } from '../../lib/store/message';
 import type { FileIO } from '../../lib/io/file-io';
 import { nodeFileIO } from '../../lib/io/node-file-io';
 import { SimDisk } from '../../lib/io/sim-disk';
@@ -39,3 +41,16 @@ export const SMALL = {
   maxBodySize: 16 * 1024,
   maxPropertiesLength: 4096,
 } as const;
+
+/** Every message of a queue from its minimum on, read `batch` at a time. */
+export async function readQueue(store: MessageStore, topic: string, queueId: number, batch = 256): Promise<MessageExt[]> {
+  const out: MessageExt[] = [];
+  let off = store.getMinOffsetInQueue(topic, queueId);
+  for (;;) {
+    const r = await store.getMessages(topic, queueId, off, batch);
+    if (r.status !== 'FOUND') break;
+    out.push(...r.messages);
+    off = r.nextBeginOffset;
+  }
+  return out;
+}

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { KeelError } from '../../lib/errors';
 
 /** Awaits `p`, expects it to reject with a Node-style error carrying `code`, and returns that error. */
 export async function rejectCode(p: Promise<unknown>, code: string): Promise<Error & { code: string }> {
@@ -11,4 +12,11 @@ export async function rejectCode(p: Promise<unknown>, code: string): Promise<Err
   expect(error, `expected a rejection with code ${code}`).to.be.instanceOf(Error);
   expect((error as { code?: unknown }).code).to.equal(code);
   return error as Error & { code: string };
+}
+
+/** Awaits `p` and expects a KeelError with `code` (a typed, stable error, not a raw errno). */
+export async function rejectKeelCode(p: Promise<unknown>, code: string): Promise<KeelError> {
+  const e = await rejectCode(p, code);
+  expect(e).to.be.instanceOf(KeelError);
+  return e as unknown as KeelError;
 }
