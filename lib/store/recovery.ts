@@ -1,8 +1,6 @@
 import * as path from 'path';
 import type { FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
-import { checkRecord, readRecordInfo, MAGIC_V1, BLANK_MAGIC, RECORD_FIXED_OVERHEAD } from './message-codec';
-import { readLong } from './checkpoint';
+import { checkRecord, readRecordInfo, MAGIC_V1, RECORD_FIXED_OVERHEAD } from './message-codec';
 import type { CheckpointData } from './checkpoint';
 import type { CommitLog } from './commit-log';
 import { ConsumeQueue } from './consume-queue';
@@ -193,9 +191,7 @@ async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (do
     while (pos < got) {
       const here = offset + pos;
       const avail = got - pos;
-      const check = here >= verifyFrom
-        ? checkRecord(buf, pos, avail, here, options.wholeRecordCrc)
-        : checkStructure(buf, pos, avail, here);
+      const check = checkRecord(buf, pos, avail, here, options.wholeRecordCrc, here >= verifyFrom);
       if (check.kind === 'short') {
         if (check.size > seg.end - here) { res.stopReason = `record at ${here} claims ${check.size} bytes, past its segment's end`; break outer; }
         if (pos === 0) {
@@ -235,19 +231,6 @@ async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (do
   return res;
 }
 
-/** Size, magic and own offset only: for the part of the log that was durable and verified before. */
-function checkStructure(buf: Buffer, pos: number, avail: number, expected: number): ReturnType<typeof checkRecord> {
-  if (avail < 8) return { kind: 'short', size: 8 };
-  const size = buf.readInt32BE(pos);
-  const magic = buf.readUInt32BE(pos + 4);
-  if (magic === BLANK_MAGIC) return size >= 8 ? { kind: 'blank', size } : { kind: 'invalid', reason: `end marker size ${size}` };
-  if (magic !== MAGIC_V1) return { kind: 'invalid', reason: 'bad magic' };
-  if (size < RECORD_FIXED_OVERHEAD) return { kind: 'invalid', reason: `record size ${size}` };
-  if (size > avail) return { kind: 'short', size };
-  if (readLong(buf, pos + 28) !== expected) return { kind: 'invalid', reason: 'physical offset field mismatch' };
-  return { kind: 'record', size };
-}
-
 function makeProgress(options: StoreOptions): (done: number, total: number) => void {
   const cb = options.onProgress;
   if (!cb) return () => undefined;
@@ -260,8 +243,4 @@ function makeProgress(options: StoreOptions): (done: number, total: number) => v
     last = now;
     cb({ phase: 'commitlog', done, total });
   };
-}
-
-export function corrupt(message: string): KeelError {
-  return new KeelError('CORRUPT_STORE', message);
 }
