@@ -68,7 +68,6 @@ export class ConsumeQueue {
     return new ConsumeQueue(io, files, topic, queueId);
   }
 
-  get isFresh(): boolean { return this.fresh; }
   get hasFiles(): boolean { return !this.files.isEmpty; }
 
   /**

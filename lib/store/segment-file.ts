@@ -131,8 +131,6 @@ export class SegmentFile {
     if (this.readers === 0 && this.destroyRequested) this.destroyRequested.resolve();
   }
 
-  get readerCount(): number { return this.readers; }
-
   /**
    * Marks the segment gone for new readers (at once, before the first await),
    * waits for current readers or for `force` (a hung reader then loses its

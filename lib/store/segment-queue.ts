@@ -78,11 +78,6 @@ export class SegmentQueue {
     return seg;
   }
 
-  /** Makes the directory durable before the first segment goes into it. */
-  async ensureDir(): Promise<void> {
-    await this.io.mkdirp(this.dir);
-  }
-
   /**
    * Everything at and after `offset` becomes zero: the rest of its segment is
    * cut, later segments are deleted. Durable when the returned promise resolves.
