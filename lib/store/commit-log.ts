@@ -414,9 +414,7 @@ export class CommitLog {
     this.appendOffset = batch.start;
     try {
       for (const b of doomed) {
-        // A segment that could not even be created holds nothing to cut; the next put makes it again.
-        await b.seg.ready.catch(() => undefined);
-        if (b.seg.failed) continue;
+        await b.seg.ready;
         await b.seg.zeroFrom(b.start - b.seg.start);
         await b.seg.datasync();
       }

@@ -24,8 +24,6 @@ export class SegmentFile {
   /** Resolves once the file exists at its full size and its name is durable. */
   readonly ready: Promise<void>;
   private readers = 0;
-  /** Creation or opening failed (e.g. ENOSPC); the file is not usable. */
-  failed = false;
   private destroyRequested: { resolve: () => void; promise: Promise<void> } | null = null;
   private closed = false;
 
@@ -38,9 +36,8 @@ export class SegmentFile {
   ) {
     this.path = path.join(dir, segmentName(start));
     this.ready = init(this);
-    // A creation failure surfaces to whoever awaits `ready`, never as an unhandled
-    // rejection; the queue then makes the segment again on its next use.
-    this.ready.catch(() => { this.failed = true; });
+    // A creation failure surfaces to whoever awaits `ready`; never as an unhandled rejection.
+    this.ready.catch(() => undefined);
   }
 
   /** Creates the file at full size, then makes the file and its name durable. */

@@ -60,8 +60,6 @@ export class SegmentQueue {
    * one and it) when missing. Creation runs in the background; await `ready`.
    */
   obtain(offset: number): SegmentFile {
-    // A segment whose creation failed (a full disk) is tried again, not kept failing forever.
-    while (this.last?.failed) void this.segs.pop()!.close();
     const found = this.find(offset);
     if (found) return found;
     const start = this.segmentStartOf(offset);
