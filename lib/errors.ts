@@ -18,6 +18,7 @@ export type KeelErrorCode =
   | 'FLUSH_FAILED'          // fdatasync failed: nothing it covered is acknowledged; the store turns read-only
   | 'CORRUPT_STORE'         // a structural invariant of the files does not hold
   | 'OPTION_INVALID'
+  | 'IO_ERROR'              // the disk failed an operation while opening the store (the errno is the cause)
   | 'NOT_FOUND'
   | 'OFFSET_INVALID'
   | 'SUBSCRIPTION_INVALID'  // a tag expression that does not parse

@@ -80,6 +80,17 @@ export class MessageStore {
   }
 
   static async open(dir: string, partial: Partial<StoreOptions> = {}): Promise<MessageStore> {
+    try {
+      return await MessageStore.openOrThrow(dir, partial);
+    } catch (e) {
+      if (e instanceof KeelError || e instanceof TypeError) throw e;
+      // An errno from the disk gets a stable code; the original stays as the cause.
+      const code = (e as { code?: string }).code ?? 'unknown';
+      throw new KeelError('IO_ERROR', `opening ${path.resolve(dir)} failed: ${code}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private static async openOrThrow(dir: string, partial: Partial<StoreOptions>): Promise<MessageStore> {
     const options = resolveOptions(partial);
     const io = options.io;
     const root = path.resolve(dir);

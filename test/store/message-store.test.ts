@@ -283,6 +283,15 @@ for (const [diskName, makeEnv] of DISKS) {
       expect(s.getMaxOffsetInQueue('slow', 0)).to.equal(1);
     });
 
+    it('store - a disk error during open is a typed IO_ERROR with the errno as its cause, and the lock is released', async () => {
+      if (!(env.io instanceof SimDisk)) return;
+      env.io.fail({ kinds: ['open'], match: (op) => op.path.endsWith('/checkpoint'), code: 'EIO' });
+      const e = await expectCode(MessageStore.open(env.dir, { io: env.io, ...SMALL }), 'IO_ERROR');
+      expect((e.cause as { code?: string }).code).to.equal('EIO');
+      // The fault was once: the next open works, so the lock was given back.
+      await open();
+    });
+
     it('store - the flush mode switches on a running store', async () => {
       const s = await open();
       await s.put({ topic: 'm', body: 'async' });
