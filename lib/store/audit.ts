@@ -4,7 +4,7 @@ import type { FileHandle, FileIO } from '../io/file-io';
 import { KeelError } from '../errors';
 import { BLANK_MAGIC, MAGIC_V1, checkRecord, readRecordInfo } from './message-codec';
 import { readLong } from './checkpoint';
-import { CQ_ENTRY_SIZE, decodeEntry } from './consume-queue';
+import { CQ_ENTRY_SIZE, decodeEntry, listQueueDirs } from './consume-queue';
 import { parseSegmentName, segmentName } from './segment-file';
 
 /**
@@ -213,25 +213,12 @@ class Auditor {
   }
 
   private async loadQueues(): Promise<void> {
-    const base = path.join(this.root, 'consumequeue');
-    let topics: string[];
-    try {
-      topics = await this.io.readdir(base);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return;
-      throw e;
-    }
-    for (const topic of topics) {
-      const st = await this.io.stat(path.join(base, topic));
-      if (!st?.isDirectory) continue;
-      for (const id of await this.io.readdir(path.join(base, topic))) {
-        if (!/^\d+$/.test(id)) continue;
-        const rel = path.join('consumequeue', topic, id);
-        // Entry files are fixed-size too; the largest is the configured size (a shorter one is damage).
-        const { segs, size } = await this.segmentsOf(rel, (sizes) => Math.max(...sizes));
-        if (size % CQ_ENTRY_SIZE !== 0) this.damage(rel, 0, 'segment-layout', `entry files of ${size} bytes do not hold whole 20-byte entries`);
-        if (segs.length) this.queues.set(`${topic}/${id}`, new QueueFiles(this.io, this.root, rel, segs, size - (size % CQ_ENTRY_SIZE)));
-      }
+    for (const { topic, queueId } of await listQueueDirs(this.io, this.root)) {
+      const rel = path.join('consumequeue', topic, String(queueId));
+      // Entry files are fixed-size too; the largest is the configured size (a shorter one is damage).
+      const { segs, size } = await this.segmentsOf(rel, (sizes) => Math.max(...sizes));
+      if (size % CQ_ENTRY_SIZE !== 0) this.damage(rel, 0, 'segment-layout', `entry files of ${size} bytes do not hold whole 20-byte entries`);
+      if (segs.length) this.queues.set(`${topic}/${queueId}`, new QueueFiles(this.io, this.root, rel, segs, size - (size % CQ_ENTRY_SIZE)));
     }
   }
 

@@ -410,3 +410,27 @@ export function decodeEntry(buf: Buffer, at: number, queueOffset: number): Queue
     tagsCode: hi * 0x1_0000_0000 + lo,
   };
 }
+
+/** Every (topic, queue id) with a directory under `<root>/consumequeue` (recovery and audit both walk them). */
+export async function listQueueDirs(io: Pick<FileIO, 'readdir'>, root: string): Promise<{ topic: string; queueId: number }[]> {
+  const base = path.join(root, 'consumequeue');
+  const out: { topic: string; queueId: number }[] = [];
+  let topics: string[];
+  try {
+    topics = await io.readdir(base);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return out;
+    throw e;
+  }
+  for (const topic of topics) {
+    let ids: string[];
+    try {
+      ids = await io.readdir(path.join(base, topic));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOTDIR') continue;
+      throw e;
+    }
+    for (const id of ids) if (/^\d+$/.test(id)) out.push({ topic, queueId: Number(id) });
+  }
+  return out;
+}

@@ -1,9 +1,8 @@
-import * as path from 'path';
 import type { FileIO } from '../io/file-io';
 import { checkRecord, readRecordInfo, MAGIC_V1, RECORD_FIXED_OVERHEAD } from './message-codec';
 import type { CheckpointData } from './checkpoint';
 import type { CommitLog } from './commit-log';
-import { ConsumeQueue } from './consume-queue';
+import { ConsumeQueue, listQueueDirs } from './consume-queue';
 import type { Dispatcher } from './dispatcher';
 import type { QueueTable } from './queue-table';
 import type { StoreOptions } from './options';
@@ -120,27 +119,9 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
 }
 
 async function loadQueues(p: Parts): Promise<void> {
-  const base = path.join(p.root, 'consumequeue');
-  let topics: string[];
-  try {
-    topics = await p.io.readdir(base);
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') return;
-    throw e;
-  }
-  for (const topic of topics) {
-    let ids: string[];
-    try {
-      ids = await p.io.readdir(path.join(base, topic));
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOTDIR') continue;
-      throw e;
-    }
-    for (const id of ids) {
-      if (!/^\d+$/.test(id)) continue;
-      const cq = await ConsumeQueue.load(p.io, p.root, topic, Number(id), p.options.consumeQueueEntries);
-      if (cq.hasFiles) p.queues.add(cq);
-    }
+  for (const { topic, queueId } of await listQueueDirs(p.io, p.root)) {
+    const cq = await ConsumeQueue.load(p.io, p.root, topic, queueId, p.options.consumeQueueEntries);
+    if (cq.hasFiles) p.queues.add(cq);
   }
 }
 
