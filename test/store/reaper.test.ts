@@ -472,7 +472,8 @@ describe('reaper', () => {
   });
 
   describe('readers', () => {
-    it('reaper - a reader holding a segment during its deletion reads valid data; the file goes when it is done', async () => {
+    /** A store of four segments with a getMessages held in the middle of reading the first one. */
+    async function readerInFirstSegment(): Promise<{ gated: GatedIO; s: MessageStore; reading: ReturnType<MessageStore['getMessages']> }> {
       const gated = new GatedIO(new SimDisk({ dirs: ['/data'], now: () => Date.now() }), (p) => p.includes('/commitlog/'));
       clock = new VirtualClock(localTime(10));
       disk = gated.disk;
@@ -481,6 +482,11 @@ describe('reaper', () => {
       gated.hold();
       const reading = s.getMessages('T', 0, 0, 4);
       await until(() => gated.held > 0);
+      return { gated, s, reading };
+    }
+
+    it('reaper - a reader holding a segment during its deletion reads valid data; the file goes when it is done', async () => {
+      const { gated, s, reading } = await readerInFirstSegment();
       const deleting = s.deleteExpired({ force: true });
       // The segment left the store at once, and the file stays for its reader.
       await until(() => s.stats().reaper.pendingRemovals > 0);
@@ -497,14 +503,7 @@ describe('reaper', () => {
     });
 
     it('reaper - a hung reader loses its file after destroyMappedFileIntervalForciblyMs and reads nothing, never garbage', async () => {
-      const gated = new GatedIO(new SimDisk({ dirs: ['/data'], now: () => Date.now() }), (p) => p.includes('/commitlog/'));
-      clock = new VirtualClock(localTime(10));
-      disk = gated.disk;
-      const s = await open({ io: gated.io() });
-      await fill(4);
-      gated.hold();
-      const reading = s.getMessages('T', 0, 0, 4);
-      await until(() => gated.held > 0);
+      const { gated, s, reading } = await readerInFirstSegment();
       disk.setSpace({ totalBytes: 1000, freeBytes: 100 }); // forced deletion at the first pass
       await advance(FIRST_PASS_DELAY_MS);
       const first = `${DIR}/commitlog/${'0'.padStart(20, '0')}`;
