@@ -7,7 +7,7 @@
  * Errors are Node-style: an Error with a string `code` ('ENOENT', 'EIO', 'ENOSPC', 'EAGAIN', ...).
  *
  * Durability contract, the same as POSIX on Linux:
- * - write/writev put bytes in the OS; they survive a process crash, not a power cut;
+ * - write puts bytes in the OS; they survive a process crash, not a power cut;
  * - datasync() makes every byte written to that file before it durable;
  * - creating, renaming or unlinking a name is durable only after syncDir() of its directory.
  */
@@ -17,8 +17,6 @@ export interface FileHandle {
   read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   /** Writes all `length` bytes at `position`, or throws. */
   write(buf: Uint8Array, offset: number, length: number, position: number): Promise<void>;
-  /** Writes the buffers back to back from `position`, or throws. */
-  writev(bufs: Uint8Array[], position: number): Promise<void>;
   datasync(): Promise<void>;
   truncate(size: number): Promise<void>;
   size(): Promise<number>;

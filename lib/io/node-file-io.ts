@@ -14,9 +14,6 @@ function pread(fd: number, buf: Uint8Array, off: number, len: number, pos: numbe
 function pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
   return new Promise((res, rej) => fs.write(fd, buf, off, len, pos, (e, n) => (e ? rej(e) : res(n))));
 }
-function pwritev(fd: number, bufs: Uint8Array[], pos: number): Promise<number> {
-  return new Promise((res, rej) => fs.writev(fd, bufs, pos, (e, n) => (e ? rej(e) : res(n))));
-}
 const fdatasync = promisify(fs.fdatasync);
 const ftruncate = promisify(fs.ftruncate);
 const fstat = promisify(fs.fstat);
@@ -38,22 +35,6 @@ class NodeFileHandle implements FileHandle {
   async write(buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     let done = 0;
     while (done < length) done += await pwrite(this.fd, buf, offset + done, length - done, position + done);
-  }
-
-  async writev(bufs: Uint8Array[], position: number): Promise<void> {
-    let total = 0;
-    for (const b of bufs) total += b.length;
-    let done = await pwritev(this.fd, bufs, position);
-    // A short writev (rare: signals, ENOSPC at the edge) continues with plain writes of the rest.
-    if (done < total) {
-      let skip = done;
-      for (const b of bufs) {
-        if (skip >= b.length) { skip -= b.length; continue; }
-        await this.write(b, skip, b.length - skip, position + done);
-        done += b.length - skip;
-        skip = 0;
-      }
-    }
   }
 
   datasync(): Promise<void> { return fdatasync(this.fd); }

@@ -4,7 +4,7 @@ import { ioError, type DiskSpace, type FileHandle, type FileIO, type FileLock, t
 /** The operations counted by `opCount`, named after the method that was called. */
 export type OpKind =
   | 'open' | 'readdir' | 'mkdirp' | 'stat' | 'unlink' | 'rmdir' | 'rename' | 'syncDir' | 'lock' | 'statfs'
-  | 'read' | 'write' | 'writev' | 'datasync' | 'truncate' | 'size' | 'close' | 'release';
+  | 'read' | 'write' | 'datasync' | 'truncate' | 'size' | 'close' | 'release';
 
 export interface OpInfo {
   /** 1-based number of this operation on this disk. */
@@ -30,7 +30,7 @@ export interface FaultRule extends FaultOptions {
   match?: (op: OpInfo) => boolean;
   /** The nth matching operation from now fails (default 1). */
   nth?: number;
-  /** For write/writev: bytes of the failing write that are stored before the error, as a short write would. */
+  /** For write: bytes of the failing write that are stored before the error, as a short write would. */
   partialBytes?: number;
 }
 
@@ -473,9 +473,9 @@ export class SimDisk implements FileIO {
     this.fail({ ...options, kinds: ['datasync', 'syncDir'] });
   }
 
-  /** The nth write or writev from now (that passes `match`) fails, ENOSPC by default, after storing `partialBytes` of it. */
+  /** The nth write from now (that passes `match`) fails, ENOSPC by default, after storing `partialBytes` of it. */
   failWrite(options: Omit<FaultRule, 'kinds'> = {}): void {
-    this.fail({ ...options, code: options.code ?? 'ENOSPC', kinds: ['write', 'writev'] });
+    this.fail({ ...options, code: options.code ?? 'ENOSPC', kinds: ['write'] });
   }
 
   clearFaults(): void { this.faults = []; }
@@ -539,11 +539,6 @@ export class SimDisk implements FileIO {
       if (closed || generation !== this.generation) throw fsError('EBADF', syscall, np);
       return node;
     };
-    const write = async (kind: 'write' | 'writev', data: Uint8Array, position: number): Promise<void> => {
-      checkPosition(position, kind);
-      return this.run(kind, np, () => this.writeData(live(kind), np, data, position), undefined,
-        (bytes) => this.writeData(live(kind), np, data.subarray(0, Math.min(bytes, data.length)), position));
-    };
     // Argument errors reject like every other failure, as NodeFileHandle's async methods do.
     return {
       path: given,
@@ -554,9 +549,11 @@ export class SimDisk implements FileIO {
       },
       write: async (buf, offset, length, position) => {
         checkRange(buf, offset, length);
-        return write('write', buf.subarray(offset, offset + length), position);
+        checkPosition(position, 'write');
+        const data = buf.subarray(offset, offset + length);
+        return this.run('write', np, () => this.writeData(live('write'), np, data, position), undefined,
+          (bytes) => this.writeData(live('write'), np, data.subarray(0, Math.min(bytes, data.length)), position));
       },
-      writev: (bufs, position) => write('writev', Buffer.concat(bufs), position),
       datasync: () => this.run('datasync', np, () => live('fdatasync').datasync()),
       truncate: async (size) => {
         checkPosition(size, 'ftruncate');

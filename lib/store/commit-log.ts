@@ -11,8 +11,8 @@ import type { FlushMode, StoreOptions } from './options';
 import type { QueueSlot, QueueTable } from './queue-table';
 import type { Dispatcher } from './dispatcher';
 
-const CHUNK_SIZE = 1024 * 1024;
-const POOL_MAX = 32;
+const CHUNK_SIZE = 2 * 1024 * 1024;
+const POOL_MAX = 16;
 
 /** The result of a stored put; the message id is formatted only when asked for. */
 class StoredResult implements PutResult {
@@ -36,10 +36,14 @@ class StoredResult implements PutResult {
   }
 }
 
-/** Bytes bound for one segment, gathered until the write before them finishes. */
+/**
+ * Bytes bound for one segment, encoded into one buffer (a pooled chunk, or a
+ * buffer of its own for a put larger than a chunk) and written with one write.
+ */
 class WriteBatch {
-  readonly views: Buffer[] = [];
   end: number;
+  /** Bytes of buf in use; less than end - start when an end marker stands for the rest of the segment. */
+  fill = 0;
   /** Per record: queue, queue offset, physical offset, size, tags code, store time. */
   readonly slots: QueueSlot[] = [];
   readonly queueOffsets: number[] = [];
@@ -49,7 +53,9 @@ class WriteBatch {
   readonly storeTimes: number[] = [];
   readonly requests: PutRequest[] = [];
 
-  constructor(readonly seg: SegmentFile, readonly start: number) { this.end = start; }
+  constructor(readonly seg: SegmentFile, readonly start: number, readonly buf: Buffer) { this.end = start; }
+
+  get room(): number { return this.buf.length - this.fill; }
 
   get lastRecordStart(): number { return this.offsets.length ? this.offsets[this.offsets.length - 1] : -1; }
 }
@@ -105,8 +111,6 @@ export class CommitLog {
   private readonly waiting: PutRequest[] = [];
   private writing = false;
   private writeScheduled = false;
-  private chunk: Buffer | null = null;
-  private chunkFill = 0;
   private readonly pool: Buffer[] = [];
   private lastStoreTime = 0;
   private timeoutTimer: TimerHandle | null = null;
@@ -230,36 +234,33 @@ export class CommitLog {
   }
 
   /** Contiguous room for `n` bytes in the current batch of `seg`. */
+  /** Room for `n` bytes at the end of the current batch of `seg`; the caller advances batch.end. */
   private reserve(seg: SegmentFile, n: number): [Buffer, number] {
-    if (!this.current || this.current.seg !== seg) {
-      if (this.current) {
-        this.sealed.push(this.current);
-        // A chunk never serves two batches: it returns to the pool when its batch is written.
-        this.chunk = null;
-      }
-      this.current = new WriteBatch(seg, this.appendOffset);
+    // A full chunk ends the batch: its write can start while later puts fill the next one.
+    if (this.current && (this.current.seg !== seg || this.current.room < n)) this.seal();
+    if (!this.current) {
+      const buf = n > CHUNK_SIZE ? Buffer.allocUnsafeSlow(n) : (this.pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE));
+      this.current = new WriteBatch(seg, this.appendOffset, buf);
       this.undispatched.push(this.current);
     }
-    const batch = this.current;
-    if (!this.chunk || this.chunk.length - this.chunkFill < n) {
-      this.chunk = n > CHUNK_SIZE ? Buffer.allocUnsafeSlow(n) : (this.pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE));
-      this.chunkFill = 0;
-    }
-    const views = batch.views;
-    const last = views[views.length - 1];
-    const at = this.chunkFill;
-    // Extend the batch's last view when the new bytes follow it in the same chunk.
-    if (last && last.buffer === this.chunk.buffer && last.byteOffset + last.length === this.chunk.byteOffset + at) {
-      views[views.length - 1] = this.chunk.subarray(at - last.length, at + n);
-    } else {
-      views.push(this.chunk.subarray(at, at + n));
-    }
-    this.chunkFill += n;
-    return [this.chunk, at];
+    const at = this.current.fill;
+    this.current.fill += n;
+    return [this.current.buf, at];
+  }
+
+  private seal(): void {
+    this.sealed.push(this.current!);
+    this.current = null;
   }
 
   private scheduleWrite(): void {
-    if (this.writing || this.writeScheduled) return;
+    if (this.writing) return;
+    // A sealed batch is written now; the current one collects the puts of this turn first.
+    if (this.sealed.length) {
+      void this.writeLoop();
+      return;
+    }
+    if (this.writeScheduled) return;
     this.writeScheduled = true;
     setImmediate(() => {
       this.writeScheduled = false;
@@ -272,17 +273,12 @@ export class CommitLog {
     this.writing = true;
     try {
       for (;;) {
-        if (this.current) {
-          this.sealed.push(this.current);
-          this.current = null;
-          // Chunks stay with the batch being written; the next bytes start a fresh chunk.
-          this.chunk = null;
-        }
+        if (!this.sealed.length && this.current) this.seal();
         const batch = this.sealed.shift();
         if (!batch) break;
         try {
           await batch.seg.ready;
-          await batch.seg.writev(batch.views, batch.start - batch.seg.start);
+          await batch.seg.write(batch.buf, 0, batch.fill, batch.start - batch.seg.start);
         } catch (e) {
           await this.writeFailed(batch, e);
           continue;
@@ -299,13 +295,7 @@ export class CommitLog {
   }
 
   private recycle(batch: WriteBatch): void {
-    // Chunks of a batch are returned whole once written; only standard-size ones are pooled.
-    const seen = new Set<ArrayBufferLike>();
-    for (const v of batch.views) {
-      if (seen.has(v.buffer) || v.buffer.byteLength !== CHUNK_SIZE) continue;
-      seen.add(v.buffer);
-      if (this.pool.length < POOL_MAX) this.pool.push(Buffer.from(v.buffer, 0, CHUNK_SIZE));
-    }
+    if (batch.buf.length === CHUNK_SIZE && this.pool.length < POOL_MAX) this.pool.push(batch.buf);
   }
 
   private flushed(to: number): void {
@@ -398,7 +388,6 @@ export class CommitLog {
     this.blocked = err;
     const doomed = [batch, ...this.sealed.splice(0)];
     if (this.current) { doomed.push(this.current); this.current = null; }
-    this.chunk = null;
     for (const b of doomed) {
       for (let i = 0; i < b.slots.length; i++) if (b.queueOffsets[i] < b.slots[i].next) b.slots[i].next = b.queueOffsets[i];
       const idx = this.undispatched.indexOf(b);

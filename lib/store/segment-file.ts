@@ -101,10 +101,6 @@ export class SegmentFile {
     return this.h.write(buf, offset, length, filePos);
   }
 
-  writev(bufs: Uint8Array[], filePos: number): Promise<void> {
-    return this.h.writev(bufs, filePos);
-  }
-
   datasync(): Promise<void> { return this.h.datasync(); }
 
   /**

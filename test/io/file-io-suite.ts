@@ -49,16 +49,6 @@ export function fileIoSuite(name: string, factory: () => Promise<FileIoFixture>)
       await h.close();
     });
 
-    it('writes buffers back to back with writev', async () => {
-      const h = await io.open(at('f'), { create: true });
-      await h.writev([Buffer.from('ab'), Buffer.from('cde'), Buffer.alloc(0), Buffer.from('f')], 3);
-      const buf = Buffer.alloc(9);
-      expect(await h.read(buf, 0, 9, 0)).to.equal(9);
-      expect([...buf.subarray(0, 3)]).to.deep.equal([0, 0, 0]);
-      expect(buf.subarray(3).toString()).to.equal('abcdef');
-      await h.close();
-    });
-
     it('truncates sparse files up and zeroes what a shrink cut', async () => {
       const h = await io.open(at('f'), { create: true });
       await h.truncate(64 * 1024 * 1024);

@@ -340,7 +340,7 @@ describe('sim-disk - fault injection', () => {
     const disk = new SimDisk({ dirs: ['/d'] });
     const h = await disk.open('/d/f', { create: true });
     disk.failWrite({ partialBytes: 3 });
-    const err = await rejectCode(h.writev([Buffer.from('ab'), Buffer.from('cdef')], 0), 'ENOSPC');
+    const err = await rejectCode(h.write(Buffer.from('abcdef'), 0, 6, 0), 'ENOSPC');
     expect(err.message).to.match(/ENOSPC/);
     expect(await text(disk, '/d/f')).to.equal('abc');
     await h.write(Buffer.from('XYZ'), 0, 3, 3);
