@@ -3,7 +3,8 @@ import type { Clock, TimerHandle } from '../clock';
 import type { FileIO } from '../io/file-io';
 import { KeelError } from '../errors';
 import type { PutResult, PutStatus } from './message';
-import { END_MARKER_SIZE, encodeRecord, msgIdOf, writeEndMarker, type PreparedMessage } from './message-codec';
+import { END_MARKER_SIZE, layoutRecord, msgIdOf, stampRecords, writeEndMarker, type PreparedMessage } from './message-codec';
+import { CrcWorker } from './crc-offload';
 import { SegmentQueue } from './segment-queue';
 import type { SegmentFile } from './segment-file';
 import { FlushService } from './flush-service';
@@ -13,6 +14,7 @@ import type { Dispatcher } from './dispatcher';
 
 const CHUNK_SIZE = 2 * 1024 * 1024;
 const POOL_MAX = 16;
+const SEAL_BYTES = 256 * 1024;
 
 /** The result of a stored put; the message id is formatted only when asked for. */
 class StoredResult implements PutResult {
@@ -44,6 +46,8 @@ class WriteBatch {
   end: number;
   /** Bytes of buf in use; less than end - start when an end marker stands for the rest of the segment. */
   fill = 0;
+  /** Set when sealed: resolves once every record's CRCs are stamped. */
+  stamped: Promise<void> | null = null;
   /** Per record: queue, queue offset, physical offset, size, tags code, store time. */
   readonly slots: QueueSlot[] = [];
   readonly queueOffsets: number[] = [];
@@ -118,6 +122,7 @@ export class CommitLog {
   private blocked: KeelError | null = null;
   private readonly hostIp: number;
   private readonly hostPort: number;
+  private readonly crc: CrcWorker | null;
 
   constructor(
     private readonly io: FileIO,
@@ -131,6 +136,7 @@ export class CommitLog {
     this.segments = new SegmentQueue(io, path.join(root, 'commitlog'), options.commitLogSegmentSize);
     this.hostIp = host.ip;
     this.hostPort = host.port;
+    this.crc = options.crcWorker ? new CrcWorker(options.crcWorkerMinBytes) : null;
     this.flush = new FlushService(
       {
         written: () => this.writtenOffset,
@@ -149,6 +155,7 @@ export class CommitLog {
   get mode(): FlushMode { return this.flush.mode; }
   get flushedOffset(): number { return this.flush.flushed; }
   get minOffset(): number { return this.segments.first ? this.segments.first.start : 0; }
+  get crcWorkerWrites(): number { return this.crc?.stamped ?? 0; }
 
   /** Loads the segment files; recovery then calls resumeAt(). */
   async load(): Promise<void> {
@@ -183,7 +190,8 @@ export class CommitLog {
 
   get blockedBy(): KeelError | null { return this.blocked; }
 
-  append(msgs: PreparedMessage[], single: boolean): Promise<PutResult | PutResult[]> {
+  /** `now` is the time the messages were prepared at; it becomes their store time. */
+  append(msgs: PreparedMessage[], single: boolean, now: number): Promise<PutResult | PutResult[]> {
     if (this.blocked) return Promise.reject(this.blocked);
     let total = 0;
     for (let i = 0; i < msgs.length; i++) total += msgs[i].size;
@@ -204,7 +212,6 @@ export class CommitLog {
     }
     const [buf, start] = this.reserve(seg, total);
     const batch = this.current!;
-    const now = this.clock.now();
     // Store times never go backwards, so a time search over a queue stays a binary search.
     const storeTime = now > this.lastStoreTime ? (this.lastStoreTime = now) : this.lastStoreTime;
     const first = batch.offsets.length;
@@ -213,7 +220,7 @@ export class CommitLog {
       const m = msgs[i];
       const slot = this.queues.obtain(m.topic, m.queueId);
       const qo = slot.next++;
-      encodeRecord(m, buf, pos, qo, this.appendOffset, storeTime, this.hostIp, this.hostPort, this.options.wholeRecordCrc);
+      layoutRecord(m, buf, pos, qo, this.appendOffset, storeTime, this.hostIp, this.hostPort, this.options.wholeRecordCrc);
       batch.slots.push(slot);
       batch.queueOffsets.push(qo);
       batch.offsets.push(this.appendOffset);
@@ -236,10 +243,10 @@ export class CommitLog {
   /** Contiguous room for `n` bytes in the current batch of `seg`. */
   /** Room for `n` bytes at the end of the current batch of `seg`; the caller advances batch.end. */
   private reserve(seg: SegmentFile, n: number): [Buffer, number] {
-    // A full chunk ends the batch: its write can start while later puts fill the next one.
-    if (this.current && (this.current.seg !== seg || this.current.room < n)) this.seal();
+    // A full batch is sealed: its CRCs and its write can go on while later puts fill the next one.
+    if (this.current && (this.current.seg !== seg || this.current.room < n || this.current.fill >= Number(process.env.SEAL ?? SEAL_BYTES))) this.seal();
     if (!this.current) {
-      const buf = n > CHUNK_SIZE ? Buffer.allocUnsafeSlow(n) : (this.pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE));
+      const buf = n > CHUNK_SIZE ? this.allocate(n) : (this.pool.pop() ?? this.allocate(CHUNK_SIZE));
       this.current = new WriteBatch(seg, this.appendOffset, buf);
       this.undispatched.push(this.current);
     }
@@ -248,9 +255,18 @@ export class CommitLog {
     return [this.current.buf, at];
   }
 
+  private allocate(size: number): Buffer {
+    return this.crc ? CrcWorker.allocate(size) : Buffer.allocUnsafeSlow(size);
+  }
+
+  /** Closes the current batch to new puts and has its CRCs stamped, on the CRC worker when it is large. */
   private seal(): void {
-    this.sealed.push(this.current!);
+    const batch = this.current!;
     this.current = null;
+    const wholeCrc = this.options.wholeRecordCrc;
+    batch.stamped = this.crc?.stamp(batch.buf, batch.fill, wholeCrc) ?? null;
+    if (!batch.stamped) stampRecords(batch.buf, 0, batch.fill, wholeCrc);
+    this.sealed.push(batch);
   }
 
   private scheduleWrite(): void {
@@ -277,6 +293,7 @@ export class CommitLog {
         const batch = this.sealed.shift();
         if (!batch) break;
         try {
+          if (batch.stamped) await batch.stamped;
           await batch.seg.ready;
           await batch.seg.write(batch.buf, 0, batch.fill, batch.start - batch.seg.start);
         } catch (e) {
@@ -441,6 +458,7 @@ export class CommitLog {
   async close(): Promise<void> {
     this.flush.stop();
     this.timeoutTimer?.cancel();
+    await this.crc?.close();
     await this.segments.close();
   }
 }

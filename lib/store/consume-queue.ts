@@ -2,7 +2,7 @@ import * as path from 'path';
 import type { FileIO } from '../io/file-io';
 import type { QueueEntry } from './message';
 import { SegmentQueue } from './segment-queue';
-import { readLong, writeLong } from './checkpoint';
+import { readLong } from './checkpoint';
 
 export const CQ_ENTRY_SIZE = 20;
 /** Entries per read when scanning a file: about 1 MiB. */
@@ -30,6 +30,8 @@ export class ConsumeQueue {
   /** Entries below this are written to the files (the rest are in `mem`). */
   private fileMax = 0;
   private mem = Buffer.allocUnsafe(64 * CQ_ENTRY_SIZE);
+  /** Over `mem`: one byte-swapped store per field instead of Buffer's checked writes. */
+  private memView = new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.length);
   private writing: Promise<void> | null = null;
   private cutting: Promise<void> | null = null;
   /** Lowest byte written to the files but not yet fsynced, or -1. */
@@ -88,12 +90,15 @@ export class ConsumeQueue {
       this.mem.copy(bigger, 0, 0, at);
       // The old buffer stays referenced by an in-flight write, so it is never modified again.
       this.mem = bigger;
+      this.memView = new DataView(bigger.buffer, bigger.byteOffset, bigger.length);
     }
-    writeLong(this.mem, at, physicalOffset);
-    this.mem.writeInt32BE(size, at + 8);
+    const v = this.memView;
+    v.setUint32(at, Math.floor(physicalOffset / 0x1_0000_0000));
+    v.setUint32(at + 4, physicalOffset >>> 0);
+    v.setInt32(at + 8, size);
     // Sign-extended like Java's long of an int hash code.
-    this.mem.writeInt32BE(Math.floor(tagsCode / 0x1_0000_0000), at + 12);
-    this.mem.writeUInt32BE(tagsCode >>> 0, at + 16);
+    v.setInt32(at + 12, Math.floor(tagsCode / 0x1_0000_0000));
+    v.setUint32(at + 16, tagsCode >>> 0);
     this.maxOffset++;
     const end = physicalOffset + size;
     if (end > this.maxPhysicalEnd) this.maxPhysicalEnd = end;

@@ -11,8 +11,8 @@ export type ArrivalListener = (topic: string, queueId: number, maxOffset: number
  * of the event-loop turn.
  */
 export class Dispatcher {
-  private readonly dirty = new Set<ConsumeQueue>();
-  private readonly touched = new Set<QueueSlot>();
+  private dirty: QueueSlot[] = [];
+  private touched: QueueSlot[] = [];
   private commitScheduled = false;
   private readonly listeners = new Set<ArrivalListener>();
 
@@ -21,8 +21,8 @@ export class Dispatcher {
   dispatch(slot: QueueSlot, queueOffset: number, physicalOffset: number, size: number, tagsCode: number): AppendOutcome {
     const outcome = slot.cq.append(queueOffset, physicalOffset, size, tagsCode);
     if (outcome === 'appended') {
-      this.dirty.add(slot.cq);
-      this.touched.add(slot);
+      if (!slot.toCommit) { slot.toCommit = true; this.dirty.push(slot); }
+      if (!slot.toAnnounce) { slot.toAnnounce = true; this.touched.push(slot); }
       if (slot.next < slot.cq.maxOffset) slot.next = slot.cq.maxOffset;
       if (!this.commitScheduled) {
         this.commitScheduled = true;
@@ -34,9 +34,10 @@ export class Dispatcher {
 
   /** Tells listeners (long-polling consumers) which queues grew since the last call. */
   announce(): void {
-    if (this.touched.size === 0) return;
-    const slots = [...this.touched];
-    this.touched.clear();
+    if (this.touched.length === 0) return;
+    const slots = this.touched;
+    this.touched = [];
+    for (const s of slots) s.toAnnounce = false;
     if (this.listeners.size === 0) return;
     for (const s of slots) for (const l of this.listeners) l(s.cq.topic, s.cq.queueId, s.cq.maxOffset);
   }
@@ -48,9 +49,12 @@ export class Dispatcher {
 
   private commitDirty(): void {
     this.commitScheduled = false;
-    const queues = [...this.dirty];
-    this.dirty.clear();
-    for (const q of queues) q.commit().catch(this.onError);
+    const slots = this.dirty;
+    this.dirty = [];
+    for (const s of slots) {
+      s.toCommit = false;
+      s.cq.commit().catch(this.onError);
+    }
   }
 
   /** Writes and fsyncs every entry dispatched so far, in every queue. */

@@ -53,9 +53,6 @@ export interface PreparedMessage {
   topicBytes: Buffer;
   queueId: number;
   body: Uint8Array;
-  bodyCRC: number;
-  /** The body's full CRC-32 (bodyCRC is it masked to 31 bits); the whole-record CRC is combined from it. */
-  bodyCrc32: number;
   /** Properties without the whole-record CRC property. */
   props: Buffer;
   /** Total record bytes, including the 20-byte CRC property when prepared with wholeCrc. */
@@ -292,14 +289,11 @@ export function prepareMessage(msg: Message, limits: RecordLimits, wholeCrc: boo
     bornHostPort = lastBornPort;
   }
 
-  const bodyCrc32 = crc32(body, 0, body.length);
   return {
     topic,
     topicBytes,
     queueId,
     body,
-    bodyCRC: (bodyCrc32 & 0x7fffffff) >>> 0,
-    bodyCrc32,
     props,
     size: RECORD_FIXED_OVERHEAD + body.length + topicBytes.length + propsLength,
     flag: int32Of(msg.flag, 'flag'),
@@ -315,20 +309,20 @@ export function prepareMessage(msg: Message, limits: RecordLimits, wholeCrc: boo
 }
 
 /**
- * DataView stores are single byte-swapped writes in optimized code, twice as fast
- * as byte stores; the view is kept for the buffer last written, which is the
- * CommitLog's current write buffer nearly every time.
- */
-let viewOf: Buffer | undefined;
-let view: DataView = new DataView(new ArrayBuffer(0));
-
-const CRC_HEAD = Buffer.from(CRC_PROPERTY + '\u0001', 'latin1');
-
-/**
  * Writes the record at buf[pos, pos + p.size) and stamps what depends on where it
- * lands. `wholeCrc` must be what the message was prepared with. Allocates nothing.
+ * lands, CRCs included. `wholeCrc` must be what the message was prepared with.
  */
 export function encodeRecord(p: PreparedMessage, buf: Buffer, pos: number, queueOffset: number, physicalOffset: number, storeTimestamp: number, storeHostIp: number, storeHostPort: number, wholeCrc: boolean): void {
+  layoutRecord(p, buf, pos, queueOffset, physicalOffset, storeTimestamp, storeHostIp, storeHostPort, wholeCrc);
+  stampRecord(buf, pos, p.size, wholeCrc);
+}
+
+/**
+ * encodeRecord without the CRCs: the body CRC field is 0 and the CRC property's
+ * digits are left as they are, for stampRecords to fill later (the CommitLog
+ * stamps a whole write at once, possibly on another thread). Allocates nothing.
+ */
+export function layoutRecord(p: PreparedMessage, buf: Buffer, pos: number, queueOffset: number, physicalOffset: number, storeTimestamp: number, storeHostIp: number, storeHostPort: number, wholeCrc: boolean): void {
   const size = p.size;
   const body = p.body;
   const topic = p.topicBytes;
@@ -340,14 +334,10 @@ export function encodeRecord(p: PreparedMessage, buf: Buffer, pos: number, queue
     throw new RangeError(`record size ${size} does not match its parts: prepared with a different wholeCrc setting?`);
   }
   if (!(pos >= 0 && pos + size <= buf.length)) throw new RangeError(`record of ${size} bytes at ${pos} does not fit a buffer of ${buf.length}`);
-  if (buf !== viewOf) {
-    viewOf = buf;
-    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  const v = view;
+  const v = viewFor(buf);
   v.setUint32(pos, size);
   v.setUint32(pos + POS_MAGIC, MAGIC_V1);
-  v.setUint32(pos + POS_BODY_CRC, p.bodyCRC);
+  v.setUint32(pos + POS_BODY_CRC, 0);
   v.setUint32(pos + POS_QUEUE_ID, p.queueId);
   v.setUint32(pos + POS_FLAG, p.flag);
   v.setUint32(pos + POS_QUEUE_OFFSET, Math.floor(queueOffset / TWO_32));
@@ -376,24 +366,67 @@ export function encodeRecord(p: PreparedMessage, buf: Buffer, pos: number, queue
   buf.set(props, q);
   if (wholeCrc) {
     q += props.length;
-    // Header, then the body's CRC shifted in, then topic and properties: the body is not read twice.
-    const bodyEnd = pos + POS_BODY + bodyLength;
-    const c = crc32(buf, bodyEnd, q, crc32Combine(crc32(buf, pos, pos + POS_BODY), p.bodyCrc32, bodyLength));
     for (let i = 0; i < 9; i++) buf[q + i] = CRC_HEAD[i]!;
-    // Two int32 halves of five digits each: integer division by a constant is a multiply.
-    let hi = Math.floor(c / 100000);
-    let lo = c - hi * 100000;
-    for (let i = q + 18; i >= q + 14; i--) {
-      const d = (lo / 10) | 0;
-      buf[i] = 48 + lo - d * 10;
-      lo = d;
-    }
-    for (let i = q + 13; i >= q + 9; i--) {
-      const d = (hi / 10) | 0;
-      buf[i] = 48 + hi - d * 10;
-      hi = d;
-    }
     buf[q + 19] = 2;
+  }
+}
+
+/**
+ * DataView stores are single byte-swapped writes in optimized code, twice as fast
+ * as byte stores; the view is kept for the buffer last written, which is the
+ * CommitLog's current write buffer nearly every time.
+ */
+let viewOf: Buffer | undefined;
+let view: DataView = new DataView(new ArrayBuffer(0));
+
+function viewFor(buf: Buffer): DataView {
+  if (buf !== viewOf) {
+    viewOf = buf;
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  return view;
+}
+
+const CRC_HEAD = Buffer.from(CRC_PROPERTY + '\u0001', 'latin1');
+
+/**
+ * Fills the body CRC and, with `wholeCrc`, the CRC property's digits of the
+ * laid-out record at buf[pos, pos + size).
+ */
+export function stampRecord(buf: Buffer, pos: number, size: number, wholeCrc: boolean): void {
+  const v = viewFor(buf);
+  const bodyLength = v.getUint32(pos + POS_BODY_LENGTH);
+  const bodyStart = pos + POS_BODY;
+  const bodyEnd = bodyStart + bodyLength;
+  const bodyCrc = crc32(buf, bodyStart, bodyEnd);
+  v.setUint32(pos + POS_BODY_CRC, bodyCrc & 0x7fffffff);
+  if (!wholeCrc) return;
+  // Header, then the body's CRC shifted in, then topic and properties: the body is not read twice.
+  const q = pos + size - CRC_PROPERTY_SIZE;
+  const c = crc32(buf, bodyEnd, q, crc32Combine(crc32(buf, pos, bodyStart), bodyCrc, bodyLength));
+  // Two int32 halves of five digits each: integer division by a constant is a multiply.
+  let hi = Math.floor(c / 100000);
+  let lo = c - hi * 100000;
+  for (let i = q + 18; i >= q + 14; i--) {
+    const d = (lo / 10) | 0;
+    buf[i] = 48 + lo - d * 10;
+    lo = d;
+  }
+  for (let i = q + 13; i >= q + 9; i--) {
+    const d = (hi / 10) | 0;
+    buf[i] = 48 + hi - d * 10;
+    hi = d;
+  }
+}
+
+/** stampRecord for every record laid out in buf[from, to), up to an end marker if one comes first. */
+export function stampRecords(buf: Buffer, from: number, to: number, wholeCrc: boolean): void {
+  const v = viewFor(buf);
+  for (let pos = from; pos < to;) {
+    const size = v.getUint32(pos);
+    if (v.getUint32(pos + POS_MAGIC) !== MAGIC_V1) return;
+    stampRecord(buf, pos, size, wholeCrc);
+    pos += size;
   }
 }
 

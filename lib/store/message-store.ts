@@ -39,6 +39,8 @@ export interface StoreStats {
   writeError: KeelErrorCode | null;
   /** Disk usage, sizes and the last pass of the expired-file reaper. */
   reaper: ReaperStats;
+  /** CommitLog writes whose CRCs the CRC worker computed (the others were computed inline). */
+  crcWorkerWrites: number;
 }
 
 /** Reads of a queue span other queues' records up to this gap rather than issue another read. */
@@ -146,9 +148,10 @@ export class MessageStore {
 
   /** Stores one message. Resolves once it is in the OS (ASYNC) or on disk (SYNC). */
   put(msg: Message): Promise<PutResult> {
-    const p = this.prepare(msg, this.options.clock.now());
+    const now = this.options.clock.now();
+    const p = this.prepare(msg, now);
     if (p instanceof Promise) return p as Promise<never>;
-    return this.commitLog.append([p], true) as Promise<PutResult>;
+    return this.commitLog.append([p], true, now) as Promise<PutResult>;
   }
 
   /** Stores messages contiguously in one segment, in order, with one acknowledgement. */
@@ -162,7 +165,7 @@ export class MessageStore {
       if (p instanceof Promise) return p as Promise<never>;
       prepared[i] = p;
     }
-    return this.commitLog.append(prepared, false) as Promise<PutResult[]>;
+    return this.commitLog.append(prepared, false, now) as Promise<PutResult[]>;
   }
 
   private prepare(msg: Message, now: number): PreparedMessage | Promise<never> {
@@ -354,6 +357,7 @@ export class MessageStore {
       diskFull: this.reaper.diskFull,
       writeError: writeBlocker && writeBlocker.code !== 'STORE_CLOSED' ? writeBlocker.code : null,
       reaper: this.reaper.stats(),
+      crcWorkerWrites: c.crcWorkerWrites,
     };
   }
 

@@ -6,6 +6,13 @@ export interface QueueSlot {
   readonly cq: ConsumeQueue;
   /** Next queue offset to assign; runs ahead of cq.maxOffset by the puts not yet durable. */
   next: number;
+  /** Listed by the Dispatcher for the next ConsumeQueue commit / arrival announcement (flags spare a set lookup per message). */
+  toCommit: boolean;
+  toAnnounce: boolean;
+}
+
+function slotOf(cq: ConsumeQueue, next: number): QueueSlot {
+  return { cq, next, toCommit: false, toAnnounce: false };
 }
 
 /** Every queue of the store, by topic and queue id (RocketMQ's topicQueueTable + consumeQueueTable). */
@@ -25,7 +32,7 @@ export class QueueTable {
     if (!slots) this.topics.set(topic, (slots = []));
     let slot = slots[queueId];
     if (!slot) {
-      slot = { cq: ConsumeQueue.create(this.io, this.root, topic, queueId, this.entriesPerFile), next: 0 };
+      slot = slotOf(ConsumeQueue.create(this.io, this.root, topic, queueId, this.entriesPerFile), 0);
       slots[queueId] = slot;
       this.count++;
     }
@@ -35,7 +42,7 @@ export class QueueTable {
   add(cq: ConsumeQueue): QueueSlot {
     let slots = this.topics.get(cq.topic);
     if (!slots) this.topics.set(cq.topic, (slots = []));
-    const slot = { cq, next: cq.maxOffset };
+    const slot = slotOf(cq, cq.maxOffset);
     if (!slots[cq.queueId]) this.count++;
     slots[cq.queueId] = slot;
     return slot;

@@ -16,7 +16,8 @@ export interface KillChildArgs { dir: string; mode: FlushMode; shape: Shape; win
 
 /** 64 KiB segments roll every few hundred messages. */
 export function killStoreOptions(mode: FlushMode): Partial<StoreOptions> {
-  return { flushMode: mode, commitLogSegmentSize: 64 * 1024, consumeQueueEntries: 256, maxBodySize: 4096, maxTopicLength: 32, maxPropertiesLength: 1024 };
+  // crcWorkerMinBytes: the writes of one turn (up to 32 puts) go through the CRC worker, so kills land in its hand-offs too.
+  return { flushMode: mode, commitLogSegmentSize: 64 * 1024, consumeQueueEntries: 256, maxBodySize: 4096, maxTopicLength: 32, maxPropertiesLength: 1024, crcWorkerMinBytes: 4096 };
 }
 
 const CHILD = path.join(__dirname, 'kill-child.js');

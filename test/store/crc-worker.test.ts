@@ -1,0 +1,129 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { MessageStore } from '../../lib/store/message-store';
+import type { Message, PutResult } from '../../lib/store/message';
+import type { StoreOptions } from '../../lib/store/options';
+import { audit } from '../../lib/store/audit';
+import { VirtualClock } from '../../lib/clock';
+import { readQueue } from '../support/store-env';
+import { tmpDir } from '../support/tmp';
+
+const EPOCH = Date.UTC(2026, 0, 1);
+const BATCHES = 60;
+const PER_BATCH = 150;
+
+/** Batch b, message i: sizes from 1 byte to ~1.5 KiB, some with properties, spread over 3 queues. */
+function batchOf(b: number): Message[] {
+  return Array.from({ length: PER_BATCH }, (_, i) => {
+    const n = b * PER_BATCH + i;
+    const body = Buffer.alloc(1 + ((n * 37) % 1500));
+    for (let k = 0; k < body.length; k++) body[k] = (n * 13 + k * 5) & 0xff;
+    return { topic: 'crc', queueId: n % 3, body, tags: n % 4 ? `t${n % 7}` : undefined, properties: n % 5 ? undefined : { seq: String(n) } };
+  });
+}
+
+interface Acked { ack: PutResult; body: Buffer }
+
+/** Writes every batch, four in flight at once (as a producer pipeline does); returns each acknowledgement with its body. */
+async function writeAll(store: MessageStore): Promise<Acked[]> {
+  const out: Acked[] = [];
+  for (let b = 0; b < BATCHES; b += 4) {
+    const batches = [0, 1, 2, 3].map((k) => batchOf(b + k));
+    const group = await Promise.all(batches.map((msgs) => store.putBatch(msgs)));
+    group.forEach((acks, k) => acks.forEach((ack, i) => out.push({ ack, body: batches[k]![i]!.body as Buffer })));
+  }
+  return out;
+}
+
+function commitLogBytes(dir: string): Buffer {
+  const cl = path.join(dir, 'commitlog');
+  return Buffer.concat(fs.readdirSync(cl).sort().map((f) => fs.readFileSync(path.join(cl, f))));
+}
+
+describe('CRC worker', function () {
+  this.timeout(60_000);
+  const base = (extra: Partial<StoreOptions>): Partial<StoreOptions> => ({ commitLogSegmentSize: 4 * 1024 * 1024, maxBodySize: 64 * 1024, crcWorkerMinBytes: 4096, ...extra });
+
+  /** Opens a store and writes batchOf(0) until a write was stamped on the worker (it starts on first use). */
+  async function openWithWorkerOnline(dir: string, clock: VirtualClock): Promise<{ store: MessageStore; warmupBatches: number }> {
+    const store = await MessageStore.open(dir, base({ clock }));
+    let warmupBatches = 0;
+    while (warmupBatches < 200 && store.stats().crcWorkerWrites === 0) {
+      await store.putBatch(batchOf(0));
+      warmupBatches++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(store.stats().crcWorkerWrites, 'the worker never came online').to.be.above(0);
+    return { store, warmupBatches };
+  }
+
+  it('crc worker - a log checksummed on the worker is byte for byte the log checksummed inline', async () => {
+    const t = tmpDir();
+    try {
+      const withWorker = path.join(t.dir, 'worker');
+      const inline = path.join(t.dir, 'inline');
+      // The same clock reading on both sides, so every store timestamp matches.
+      const { store: a, warmupBatches } = await openWithWorkerOnline(withWorker, new VirtualClock(EPOCH));
+      const b = await MessageStore.open(inline, base({ clock: new VirtualClock(EPOCH), crcWorker: false }));
+      for (let i = 0; i < warmupBatches; i++) await b.putBatch(batchOf(0));
+      expect(b.stats().appendOffset).to.equal(a.stats().appendOffset);
+      const before = a.stats().crcWorkerWrites;
+      await writeAll(a);
+      await writeAll(b);
+      expect(a.stats().crcWorkerWrites - before).to.be.at.least(BATCHES / 4);
+      expect(b.stats().crcWorkerWrites).to.equal(0);
+      await a.close();
+      await b.close();
+      const la = commitLogBytes(withWorker);
+      const lb = commitLogBytes(inline);
+      expect(la.length).to.equal(lb.length);
+      expect(la.equals(lb)).to.equal(true, 'the two CommitLogs differ');
+      for (const dir of [withWorker, inline]) {
+        const report = await audit(dir);
+        expect(report.damage).to.deep.equal([]);
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('crc worker - a worker that dies mid-stream is replaced by inline checksums: every put acknowledged, every record valid', async () => {
+    const t = tmpDir();
+    try {
+      const { store, warmupBatches } = await openWithWorkerOnline(t.dir, new VirtualClock(EPOCH));
+      const first = await writeAll(store);
+      // Kill the thread from outside, as a crash of the worker would.
+      const worker = (store as unknown as { commitLog: { crc: { worker: { terminate(): Promise<number> } } } }).commitLog.crc.worker;
+      const inFlight = writeAll(store);
+      await worker.terminate();
+      const rest = await inFlight;
+      const after = store.stats().crcWorkerWrites;
+      const more = await writeAll(store);
+      expect(store.stats().crcWorkerWrites).to.equal(after, 'a dead worker was still given work');
+      const acks = [...first, ...rest, ...more];
+      expect(acks.every((r) => r.ack.status === 'PUT_OK')).to.equal(true);
+      await store.close();
+      expect((await audit(t.dir)).damage).to.deep.equal([]);
+      const reopened = await MessageStore.open(t.dir, base({}));
+      try {
+        const byOffset = new Map(acks.map((r) => [r.ack.physicalOffset, r.body]));
+        let n = 0;
+        let checked = 0;
+        for (let q = 0; q < 3; q++) {
+          for (const m of await readQueue(reopened, 'crc', q)) {
+            n++;
+            const body = byOffset.get(m.physicalOffset);
+            if (body) { expect(m.body.equals(body)).to.equal(true, `body at ${m.physicalOffset}`); checked++; }
+          }
+        }
+        expect(checked).to.equal(acks.length);
+        expect(n).to.equal(acks.length + warmupBatches * PER_BATCH);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
