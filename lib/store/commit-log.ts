@@ -46,8 +46,8 @@ class WriteBatch {
   end: number;
   /** Bytes of buf in use; less than end - start when an end marker stands for the rest of the segment. */
   fill = 0;
-  /** Set when sealed: resolves once every record's CRCs are stamped. */
-  stamped: Promise<void> | null = null;
+  /** Set when sealed and given to the CRC worker: resolves to buf, stamped, in a new Buffer. */
+  stamped: Promise<Buffer> | null = null;
   /** Per record: queue, queue offset, physical offset, size, tags code, store time. */
   readonly slots: QueueSlot[] = [];
   readonly queueOffsets: number[] = [];
@@ -57,7 +57,7 @@ class WriteBatch {
   readonly storeTimes: number[] = [];
   readonly requests: PutRequest[] = [];
 
-  constructor(readonly seg: SegmentFile, readonly start: number, readonly buf: Buffer) { this.end = start; }
+  constructor(readonly seg: SegmentFile, readonly start: number, public buf: Buffer) { this.end = start; }
 
   get room(): number { return this.buf.length - this.fill; }
 
@@ -122,7 +122,8 @@ export class CommitLog {
   private blocked: KeelError | null = null;
   private readonly hostIp: number;
   private readonly hostPort: number;
-  private readonly crc: CrcWorker | null;
+  /** Held from start() to close(), when options.crcWorker. */
+  private crc: CrcWorker | null = null;
 
   constructor(
     private readonly io: FileIO,
@@ -136,7 +137,6 @@ export class CommitLog {
     this.segments = new SegmentQueue(io, path.join(root, 'commitlog'), options.commitLogSegmentSize);
     this.hostIp = host.ip;
     this.hostPort = host.port;
-    this.crc = options.crcWorker ? new CrcWorker(options.crcWorkerMinBytes) : null;
     this.flush = new FlushService(
       {
         written: () => this.writtenOffset,
@@ -155,7 +155,8 @@ export class CommitLog {
   get mode(): FlushMode { return this.flush.mode; }
   get flushedOffset(): number { return this.flush.flushed; }
   get minOffset(): number { return this.segments.first ? this.segments.first.start : 0; }
-  get crcWorkerWrites(): number { return this.crc?.stamped ?? 0; }
+  /** Writes whose CRCs the CRC worker computed. */
+  crcWorkerWrites = 0;
 
   /** Loads the segment files; recovery then calls resumeAt(). */
   async load(): Promise<void> {
@@ -172,6 +173,7 @@ export class CommitLog {
   }
 
   start(): void {
+    if (this.options.crcWorker && !this.crc) this.crc = CrcWorker.acquire();
     this.flush.start();
     // Keep the next segment ready so that a roll never waits for a file to be created.
     this.precreateNext();
@@ -244,7 +246,7 @@ export class CommitLog {
   /** Room for `n` bytes at the end of the current batch of `seg`; the caller advances batch.end. */
   private reserve(seg: SegmentFile, n: number): [Buffer, number] {
     // A full batch is sealed: its CRCs and its write can go on while later puts fill the next one.
-    if (this.current && (this.current.seg !== seg || this.current.room < n || this.current.fill >= Number(process.env.SEAL ?? SEAL_BYTES))) this.seal();
+    if (this.current && (this.current.seg !== seg || this.current.room < n || this.current.fill >= SEAL_BYTES)) this.seal(true);
     if (!this.current) {
       const buf = n > CHUNK_SIZE ? this.allocate(n) : (this.pool.pop() ?? this.allocate(CHUNK_SIZE));
       this.current = new WriteBatch(seg, this.appendOffset, buf);
@@ -256,16 +258,28 @@ export class CommitLog {
   }
 
   private allocate(size: number): Buffer {
-    return this.crc ? CrcWorker.allocate(size) : Buffer.allocUnsafeSlow(size);
+    return this.options.crcWorker ? CrcWorker.allocate(size) : Buffer.allocUnsafeSlow(size);
   }
 
-  /** Closes the current batch to new puts and has its CRCs stamped, on the CRC worker when it is large. */
-  private seal(): void {
+  /**
+   * Closes the current batch to new puts and stamps its CRCs: on the CRC
+   * worker when it is large and the main thread has other work meanwhile —
+   * puts still arriving in this turn (`morePuts`), or puts of earlier batches
+   * whose acknowledgements will bring more. A lone producer waiting for this
+   * very batch gains nothing from the worker, and inline saves the round trip.
+   */
+  private seal(morePuts = false): void {
     const batch = this.current!;
     this.current = null;
     const wholeCrc = this.options.wholeRecordCrc;
-    batch.stamped = this.crc?.stamp(batch.buf, batch.fill, wholeCrc) ?? null;
-    if (!batch.stamped) stampRecords(batch.buf, 0, batch.fill, wholeCrc);
+    const otherWork = morePuts || this.waiting.length > batch.requests.length;
+    if (otherWork && this.crc && batch.fill >= this.options.crcWorkerMinBytes) batch.stamped = this.crc.stamp(batch.buf, batch.fill, wholeCrc);
+    if (batch.stamped) {
+      this.crcWorkerWrites++;
+      // A batch voided by an earlier failed write is never awaited: its rejection must not go unhandled.
+      batch.stamped.catch(() => undefined);
+    }
+    else stampRecords(batch.buf, 0, batch.fill, wholeCrc);
     this.sealed.push(batch);
   }
 
@@ -293,7 +307,7 @@ export class CommitLog {
         const batch = this.sealed.shift();
         if (!batch) break;
         try {
-          if (batch.stamped) await batch.stamped;
+          if (batch.stamped) batch.buf = await batch.stamped;
           await batch.seg.ready;
           await batch.seg.write(batch.buf, 0, batch.fill, batch.start - batch.seg.start);
         } catch (e) {
@@ -458,7 +472,10 @@ export class CommitLog {
   async close(): Promise<void> {
     this.flush.stop();
     this.timeoutTimer?.cancel();
-    await this.crc?.close();
+    if (this.crc) {
+      this.crc = null;
+      CrcWorker.release();
+    }
     await this.segments.close();
   }
 }

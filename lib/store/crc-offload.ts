@@ -1,50 +1,79 @@
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { stampRecords } from './message-codec';
-import type { StampJob } from './crc-worker';
+import type { StampDone, StampJob } from './crc-worker';
 
-interface Pending { buf: Buffer; wholeCrc: boolean; resolve: () => void }
+interface Pending { resolve: (buf: Buffer) => void; reject: (e: Error) => void }
+
+/** How long an unused worker is kept, so that a store reopened soon after (or the next store of a benchmark) finds it warm. */
+const IDLE_MS = 2000;
 
 /**
  * Stamps record CRCs (stampRecords) on a worker thread, so that the main
  * thread encodes the next write while the CRCs of this one are computed:
- * checksumming is a third of the CPU an append costs. Only buffers backed by
- * a SharedArrayBuffer can go to the worker (see allocate()).
+ * checksumming is a third of the CPU an append costs.
  *
- * The worker is started on first use and answers null until it is online;
- * if it ever fails, every job it held, and every later one, is stamped
- * inline: a broken worker costs speed, never a write.
+ * The buffer is transferred to the worker and back (zero-copy); meanwhile
+ * the caller must not touch it, and it uses the buffer stamp() resolves to.
+ * Only a buffer that owns its whole ArrayBuffer can travel (see allocate()).
+ *
+ * One worker serves every store of the process (acquire/release): a thread
+ * costs tens of milliseconds to start and its code must be compiled hot.
+ * stamp() answers null (stamp inline) until the worker is online, and for
+ * good once it has failed; the jobs it held when it failed reject, as their
+ * bytes went with it (the CommitLog then fails those writes as it would a
+ * failed pwrite).
  */
 export class CrcWorker {
+  private static shared: CrcWorker | null = null;
+  private static users = 0;
+  private static idleTimer: NodeJS.Timeout | null = null;
+
   private worker: Worker | null = null;
   private online = false;
   private broken = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  /** Buffers the worker stamped. */
-  stamped = 0;
 
-  /** Buffers shorter than minBytes are left to the caller: a round trip to the worker costs ~15-30 µs. */
-  constructor(private readonly minBytes: number) {}
+  /** The process's worker, started on first use; pair with release(). */
+  static acquire(): CrcWorker {
+    if (CrcWorker.idleTimer) clearTimeout(CrcWorker.idleTimer);
+    CrcWorker.idleTimer = null;
+    CrcWorker.users++;
+    if (!CrcWorker.shared || CrcWorker.shared.broken) CrcWorker.shared = new CrcWorker();
+    return CrcWorker.shared;
+  }
 
-  /** A buffer the worker can stamp in place. */
+  static release(): void {
+    if (--CrcWorker.users > 0 || !CrcWorker.shared) return;
+    const idle = CrcWorker.shared;
+    CrcWorker.idleTimer = setTimeout(() => {
+      CrcWorker.idleTimer = null;
+      if (CrcWorker.shared === idle) CrcWorker.shared = null;
+      void idle.close();
+    }, IDLE_MS);
+    CrcWorker.idleTimer.unref();
+  }
+
+  /** A buffer over an ArrayBuffer of its own (never Node's shared pool), so that it can be transferred. */
   static allocate(size: number): Buffer {
-    return Buffer.from(new SharedArrayBuffer(size));
+    return Buffer.from(new ArrayBuffer(size));
   }
 
   /**
-   * Stamps the records of buf[0, length) on the worker; resolves when done.
-   * Null when the caller must stamp inline (small, not shared, or no worker yet).
+   * Stamps the records of buf[0, length) on the worker and resolves to the
+   * same bytes in a new Buffer (buf itself is detached meanwhile). Null when
+   * the caller must stamp inline.
    */
-  stamp(buf: Buffer, length: number, wholeCrc: boolean): Promise<void> | null {
-    if (length < this.minBytes || this.broken || !(buf.buffer instanceof SharedArrayBuffer)) return null;
+  stamp(buf: Buffer, length: number, wholeCrc: boolean): Promise<Buffer> | null {
+    const ab = buf.buffer;
+    if (this.broken || !(ab instanceof ArrayBuffer) || buf.byteOffset !== 0 || ab.byteLength !== buf.length) return null;
     if (!this.worker) this.start();
     if (!this.online) return null;
     const id = this.nextId++;
-    const job: StampJob = { id, buffer: buf.buffer, byteOffset: buf.byteOffset, length, wholeCrc };
-    return new Promise<void>((resolve) => {
-      this.pending.set(id, { buf: buf.subarray(0, length), wholeCrc, resolve });
-      this.worker!.postMessage(job);
+    const job: StampJob = { id, buffer: ab, length, wholeCrc };
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage(job, [ab]);
     });
   }
 
@@ -54,34 +83,29 @@ export class CrcWorker {
     // An idle store must not keep the process alive, any more than its timers do.
     w.unref();
     w.on('online', () => { this.online = true; });
-    w.on('message', (id: number) => {
-      const p = this.pending.get(id);
+    w.on('message', (done: StampDone) => {
+      const p = this.pending.get(done.id);
       if (!p) return;
-      this.pending.delete(id);
-      this.stamped++;
-      p.resolve();
+      this.pending.delete(done.id);
+      p.resolve(Buffer.from(done.buffer));
     });
-    w.on('error', () => this.fail());
-    w.on('exit', () => this.fail());
+    w.on('error', (e) => this.fail(e));
+    w.on('exit', (code) => this.fail(new Error(`the CRC worker exited with code ${code}`)));
   }
 
-  private fail(): void {
+  private fail(cause: unknown): void {
     this.broken = true;
     this.online = false;
     this.worker = null;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      stampRecords(p.buf, 0, p.buf.length, p.wholeCrc);
-      p.resolve();
+      p.reject(new Error(`the CRC worker failed while it held this write: ${String(cause)}`, { cause }));
     }
   }
 
-  /** Stops the worker; jobs still pending are stamped inline first. */
-  async close(): Promise<void> {
+  private async close(): Promise<void> {
     const w = this.worker;
-    if (!w) return;
-    this.worker = null;
-    this.fail();
-    await w.terminate();
+    this.fail(new Error('the CRC worker was stopped'));
+    await w?.terminate();
   }
 }

@@ -1,19 +1,26 @@
 /**
  * Entry of the CRC worker thread (see CrcWorker): stamps the records of each
- * shared buffer it is sent, then answers with the job id.
+ * buffer it is sent, then hands the buffer back with the job id. Buffers are
+ * transferred, not shared: copying message bodies into a SharedArrayBuffer
+ * costs the main thread several times a plain memcpy.
  */
 import { parentPort } from 'worker_threads';
 import { stampRecords } from './message-codec';
 
 export interface StampJob {
   id: number;
-  buffer: SharedArrayBuffer;
-  byteOffset: number;
+  buffer: ArrayBuffer;
   length: number;
   wholeCrc: boolean;
 }
 
+export interface StampDone {
+  id: number;
+  buffer: ArrayBuffer;
+}
+
 parentPort!.on('message', (job: StampJob) => {
-  stampRecords(Buffer.from(job.buffer, job.byteOffset, job.length), 0, job.length, job.wholeCrc);
-  parentPort!.postMessage(job.id);
+  stampRecords(Buffer.from(job.buffer, 0, job.length), 0, job.length, job.wholeCrc);
+  const done: StampDone = { id: job.id, buffer: job.buffer };
+  parentPort!.postMessage(done, [job.buffer]);
 });

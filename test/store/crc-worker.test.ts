@@ -45,13 +45,17 @@ describe('CRC worker', function () {
   this.timeout(60_000);
   const base = (extra: Partial<StoreOptions>): Partial<StoreOptions> => ({ commitLogSegmentSize: 4 * 1024 * 1024, maxBodySize: 64 * 1024, crcWorkerMinBytes: 4096, ...extra });
 
-  /** Opens a store and writes batchOf(0) until a write was stamped on the worker (it starts on first use). */
+  /**
+   * Opens a store and writes batchOf(0), four at a time (a write is sealed for the
+   * worker only while more puts arrive in the same turn), until a write was stamped
+   * on the worker (it starts on first use).
+   */
   async function openWithWorkerOnline(dir: string, clock: VirtualClock): Promise<{ store: MessageStore; warmupBatches: number }> {
     const store = await MessageStore.open(dir, base({ clock }));
     let warmupBatches = 0;
     while (warmupBatches < 200 && store.stats().crcWorkerWrites === 0) {
-      await store.putBatch(batchOf(0));
-      warmupBatches++;
+      await Promise.all([0, 1, 2, 3].map(() => store.putBatch(batchOf(0))));
+      warmupBatches += 4;
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(store.stats().crcWorkerWrites, 'the worker never came online').to.be.above(0);
@@ -88,26 +92,38 @@ describe('CRC worker', function () {
     }
   });
 
-  it('crc worker - a worker that dies mid-stream is replaced by inline checksums: every put acknowledged, every record valid', async () => {
+  it('crc worker - a worker that dies holding writes fails just those puts (WRITE_FAILED, rolled back); later puts are stamped inline', async () => {
     const t = tmpDir();
     try {
       const { store, warmupBatches } = await openWithWorkerOnline(t.dir, new VirtualClock(EPOCH));
-      const first = await writeAll(store);
-      // Kill the thread from outside, as a crash of the worker would.
-      const worker = (store as unknown as { commitLog: { crc: { worker: { terminate(): Promise<number> } } } }).commitLog.crc.worker;
-      const inFlight = writeAll(store);
-      await worker.terminate();
-      const rest = await inFlight;
+      const acked: Acked[] = await writeAll(store);
+      // Kill the thread from outside, as a crash of the worker would, while writes are in its hands.
+      const worker = (store as unknown as { commitLog: { crc: { worker: { terminate(): Promise<number> } | null } } }).commitLog.crc.worker;
+      expect(worker).to.not.equal(null);
+      // A ~1.6 MB batch is sealed for the worker as soon as the next put arrives; the kill comes
+      // before the worker can have stamped it (it takes milliseconds), so that write is in its hands.
+      const batches = [Array.from({ length: 14 }, (_, k) => batchOf(k + 1)).flat(), batchOf(15), batchOf(16)];
+      const outcomes = batches.map((msgs) => store.putBatch(msgs));
+      await worker!.terminate();
+      const settled = await Promise.allSettled(outcomes);
+      let failed = 0;
+      settled.forEach((o, k) => {
+        if (o.status === 'fulfilled') o.value.forEach((ack, i) => acked.push({ ack, body: batches[k]![i]!.body as Buffer }));
+        else { expect((o.reason as { code?: string }).code).to.equal('WRITE_FAILED'); failed++; }
+      });
+      expect(failed).to.be.above(0);
+      // The failed write is cut off before puts are taken again.
+      for (let i = 0; i < 500 && store.stats().writeError !== null; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(store.stats().writeError).to.equal(null);
       const after = store.stats().crcWorkerWrites;
-      const more = await writeAll(store);
+      acked.push(...(await writeAll(store)));
       expect(store.stats().crcWorkerWrites).to.equal(after, 'a dead worker was still given work');
-      const acks = [...first, ...rest, ...more];
-      expect(acks.every((r) => r.ack.status === 'PUT_OK')).to.equal(true);
+      expect(acked.every((r) => r.ack.status === 'PUT_OK')).to.equal(true);
       await store.close();
       expect((await audit(t.dir)).damage).to.deep.equal([]);
       const reopened = await MessageStore.open(t.dir, base({}));
       try {
-        const byOffset = new Map(acks.map((r) => [r.ack.physicalOffset, r.body]));
+        const byOffset = new Map(acked.map((r) => [r.ack.physicalOffset, r.body]));
         let n = 0;
         let checked = 0;
         for (let q = 0; q < 3; q++) {
@@ -117,8 +133,9 @@ describe('CRC worker', function () {
             if (body) { expect(m.body.equals(body)).to.equal(true, `body at ${m.physicalOffset}`); checked++; }
           }
         }
-        expect(checked).to.equal(acks.length);
-        expect(n).to.equal(acks.length + warmupBatches * PER_BATCH);
+        // Every acknowledged message, and nothing of the failed puts.
+        expect(checked).to.equal(acked.length);
+        expect(n).to.equal(acked.length + warmupBatches * PER_BATCH);
       } finally {
         await reopened.close();
       }
