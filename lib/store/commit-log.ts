@@ -246,7 +246,7 @@ export class CommitLog {
   /** Room for `n` bytes at the end of the current batch of `seg`; the caller advances batch.end. */
   private reserve(seg: SegmentFile, n: number): [Buffer, number] {
     // A full batch is sealed: its CRCs and its write can go on while later puts fill the next one.
-    if (this.current && (this.current.seg !== seg || this.current.room < n || this.current.fill >= SEAL_BYTES)) this.seal(true);
+    if (this.current && (this.current.seg !== seg || this.current.room < n || this.current.fill >= SEAL_BYTES)) this.seal();
     if (!this.current) {
       const buf = n > CHUNK_SIZE ? this.allocate(n) : (this.pool.pop() ?? this.allocate(CHUNK_SIZE));
       this.current = new WriteBatch(seg, this.appendOffset, buf);
@@ -263,16 +263,17 @@ export class CommitLog {
 
   /**
    * Closes the current batch to new puts and stamps its CRCs: on the CRC
-   * worker when it is large and the main thread has other work meanwhile —
-   * puts still arriving in this turn (`morePuts`), or puts of earlier batches
-   * whose acknowledgements will bring more. A lone producer waiting for this
-   * very batch gains nothing from the worker, and inline saves the round trip.
+   * worker when it is large and puts of other batches are in flight, whose
+   * acknowledgements bring the main thread more puts to encode meanwhile.
+   * When every waiting put is in this batch (one producer, or producers in
+   * lock step on a group commit), its producers wait for it whoever stamps
+   * it, and inline saves the round trip.
    */
-  private seal(morePuts = false): void {
+  private seal(): void {
     const batch = this.current!;
     this.current = null;
     const wholeCrc = this.options.wholeRecordCrc;
-    const otherWork = morePuts || this.waiting.length > batch.requests.length;
+    const otherWork = this.waiting.length > batch.requests.length;
     if (otherWork && this.crc && batch.fill >= this.options.crcWorkerMinBytes) batch.stamped = this.crc.stamp(batch.buf, batch.fill, wholeCrc);
     if (batch.stamped) {
       this.crcWorkerWrites++;

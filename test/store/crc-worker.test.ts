@@ -25,15 +25,42 @@ function batchOf(b: number): Message[] {
 
 interface Acked { ack: PutResult; body: Buffer }
 
-/** Writes every batch, four in flight at once (as a producer pipeline does); returns each acknowledgement with its body. */
-async function writeAll(store: MessageStore): Promise<Acked[]> {
-  const out: Acked[] = [];
-  for (let b = 0; b < BATCHES; b += 4) {
-    const batches = [0, 1, 2, 3].map((k) => batchOf(b + k));
-    const group = await Promise.all(batches.map((msgs) => store.putBatch(msgs)));
-    group.forEach((acks, k) => acks.forEach((ack, i) => out.push({ ack, body: batches[k]![i]!.body as Buffer })));
-  }
-  return out;
+/**
+ * Four producers, each putting its next batch once the last is acknowledged:
+ * producer k puts ids[k], ids[k + 4], ... Acknowledgements come in log order, so
+ * the producers take turns and the log holds the batches in the order of `ids`.
+ * The worker is used only in such a pipeline: a write is sent to it while puts
+ * of other writes are in flight.
+ */
+async function pipeline(store: MessageStore, ids: number[]): Promise<Acked[]> {
+  const out: Acked[][] = ids.map(() => []);
+  await Promise.all([0, 1, 2, 3].map(async (k) => {
+    for (let j = k; j < ids.length; j += 4) {
+      const msgs = batchOf(ids[j]!);
+      const acks = await store.putBatch(msgs);
+      out[j] = acks.map((ack, i) => ({ ack, body: msgs[i]!.body as Buffer }));
+    }
+  }));
+  return out.flat();
+}
+
+const writeAll = (store: MessageStore): Promise<Acked[]> => pipeline(store, Array.from({ length: BATCHES }, (_, b) => b));
+
+/**
+ * Puts batches 15-17 (~336 KB, a write of their own), a ~1.6 MB batch (1 to 14)
+ * and batch 18 in one go. The big one is sealed when batch 18 arrives, with
+ * 15-17 still in flight, so it goes to the worker (when online), which needs
+ * milliseconds for it.
+ */
+function handOff(store: MessageStore): { batches: Message[][]; outcomes: Promise<PutResult[]>[] } {
+  const batches = [batchOf(15), batchOf(16), batchOf(17), Array.from({ length: 14 }, (_, k) => batchOf(k + 1)).flat(), batchOf(18)];
+  return { batches, outcomes: batches.map((msgs) => store.putBatch(msgs)) };
+}
+
+async function handOffAll(store: MessageStore): Promise<Acked[]> {
+  const { batches, outcomes } = handOff(store);
+  const acks = await Promise.all(outcomes);
+  return acks.flatMap((a, k) => a.map((ack, i) => ({ ack, body: batches[k]![i]!.body as Buffer })));
 }
 
 function commitLogBytes(dir: string): Buffer {
@@ -45,17 +72,13 @@ describe('CRC worker', function () {
   this.timeout(60_000);
   const base = (extra: Partial<StoreOptions>): Partial<StoreOptions> => ({ commitLogSegmentSize: 4 * 1024 * 1024, maxBodySize: 64 * 1024, crcWorkerMinBytes: 4096, ...extra });
 
-  /**
-   * Opens a store and writes batchOf(0), four at a time (a write is sealed for the
-   * worker only while more puts arrive in the same turn), until a write was stamped
-   * on the worker (it starts on first use).
-   */
+  /** Opens a store and pipelines batchOf(0) until a write was stamped on the worker (it starts on first use). */
   async function openWithWorkerOnline(dir: string, clock: VirtualClock): Promise<{ store: MessageStore; warmupBatches: number }> {
     const store = await MessageStore.open(dir, base({ clock }));
     let warmupBatches = 0;
-    while (warmupBatches < 200 && store.stats().crcWorkerWrites === 0) {
-      await Promise.all([0, 1, 2, 3].map(() => store.putBatch(batchOf(0))));
-      warmupBatches += 4;
+    while (warmupBatches < 400 && store.stats().crcWorkerWrites === 0) {
+      await pipeline(store, [0, 0, 0, 0, 0, 0, 0, 0]);
+      warmupBatches += 8;
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(store.stats().crcWorkerWrites, 'the worker never came online').to.be.above(0);
@@ -73,9 +96,12 @@ describe('CRC worker', function () {
       for (let i = 0; i < warmupBatches; i++) await b.putBatch(batchOf(0));
       expect(b.stats().appendOffset).to.equal(a.stats().appendOffset);
       const before = a.stats().crcWorkerWrites;
-      await writeAll(a);
-      await writeAll(b);
-      expect(a.stats().crcWorkerWrites - before).to.be.at.least(BATCHES / 4);
+      for (const store of [a, b]) {
+        await writeAll(store);
+        await handOffAll(store);
+        await writeAll(store);
+      }
+      expect(a.stats().crcWorkerWrites - before).to.be.at.least(1);
       expect(b.stats().crcWorkerWrites).to.equal(0);
       await a.close();
       await b.close();
@@ -100,10 +126,8 @@ describe('CRC worker', function () {
       // Kill the thread from outside, as a crash of the worker would, while writes are in its hands.
       const worker = (store as unknown as { commitLog: { crc: { worker: { terminate(): Promise<number> } | null } } }).commitLog.crc.worker;
       expect(worker).to.not.equal(null);
-      // A ~1.6 MB batch is sealed for the worker as soon as the next put arrives; the kill comes
-      // before the worker can have stamped it (it takes milliseconds), so that write is in its hands.
-      const batches = [Array.from({ length: 14 }, (_, k) => batchOf(k + 1)).flat(), batchOf(15), batchOf(16)];
-      const outcomes = batches.map((msgs) => store.putBatch(msgs));
+      // The kill comes before the worker can have stamped the big batch, so that write is in its hands.
+      const { batches, outcomes } = handOff(store);
       await worker!.terminate();
       const settled = await Promise.allSettled(outcomes);
       let failed = 0;
