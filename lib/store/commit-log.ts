@@ -15,6 +15,8 @@ import type { Dispatcher } from './dispatcher';
 const CHUNK_SIZE = 2 * 1024 * 1024;
 const POOL_MAX = 16;
 const SEAL_BYTES = 256 * 1024;
+/** A SYNC group commit starts at the latest once this much is written and not yet covered. */
+const GROUP_COMMIT_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The result of a stored put; the message id is formatted only when asked for. */
 class StoredResult implements PutResult {
@@ -318,7 +320,9 @@ export class CommitLog {
         this.recycle(batch);
         this.writtenOffset = batch.end;
         this.unflushed.push({ end: batch.end, lastRecordStart: batch.lastRecordStart, lastStoreTime: batch.storeTimes.length ? batch.storeTimes[batch.storeTimes.length - 1] : -1 });
-        this.flush.written();
+        // A group commit waits for the bytes about to be written next (the rest of this turn's puts):
+        // an fsync costs a journal commit whatever it covers, and two in a row would double the wait.
+        if ((!this.sealed.length && !this.current) || this.writtenOffset - this.flush.flushed >= GROUP_COMMIT_MAX_BYTES) this.flush.written();
         this.advance();
       }
     } finally {
