@@ -78,7 +78,6 @@ const candidates: Record<string, Crc> = {
   'slice-by-16 range': sliceBy16Range,
   // keelmq's own: slice-by-16 over 32-bit DataView words below 768 B, zlib above.
   'lib crc32 range': crc32,
-  'lib crc32 whole buffer': crc32,
 };
 
 const SIZES = [32, 64, 128, 256, 384, 512, 768, 1024, 4096, 16384, 65536, 1 << 20];

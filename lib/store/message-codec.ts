@@ -401,9 +401,8 @@ export function stampRecord(buf: Buffer, pos: number, size: number, wholeCrc: bo
   const bodyCrc = crc32(buf, bodyStart, bodyEnd);
   v.setUint32(pos + POS_BODY_CRC, bodyCrc & 0x7fffffff);
   if (!wholeCrc) return;
-  // Header, then the body's CRC shifted in, then topic and properties: the body is not read twice.
   const q = pos + size - CRC_PROPERTY_SIZE;
-  const c = crc32(buf, bodyEnd, q, crc32Combine(crc32(buf, pos, bodyStart), bodyCrc, bodyLength));
+  const c = wholeRecordCrc(buf, pos, bodyLength, bodyCrc, q);
   // Two int32 halves of five digits each: integer division by a constant is a multiply.
   let hi = Math.floor(c / 100000);
   let lo = c - hi * 100000;
@@ -417,6 +416,16 @@ export function stampRecord(buf: Buffer, pos: number, size: number, wholeCrc: bo
     buf[i] = 48 + hi - d * 10;
     hi = d;
   }
+}
+
+/**
+ * The whole-record CRC of the record at `pos` (everything before its CRC property
+ * at `crcAt`): the header, the body's CRC shifted in, then topic and properties,
+ * so that the body is not read twice.
+ */
+function wholeRecordCrc(buf: Buffer, pos: number, bodyLength: number, bodyCrc: number, crcAt: number): number {
+  const bodyStart = pos + POS_BODY;
+  return crc32(buf, bodyStart + bodyLength, crcAt, crc32Combine(crc32(buf, pos, bodyStart), bodyCrc, bodyLength));
 }
 
 /** stampRecord for every record laid out in buf[from, to), up to an end marker if one comes first. */
@@ -510,8 +519,7 @@ export function checkRecord(buf: Buffer, pos: number, available: number, expecte
   if (hasCrcProperty(buf, ps, pe)) {
     const stored = crcPropertyValue(buf, pe);
     if (stored < 0) return invalid('record crc property is malformed');
-    const whole = crc32(buf, bodyEnd, pe - CRC_PROPERTY_SIZE, crc32Combine(crc32(buf, pos, pos + POS_BODY), bodyCrc, bodyLength));
-    if (whole !== stored) return invalid('record crc mismatch');
+    if (wholeRecordCrc(buf, pos, bodyLength, bodyCrc, pe - CRC_PROPERTY_SIZE) !== stored) return invalid('record crc mismatch');
   } else if (requireWholeCrc) {
     return invalid('record crc property missing');
   }
