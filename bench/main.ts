@@ -361,7 +361,7 @@ interface Target {
   met: boolean;
 }
 
-/** The issue's throughput targets for keelmq's async append, checked against this run's own measurements. */
+/** The issue's targets for keelmq, checked against this run's own measurements (a lower-is-better target says so by its ≤). */
 function targets(rows: readonly Row[], seqWriteMBps: number): Target[] {
   const best = (f: (r: Row) => boolean, metric: (r: Row) => number): number | undefined => {
     const values = rows.filter(f).map(metric);
@@ -378,6 +378,26 @@ function targets(rows: readonly Row[], seqWriteMBps: number): Target[] {
     const peer = best(asyncAppend((s) => s !== 'keelmq' && s !== 'disk', 128), (r) => r.msgsPerSec);
     if (peer !== undefined) out.push({ name: 'keelmq async append 128 B, msgs/s ≥ 2 × fastest peer async', value: small, target: 2 * peer, met: small >= 2 * peer });
   }
+  const keelPut = (flush: Flush, producers: number) => (r: Row) =>
+    r.system === 'keelmq' && r.workload === 'append' && r.flush === flush && r.producers === producers && r.mode.startsWith('put');
+  const group = best(keelPut('sync', 256), (r) => r.msgsPerSec);
+  if (group !== undefined) {
+    const ratio = (name: string, base: number | undefined, times: number): void => {
+      if (base !== undefined) out.push({ name: `keelmq sync append, 256 producers, msgs/s ≥ ${name}`, value: group, target: times * base, met: group >= times * base });
+    };
+    ratio('30 × one fsync per put', best(keelPut('per-put-fsync', 1), (r) => r.msgsPerSec), 30);
+    ratio('2 × better-sqlite3 durable (a transaction per 100)', best((r) => r.system === 'better-sqlite3' && r.workload === 'append' && r.flush === 'sync', (r) => r.msgsPerSec), 2);
+    ratio('25 % of the same puts async', best(keelPut('async', 256), (r) => r.msgsPerSec), 0.25);
+  }
+  const recovers = rows.filter((r) => r.system === 'keelmq' && r.workload === 'recover' && r.storeBytes !== undefined).sort((a, b) => a.storeBytes! - b.storeBytes!);
+  if (recovers.length >= 2) {
+    const small = recovers[0]!;
+    const large = recovers[recovers.length - 1]!;
+    const ratio = `${Math.round(large.storeBytes! / small.storeBytes!)}×`;
+    out.push({ name: `keelmq open after SIGKILL, a ${ratio} larger store, ms ≤ 1.5 × the smaller one's`, value: large.p50Ms, target: 1.5 * small.p50Ms, met: large.p50Ms <= 1.5 * small.p50Ms });
+  }
+  const rebuild = rows.filter((r) => r.system === 'keelmq' && r.workload === 'rebuild').map((r) => r.mbPerSec);
+  if (rebuild.length) out.push({ name: 'keelmq ConsumeQueue rebuild, MB/s ≥ 1,000 (1 GB/s)', value: Math.min(...rebuild), target: 1000, met: Math.min(...rebuild) >= 1000 });
   return out;
 }
 
