@@ -244,7 +244,6 @@ export class CommitLog {
     return req.promise;
   }
 
-  /** Contiguous room for `n` bytes in the current batch of `seg`. */
   /** Room for `n` bytes at the end of the current batch of `seg`; the caller advances batch.end. */
   private reserve(seg: SegmentFile, n: number): [Buffer, number] {
     // A full batch is sealed: its CRCs and its write can go on while later puts fill the next one.
@@ -277,12 +276,13 @@ export class CommitLog {
     const wholeCrc = this.options.wholeRecordCrc;
     const otherWork = this.waiting.length > batch.requests.length;
     if (otherWork && this.crc && batch.fill >= this.options.crcWorkerMinBytes) batch.stamped = this.crc.stamp(batch.buf, batch.fill, wholeCrc);
-    if (batch.stamped) {
+    if (!batch.stamped) {
+      stampRecords(batch.buf, 0, batch.fill, wholeCrc);
+    } else {
       this.crcWorkerWrites++;
       // A batch voided by an earlier failed write is never awaited: its rejection must not go unhandled.
       batch.stamped.catch(() => undefined);
     }
-    else stampRecords(batch.buf, 0, batch.fill, wholeCrc);
     this.sealed.push(batch);
   }
 
