@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import type { Progress } from './progress';
-import { metricsOf, now, secondsSince, type Row } from './stats';
+import { metricsOf, now, secondsSince, type Flush, type Measurement, type Row } from './stats';
 
 const CHUNK = 1024 * 1024;
 
@@ -38,15 +38,14 @@ export function sequentialWrite(dir: string, bytes: number, progress: Progress):
     fs.rmSync(file, { force: true });
   }
   return {
-    system: 'disk',
-    workload: 'append',
-    flush: 'sync',
-    bodyBytes: CHUNK,
-    producers: 1,
-    mode: `sequential 1 MiB pwrite ×${writes} into a new file, then one fdatasync (counted); latency = one pwrite`,
-    ...metricsOf({ messages: writes, bodyBytes: CHUNK, seconds, latenciesNs }),
+    ...diskRow('sync', `sequential 1 MiB pwrite ×${writes} into a new file, then one fdatasync (counted); latency = one pwrite`, { messages: writes, bodyBytes: CHUNK, seconds, latenciesNs }),
     extra: { finalFdatasyncMs: syncNs / 1e6 },
   };
+}
+
+/** A row of the disk's own: one writer, its operations counted as messages. */
+function diskRow(flush: Flush, mode: string, m: Measurement): Row {
+  return { system: 'disk', workload: 'append', flush, bodyBytes: m.bodyBytes, producers: 1, mode, ...metricsOf(m) };
 }
 
 /**
@@ -78,13 +77,5 @@ export function fdatasyncLatency(dir: string, bodyBytes: number, count: number, 
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
   }
-  return {
-    system: 'disk',
-    workload: 'append',
-    flush: 'per-put-fsync',
-    bodyBytes,
-    producers: 1,
-    mode: `${bodyBytes} B pwrite + fdatasync ×${count}, in place in a preallocated file`,
-    ...metricsOf({ messages: count, bodyBytes, seconds, latenciesNs }),
-  };
+  return diskRow('per-put-fsync', `${bodyBytes} B pwrite + fdatasync ×${count}, in place in a preallocated file`, { messages: count, bodyBytes, seconds, latenciesNs });
 }
