@@ -12,6 +12,7 @@ export type KeelErrorCode =
   | 'PROPERTY_INVALID'      // a property name or value containing the 0x01 / 0x02 separators
   | 'QUEUE_INVALID'         // queue id out of range, or unknown
   | 'TOPIC_NOT_FOUND'
+  | 'TOPIC_RESERVED'        // a user send to an internal topic (SCHEDULE_TOPIC_XXXX, %RETRY%..., %DLQ%...)
   | 'BATCH_TOO_LARGE'       // a batch that cannot fit in one CommitLog segment
   | 'DISK_FULL'             // disk usage above the warning ratio: puts rejected until it falls
   | 'WRITE_FAILED'          // a write to the CommitLog failed (ENOSPC, EIO): the puts of that write are rejected
@@ -23,6 +24,7 @@ export type KeelErrorCode =
   | 'OFFSET_INVALID'
   | 'SUBSCRIPTION_INVALID'  // a tag expression that does not parse
   | 'DELAY_LEVEL_INVALID'   // a delay level outside 1..number of configured levels
+  | 'DEAD_LETTER_RESENT'    // resendDeadLetter of a dead letter that was resent already
   | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
   | 'CLIENT_STATE';         // a producer or consumer used before start() or after shutdown()
 

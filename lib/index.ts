@@ -26,6 +26,9 @@ export { PullConsumer } from './consumer/pull-consumer';
 export type { PullConsumerOptions, PullOptions } from './consumer/pull-consumer';
 export { DEFAULT_DELAY_LEVELS, parseDelayLevels } from './consumer/schedule-service';
 export { DEFAULT_MAX_RECONSUME_TIMES } from './consumer/retry';
-export { SCHEDULE_TOPIC, retryTopic, dlqTopic, PROPERTY_DELAY, PROPERTY_REAL_TOPIC, PROPERTY_REAL_QID, PROPERTY_RETRY_TOPIC, PROPERTY_ORIGIN_MESSAGE_ID } from './consumer/message-const';
+export {
+  SCHEDULE_TOPIC, SCHEDULE_DLQ_TOPIC, retryTopic, dlqTopic, SYSTEM_PROPERTIES, PROPERTY_DELAY, PROPERTY_REAL_TOPIC, PROPERTY_REAL_QID, PROPERTY_RETRY_TOPIC,
+  PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_ORIGIN_QUEUE_ID, PROPERTY_ORIGIN_QUEUE_OFFSET, PROPERTY_DLQ_MESSAGE_ID, PROPERTY_DLQ_REASON,
+} from './consumer/message-const';
 export { audit } from './store/audit';
 export type { AuditReport, AuditDamage, AuditOptions, AuditProgress, AuditIO, DamageKind } from './store/audit';

@@ -1,12 +1,13 @@
 import type { MessageStore } from '../store/message-store';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
 import { KeelError } from '../errors';
-import { dlqTopic, retryTopic, PROPERTY_RETRY_TOPIC } from './message-const';
+import { dlqTopic, retryTopic, PROPERTY_DLQ_MESSAGE_ID, SCHEDULE_TOPIC } from './message-const';
 import { OffsetStore } from './offset-store';
 import { planSendBack } from './retry';
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels, ScheduleMessageService } from './schedule-service';
 import { TopicConfigManager, type TopicConfig } from './topic-config';
-import { Producer, type ProducerOptions, type SendResult } from './producer';
+import { checkKey, Producer, type ProducerOptions, type SendResult } from './producer';
+import { ResendLedger } from './resend-ledger';
 import { PushConsumer, type PushConsumerOptions } from './push-consumer';
 import { PullConsumer, type PullConsumerOptions } from './pull-consumer';
 
@@ -58,6 +59,7 @@ export interface QueryByKeyOptions {
  */
 export class EmbeddedBroker {
   private readonly consumers = new Set<PushConsumer>();
+  private readonly resends: ResendLedger;
   private closed = false;
 
   private constructor(
@@ -66,7 +68,9 @@ export class EmbeddedBroker {
     readonly topicConfig: TopicConfigManager,
     readonly offsets: OffsetStore,
     readonly schedule: ScheduleMessageService,
-  ) {}
+  ) {
+    this.resends = new ResendLedger(store);
+  }
 
   static async open(store: MessageStore, partial: Partial<BrokerOptions> = {}): Promise<EmbeddedBroker> {
     const options = { ...defaultBrokerOptions(), ...partial };
@@ -102,7 +106,11 @@ export class EmbeddedBroker {
   createPushConsumer(options: PushConsumerOptions): PushConsumer { return new PushConsumer(this, options); }
   createPullConsumer(options: PullConsumerOptions): PullConsumer { return new PullConsumer(this, options); }
 
-  /** Stores a message in its queue, or in the schedule topic when it has a delay level. */
+  /**
+   * @internal Stores a message in its queue, or in the schedule topic when it
+   * has a delay level. Applications send with a Producer, which refuses the
+   * internal topics and what would not read back as sent.
+   */
   putMessage(msg: Message & { queueId: number }, delayLevel = 0): Promise<PutResult> {
     this.checkOpen();
     return this.store.put(delayLevel > 0 ? this.schedule.toScheduled(msg, delayLevel) : msg);
@@ -126,19 +134,28 @@ export class EmbeddedBroker {
 
   /**
    * Puts a dead letter back into its group's retry topic, at once and with
-   * its retry count cleared, so the group's push consumer gets it again.
+   * its retry count cleared, so the group's push consumer gets it again. The
+   * result says where the copy was stored: `%RETRY%<group>`, queue 0 (the
+   * listener still sees the message at its original topic, queue and offset).
+   * A dead letter is resent once: a second resend of the same id rejects with
+   * DEAD_LETTER_RESENT, also after a restart (if the copy fails again until it
+   * is dead-lettered anew, that new dead letter can be resent). Undeliverable
+   * schedule entries (group SCHEDULE_TOPIC_XXXX) are not resent: TOPIC_RESERVED.
    */
   async resendDeadLetter(group: string, msgId: string): Promise<SendResult> {
     this.checkOpen();
+    if (group === SCHEDULE_TOPIC) throw new KeelError('TOPIC_RESERVED', 'undeliverable schedule entries cannot be resent: send a corrected message instead');
     const m = await this.store.lookupMessageById(msgId);
     if (!m || m.topic !== dlqTopic(group)) throw new KeelError('NOT_FOUND', `no message ${msgId} in ${dlqTopic(group)}`);
     const topic = retryTopic(group);
     await this.topicConfig.ensure(topic, 1);
-    const r = await this.putMessage({
-      topic, queueId: 0, body: m.body, properties: m.properties, flag: m.flag,
-      bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: 0,
+    return this.resends.once(group, m.msgId, async () => {
+      const r = await this.putMessage({
+        topic, queueId: 0, body: m.body, properties: { ...m.properties, [PROPERTY_DLQ_MESSAGE_ID]: m.msgId }, flag: m.flag,
+        bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: 0,
+      });
+      return { status: r.status, msgId: r.msgId, topic, queueId: 0, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
     });
-    return { status: r.status, msgId: r.msgId, topic: m.properties[PROPERTY_RETRY_TOPIC] ?? topic, queueId: 0, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
   }
 
   /**
@@ -166,12 +183,14 @@ export class EmbeddedBroker {
   lookupMessageById(msgId: string): Promise<MessageExt | null> { return this.store.lookupMessageById(msgId); }
 
   /**
-   * Messages of `topic` whose KEYS include `key`, oldest first per queue. There
+   * Messages of `topic` whose KEYS include `key`, oldest first per queue; a
+   * key no message can have (empty, or with a space) is PROPERTY_INVALID. There
    * is no key index: this scans the topic's queues, within the time window
    * when one is given (found by binary search on store time), so narrow it.
    */
   async queryMessageByKey(topic: string, key: string, options: QueryByKeyOptions = {}): Promise<MessageExt[]> {
     this.checkOpen();
+    checkKey(key);
     const t = this.topicConfig.get(topic);
     if (!t) return [];
     const begin = options.begin ?? 0;

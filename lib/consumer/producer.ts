@@ -2,15 +2,18 @@ import type { PutStatus } from '../store/message';
 import { tagsHashCode } from '../store/message-codec';
 import { KeelError } from '../errors';
 import type { EmbeddedBroker } from './embedded-broker';
+import { checkUserTopic, SYSTEM_PROPERTIES } from './message-const';
+import { isSelectableTag } from './tag-filter';
 
 /** What an application sends. */
 export interface ProducerMessage {
   topic: string;
   body: Uint8Array | string;
-  /** One tag; consumers filter on it (`'TagA || TagB'`). */
+  /** One tag; consumers filter on it (`'TagA || TagB'`). No whitespace, `|` or `*`. */
   tags?: string;
-  /** Business keys, findable with queryMessageByKey. */
+  /** Business keys, findable with queryMessageByKey: one key, or several. A key has no space (the separator). */
   keys?: string | string[];
+  /** User properties; the broker's own names (TAGS, KEYS, DELAY, REAL_TOPIC, ...: SYSTEM_PROPERTIES) are refused. */
   properties?: Record<string, string>;
   flag?: number;
   /** Deliver after the delay of this level (1..18 with the default levels); 0 or absent: at once. */
@@ -56,6 +59,8 @@ export class Producer {
 
   async send(msg: ProducerMessage): Promise<SendResult> {
     if (typeof msg !== 'object' || msg === null) throw new TypeError('message must be an object');
+    checkUserTopic(msg.topic);
+    checkRoundTrip(msg);
     const topic = await this.broker.resolveTopic(msg.topic);
     const queueId = this.selectQueue(topic.queues, msg);
     const delayLevel = msg.delayLevel ?? 0;
@@ -74,5 +79,32 @@ export class Producer {
     else q = this.counter++ % queues;
     if (!Number.isInteger(q) || q < 0 || q >= queues) throw new KeelError('QUEUE_INVALID', `queue ${q} is outside 0..${queues - 1} of topic ${msg.topic}`);
     return q;
+  }
+}
+
+/**
+ * A key as the store keeps it: KEYS holds the keys separated by a space
+ * (RocketMQ's KEY_SEPARATOR), so a key with a space, or an empty one, would
+ * come back split or dropped. PROPERTY_INVALID for those.
+ */
+export function checkKey(key: string): void {
+  if (typeof key === 'string' && (key === '' || key.includes(' '))) {
+    throw new KeelError('PROPERTY_INVALID', `key ${JSON.stringify(key)} must be non-empty without spaces: keys are stored separated by a space`);
+  }
+}
+
+/** Refuses, with PROPERTY_INVALID, what would not read back as sent: see checkKey, isSelectableTag, SYSTEM_PROPERTIES. */
+function checkRoundTrip(msg: ProducerMessage): void {
+  if (typeof msg.tags === 'string' && !isSelectableTag(msg.tags)) {
+    throw new KeelError('PROPERTY_INVALID', `tag ${JSON.stringify(msg.tags)} must be non-empty without whitespace, "|" or "*": no subscription could select it`);
+  }
+  for (const key of Array.isArray(msg.keys) ? msg.keys : msg.keys === undefined ? [] : [msg.keys]) checkKey(key);
+  if (typeof msg.properties === 'object' && msg.properties !== null) {
+    for (const name of Object.keys(msg.properties)) {
+      if (SYSTEM_PROPERTIES.has(name)) {
+        const hint = name === 'TAGS' || name === 'KEYS' ? `: use msg.${name.toLowerCase()}` : '';
+        throw new KeelError('PROPERTY_INVALID', `property ${name} is reserved by the broker${hint}`);
+      }
+    }
   }
 }

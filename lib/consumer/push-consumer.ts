@@ -1,10 +1,10 @@
 import type { MessageExt } from '../store/message';
 import { KeelError } from '../errors';
 import type { EmbeddedBroker } from './embedded-broker';
-import { isRetryTopic, PROPERTY_RETRY_TOPIC, retryTopic } from './message-const';
+import { isRetryTopic, retryTopic } from './message-const';
 import { ConsumePool } from './consume-pool';
 import { ProcessQueue } from './process-queue';
-import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
+import { asOriginal, DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription, type Subscription } from './tag-filter';
 
 /**
@@ -31,8 +31,9 @@ export interface ConsumeContext {
 
 /**
  * Gets a batch of messages (one unless consumeBatchSize says more). A retried
- * message arrives with the topic it was first sent to and its reconsumeTimes;
- * its first id is in properties.ORIGIN_MESSAGE_ID. Returning RECONSUME_LATER,
+ * message arrives with the topic, queueId and queueOffset it was first
+ * consumed from (see asOriginal) and its reconsumeTimes; its first id is in
+ * properties.ORIGIN_MESSAGE_ID. Returning RECONSUME_LATER,
  * or throwing, sends the whole batch back for a retry.
  */
 export type MessageListener = (msgs: MessageExt[], ctx: ConsumeContext) => ConsumeStatus | Promise<ConsumeStatus>;
@@ -275,12 +276,6 @@ export class PushConsumer {
 }
 
 function queueKey(topic: string, queueId: number): string { return `${topic}\u0000${queueId}`; }
-
-/** A retried message as the listener sees it: with the topic it was first sent to. */
-function asOriginal(m: MessageExt): MessageExt {
-  const origin = isRetryTopic(m.topic) ? m.properties[PROPERTY_RETRY_TOPIC] : undefined;
-  return origin === undefined ? m : { ...m, topic: origin };
-}
 
 function positive(v: number | undefined, dflt: number, name: string, min = 1): number {
   if (v === undefined) return dflt;

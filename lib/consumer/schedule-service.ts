@@ -2,9 +2,11 @@ import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
 import type { Message, MessageExt } from '../store/message';
 import type { Clock, TimerHandle } from '../clock';
-import { KeelError } from '../errors';
+import { KeelError, type KeelErrorCode } from '../errors';
 import { ConfigFile } from './config-file';
-import { PROPERTY_DELAY, PROPERTY_REAL_QID, PROPERTY_REAL_TOPIC, SCHEDULE_TOPIC } from './message-const';
+import {
+  PROPERTY_DELAY, PROPERTY_DLQ_REASON, PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_REAL_QID, PROPERTY_REAL_TOPIC, SCHEDULE_DLQ_TOPIC, SCHEDULE_TOPIC,
+} from './message-const';
 import type { TopicConfigManager } from './topic-config';
 
 export const DEFAULT_DELAY_LEVELS = '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h';
@@ -40,6 +42,8 @@ interface LevelState {
 const BATCH = 32;
 /** After a failed delivery (store read-only, disk full), try again this much later. */
 const RETRY_AFTER_FAILURE_MS = 10_000;
+/** Put rejections that every later attempt would get again: the entry is moved aside instead of retried. */
+const UNDELIVERABLE: ReadonlySet<KeelErrorCode> = new Set(['TOPIC_INVALID', 'QUEUE_INVALID', 'PROPERTY_INVALID', 'PROPERTIES_TOO_LONG', 'BODY_TOO_LARGE']);
 
 /**
  * Delay levels (RocketMQ's ScheduleMessageService). A delayed message is
@@ -51,7 +55,11 @@ const RETRY_AFTER_FAILURE_MS = 10_000;
  * it sleeps on a clock timer until the head is due, or on the store's arrival
  * signal when the queue is empty. Progress per level is persisted in
  * `config/delayOffset.json`; a crash re-delivers what was delivered since the
- * last write (at-least-once), never loses a delayed message.
+ * last write (at-least-once), never loses a delayed message. An entry that
+ * can never be delivered (no or a bad REAL_TOPIC/REAL_QID, or refused by the
+ * store as bad input) is moved to SCHEDULE_DLQ_TOPIC with DLQ_REASON rather
+ * than blocking its level; failures that may pass (disk full, read-only
+ * store) hold the level and are retried.
  */
 export class ScheduleMessageService {
   private readonly states: LevelState[];
@@ -60,13 +68,18 @@ export class ScheduleMessageService {
   private closed = false;
   private readonly passes = new Set<Promise<void>>();
 
-  private constructor(private readonly store: MessageStore, private readonly clock: Clock, readonly levels: readonly number[]) {
+  private constructor(
+    private readonly store: MessageStore,
+    private readonly topics: TopicConfigManager,
+    private readonly clock: Clock,
+    readonly levels: readonly number[],
+  ) {
     this.states = levels.map((delayMs, i) => ({ level: i + 1, delayMs, offset: 0, running: false, again: false, timer: null }));
     this.file = new ConfigFile(store.io, path.join(store.dir, 'config', 'delayOffset.json'), () => this.snapshot());
   }
 
   static async start(store: MessageStore, topics: TopicConfigManager, clock: Clock, levels: readonly number[], persistIntervalMs: number): Promise<ScheduleMessageService> {
-    const s = new ScheduleMessageService(store, clock, levels);
+    const s = new ScheduleMessageService(store, topics, clock, levels);
     await topics.ensure(SCHEDULE_TOPIC, levels.length);
     const saved = await s.file.load();
     for (const st of s.states) {
@@ -152,8 +165,7 @@ export class ScheduleMessageService {
         due++;
       }
       if (due > 0) {
-        const real = r.messages.slice(0, due).map(realMessage);
-        await Promise.all(real.map((m) => m && this.store.put(m)));
+        await Promise.all(r.messages.slice(0, due).map((m) => this.deliver(m)));
         st.offset = r.messages[due - 1]!.queueOffset + 1;
         this.file.markDirty();
       }
@@ -161,6 +173,48 @@ export class ScheduleMessageService {
         this.sleep(st, deliverAts[due]! - now);
         return;
       }
+    }
+  }
+
+  /** Puts a due entry into its real topic, or moves it aside when no attempt could. */
+  private async deliver(m: MessageExt): Promise<void> {
+    const real = realMessage(m, this.topics);
+    if (typeof real === 'string') return this.moveAside(m, real);
+    try {
+      await this.store.put(real);
+    } catch (e) {
+      if (!(e instanceof KeelError && UNDELIVERABLE.has(e.code))) throw e;
+      await this.moveAside(m, `${e.code}: ${e.message}`);
+    }
+  }
+
+  /**
+   * Stores the entry as it was, plus DLQ_REASON, in SCHEDULE_DLQ_TOPIC. When
+   * the copy is itself refused as bad input (a body over a lowered limit, no
+   * room left for the reason), a copy with only the routing properties and no
+   * body is stored instead, its reason naming the entry that still holds them.
+   */
+  private async moveAside(m: MessageExt, reason: string): Promise<void> {
+    await this.topics.ensure(SCHEDULE_DLQ_TOPIC, 1);
+    const aside = (body: Buffer, properties: Record<string, string>, why: string): Message => ({
+      topic: SCHEDULE_DLQ_TOPIC,
+      queueId: 0,
+      body,
+      properties: { ...properties, [PROPERTY_DLQ_REASON]: why, [PROPERTY_ORIGIN_MESSAGE_ID]: m.properties[PROPERTY_ORIGIN_MESSAGE_ID] ?? m.msgId },
+      flag: m.flag,
+      sysFlag: m.sysFlag,
+      bornTimestamp: m.bornTimestamp,
+      bornHost: m.bornHost,
+      reconsumeTimes: m.reconsumeTimes,
+    });
+    const why = reason.slice(0, 200);
+    try {
+      await this.store.put(aside(m.body, m.properties, why));
+    } catch (e) {
+      if (!(e instanceof KeelError && UNDELIVERABLE.has(e.code))) throw e;
+      const routing: Record<string, string> = {};
+      for (const name of [PROPERTY_REAL_TOPIC, PROPERTY_REAL_QID, PROPERTY_DELAY]) if (m.properties[name] !== undefined) routing[name] = m.properties[name]!.slice(0, 200);
+      await this.store.put(aside(Buffer.alloc(0), routing, `${why}; body and properties are in ${m.msgId}`));
     }
   }
 
@@ -182,15 +236,21 @@ export class ScheduleMessageService {
 
 /**
  * The message as its real topic receives it: same body, tags, keys and
- * properties, without the delay. null for a record put into the schedule topic
- * by hand without a destination: it is skipped rather than blocking its level.
+ * properties, without the delay; or why it cannot be delivered: an entry put
+ * into the schedule topic by hand may name no topic, an unknown one, the
+ * schedule topic itself, or a queue the topic does not have.
  */
-function realMessage(m: MessageExt): Message | null {
+function realMessage(m: MessageExt, topics: TopicConfigManager): Message | string {
   const properties = { ...m.properties };
   delete properties[PROPERTY_DELAY];
   const realTopic = properties[PROPERTY_REAL_TOPIC];
   const realQid = Number(properties[PROPERTY_REAL_QID]);
-  if (realTopic === undefined || !Number.isInteger(realQid)) return null;
+  if (realTopic === undefined) return `no ${PROPERTY_REAL_TOPIC}`;
+  const t = realTopic === SCHEDULE_TOPIC ? undefined : topics.get(realTopic);
+  if (t === undefined) return `${PROPERTY_REAL_TOPIC} ${JSON.stringify(realTopic)} is not a topic of the broker`;
+  if (!Number.isInteger(realQid) || realQid < 0 || realQid >= t.queues) {
+    return `${PROPERTY_REAL_QID} ${JSON.stringify(properties[PROPERTY_REAL_QID] ?? null)} is not a queue of ${realTopic} (0..${t.queues - 1})`;
+  }
   return {
     topic: realTopic,
     queueId: realQid,

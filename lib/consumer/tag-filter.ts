@@ -12,6 +12,14 @@ export interface Subscription {
 }
 
 /**
+ * Whether a subscription can name the tag: not empty, no whitespace, `|` or
+ * `*`. The producer refuses other tags, which no expression but `*` selects.
+ */
+export function isSelectableTag(tag: string): boolean {
+  return tag !== '' && !/[\s|*]/.test(tag);
+}
+
+/**
  * Parses a tag expression. The filter first tests the ConsumeQueue's tag hash,
  * which needs no CommitLog read, then confirms the tag on the message itself,
  * because different tags can share a hash (`Aa` and `BB` do).
@@ -22,7 +30,7 @@ export function parseSubscription(expression: string | undefined): Subscription 
   const tags = new Set<string>();
   for (const part of expr.split('||')) {
     const tag = part.trim();
-    if (tag === '' || /[\s|*]/.test(tag)) {
+    if (!isSelectableTag(tag)) {
       throw new KeelError('SUBSCRIPTION_INVALID', `tag expression ${JSON.stringify(expression)} must be "*" or tags joined by "||"`);
     }
     tags.add(tag);
