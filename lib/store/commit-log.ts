@@ -148,7 +148,7 @@ export class CommitLog {
         written: () => this.writtenOffset,
         syncRange: (from, to) => this.segments.datasyncRange(from, to),
         onFlushed: (to) => this.flushed(to),
-        onFlushFailed: (e) => this.flushFailed(e),
+        onFlushFailed: (e) => this.onFatal(e),
       },
       options.clock,
       { intervalMs: options.asyncFlushIntervalMs, leastBytes: options.asyncFlushLeastBytes, thoroughIntervalMs: options.asyncFlushThoroughIntervalMs },
@@ -414,10 +414,6 @@ export class CommitLog {
       if (r.end > this.writtenOffset) { this.timeoutStalled = true; return; }
       this.settle(r, 'FLUSH_DISK_TIMEOUT');
     }
-  }
-
-  private flushFailed(e: KeelError): void {
-    this.onFatal(e);
   }
 
   /** Rejects every put still waiting (the store failed or closed). */
