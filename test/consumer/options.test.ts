@@ -37,7 +37,7 @@ describe('consumer - options and time arguments', function () {
     }
   });
 
-  it('push and pull consumer options: unknown names and wrong values are OPTION_INVALID', async () => {
+  it('push consumer, pull consumer and producer options: unknown names and wrong values are OPTION_INVALID', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
     const bad: unknown[] = [
       { group: 'g', listener, consumeBatchsize: 4 },
@@ -49,6 +49,8 @@ describe('consumer - options and time arguments', function () {
     }
     expect(() => o!.broker.createPullConsumer({ group: 'g', maxReconsumeTimes: -1 })).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
     expect(() => o!.broker.createPullConsumer({ group: 'g', maxReconsume: 3 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+    expect(() => o!.broker.createProducer({ selector: 'hash' } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+    expect(() => o!.broker.createProducer({ selecter: () => 0 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
   });
 
   it('a consumeTimestamp that is not a finite number is a TypeError', async () => {
