@@ -67,7 +67,7 @@ for (const [diskName, makeEnv] of DISKS) {
       const goal = s.stats().appendOffset;
       const sentBefore = sent;
       // Before the fix, flush waited for a moment with no put in flight, which never came.
-      const outcome = await within(s.flush(), 5000);
+      const outcome = await within(s.flush(), 10_000);
       const flushedAtResolve = s.stats().flushedOffset;
       stop = true;
       await Promise.all(producers);
@@ -94,7 +94,7 @@ for (const [diskName, makeEnv] of DISKS) {
       for (let i = 0; i < 50; i++) puts.push(s.put({ topic: 'switch', queueId: i % 4, body: `s${i}` }));
       s.setFlushMode('ASYNC');
       // Acknowledged by a prompt flush, in real time; before the fix they waited for a timer...
-      await within(Promise.all(puts), 3000);
+      await within(Promise.all(puts), 10_000);
       // ...and the first to fire (syncFlushTimeoutMs, before the thorough ASYNC flush at 10 s) timed them out.
       await clock.advance(5001);
       const acks = await Promise.all(puts);
