@@ -15,7 +15,8 @@ export type OptionRules<T> = { readonly [K in keyof T]-?: OptionRule };
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const integer = (min: number, max = Number.MAX_SAFE_INTEGER): OptionRule => (v) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? null : `an integer in ${min}..${max}`;
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max
+    ? null : max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in ${min}..${max}`;
 
 /** A delay handed to a timer. */
 export const timerMs = (min = 1): OptionRule => integer(min, MAX_TIMER_MS);
