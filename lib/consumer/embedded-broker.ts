@@ -1,6 +1,7 @@
 import type { MessageStore } from '../store/message-store';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
 import { KeelError } from '../errors';
+import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../options-check';
 import { dlqTopic, retryTopic, PROPERTY_DLQ_MESSAGE_ID, SCHEDULE_TOPIC } from './message-const';
 import { OffsetStore } from './offset-store';
 import { planSendBack } from './retry';
@@ -39,6 +40,15 @@ export function defaultBrokerOptions(): BrokerOptions {
   };
 }
 
+const BROKER_OPTION_RULES: OptionRules<BrokerOptions> = {
+  autoCreateTopics: boolean,
+  defaultTopicQueues: integer(1),
+  maxQueuesPerTopic: integer(1),
+  delayLevels: string,
+  offsetPersistIntervalMs: timerMs(),
+  delayOffsetPersistIntervalMs: timerMs(),
+};
+
 /** Topic names the store accepts; checked before a name is written to topics.json. */
 const TOPIC_NAME = /^[%|a-zA-Z0-9_-]{1,127}$/;
 
@@ -72,12 +82,9 @@ export class EmbeddedBroker {
     this.resends = new ResendLedger(store);
   }
 
-  static async open(store: MessageStore, partial: Partial<BrokerOptions> = {}): Promise<EmbeddedBroker> {
-    const options = { ...defaultBrokerOptions(), ...partial };
+  static async open(store: MessageStore, partial?: Partial<BrokerOptions>): Promise<EmbeddedBroker> {
+    const options = { ...defaultBrokerOptions(), ...checkOptions('broker', partial, BROKER_OPTION_RULES) };
     const levels = parseDelayLevels(options.delayLevels);
-    for (const name of ['defaultTopicQueues', 'maxQueuesPerTopic', 'offsetPersistIntervalMs', 'delayOffsetPersistIntervalMs'] as const) {
-      if (!Number.isSafeInteger(options[name]) || options[name] < 1) throw new KeelError('OPTION_INVALID', `option ${name} must be a positive integer, got ${String(options[name])}`);
-    }
     const topics = await TopicConfigManager.load(store, options.maxQueuesPerTopic);
     const offsets = await OffsetStore.load(store, store.clock, options.offsetPersistIntervalMs);
     const schedule = await ScheduleMessageService.start(store, topics, store.clock, levels, options.delayOffsetPersistIntervalMs);

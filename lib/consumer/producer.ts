@@ -1,6 +1,7 @@
 import type { PutStatus } from '../store/message';
 import { tagsHashCode } from '../store/message-codec';
 import { KeelError } from '../errors';
+import { checkOptions, fn, type OptionRules } from '../options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { checkUserTopic, SYSTEM_PROPERTIES } from './message-const';
 import { isSelectableTag } from './tag-filter';
@@ -43,6 +44,8 @@ export interface SendResult {
   storeTimestamp: number;
 }
 
+const PRODUCER_OPTION_RULES: OptionRules<ProducerOptions> = { selector: fn };
+
 /**
  * The embedded producer: picks a queue and stores the message in the
  * broker's store. Queue choice, in order: `msg.queueId`, the options'
@@ -53,8 +56,8 @@ export class Producer {
   private counter = Math.floor(Math.random() * 1024);
   private readonly selector: QueueSelector | undefined;
 
-  constructor(private readonly broker: EmbeddedBroker, options: Partial<ProducerOptions> = {}) {
-    this.selector = options.selector;
+  constructor(private readonly broker: EmbeddedBroker, options?: Partial<ProducerOptions>) {
+    this.selector = checkOptions('producer', options, PRODUCER_OPTION_RULES).selector;
   }
 
   async send(msg: ProducerMessage): Promise<SendResult> {

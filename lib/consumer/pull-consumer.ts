@@ -1,5 +1,6 @@
 import type { GetMessagesResult, MessageExt, PutResult } from '../store/message';
 import { KeelError } from '../errors';
+import { checkOptions, integer, string, type OptionRules } from '../options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription } from './tag-filter';
@@ -17,6 +18,8 @@ export interface PullOptions {
   expression?: string;
 }
 
+const PULL_CONSUMER_OPTION_RULES: OptionRules<PullConsumerOptions> = { group: string, maxReconsumeTimes: integer(0) };
+
 /**
  * A consumer under the application's control (RocketMQ's
  * DefaultMQPullConsumer): it reads any queue from any offset, and stores the
@@ -30,7 +33,7 @@ export class PullConsumer {
   constructor(private readonly broker: EmbeddedBroker, options: PullConsumerOptions) {
     if (typeof options?.group !== 'string' || options.group.length === 0) throw new KeelError('OPTION_INVALID', 'a pull consumer needs a group');
     this.group = options.group;
-    this.maxReconsumeTimes = options.maxReconsumeTimes ?? DEFAULT_MAX_RECONSUME_TIMES;
+    this.maxReconsumeTimes = checkOptions('pull consumer', options, PULL_CONSUMER_OPTION_RULES).maxReconsumeTimes ?? DEFAULT_MAX_RECONSUME_TIMES;
   }
 
   /** The queue ids of a topic (empty when it does not exist). */

@@ -1,5 +1,6 @@
 import type { MessageExt } from '../store/message';
 import { KeelError } from '../errors';
+import { checkOptions, epochMs, fn, integer, oneOf, string, type OptionRules } from '../options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { isRetryTopic, retryTopic } from './message-const';
 import { ConsumePool } from './consume-pool';
@@ -61,6 +62,18 @@ export interface PushConsumerOptions {
   maxReconsumeTimes?: number;
 }
 
+const PUSH_CONSUMER_OPTION_RULES: OptionRules<PushConsumerOptions> = {
+  group: string,
+  listener: fn,
+  consumeFromWhere: oneOf('CONSUME_FROM_LAST_OFFSET', 'CONSUME_FROM_FIRST_OFFSET', 'CONSUME_FROM_TIMESTAMP'),
+  consumeTimestamp: epochMs,
+  consumeConcurrency: integer(1),
+  consumeBatchSize: integer(1),
+  pullBatchSize: integer(1),
+  maxInFlightPerQueue: integer(1),
+  maxReconsumeTimes: integer(0),
+};
+
 /** After a failed read, try that queue again this much later (RocketMQ: 3 s). */
 const PULL_RETRY_MS = 3000;
 /** When a message can be sent back neither for retry nor to the DLQ, consume it again locally after this. */
@@ -93,17 +106,20 @@ export class PushConsumer {
       throw new KeelError('OPTION_INVALID', `group ${JSON.stringify(options?.group)} must be 1..120 characters of [a-zA-Z0-9_|-]`);
     }
     if (typeof options.listener !== 'function') throw new TypeError('listener must be a function');
+    // NaN would start every queue of the group at its first offset.
+    if (options.consumeTimestamp !== undefined && !Number.isFinite(options.consumeTimestamp)) throw new TypeError(`consumeTimestamp must be a finite number of ms since the epoch, got ${String(options.consumeTimestamp)}`);
+    const o = checkOptions('push consumer', options, PUSH_CONSUMER_OPTION_RULES);
     this.group = options.group;
     this.o = {
       group: options.group,
       listener: options.listener,
-      consumeFromWhere: options.consumeFromWhere ?? 'CONSUME_FROM_LAST_OFFSET',
-      consumeTimestamp: options.consumeTimestamp,
-      consumeConcurrency: positive(options.consumeConcurrency, 20, 'consumeConcurrency'),
-      consumeBatchSize: positive(options.consumeBatchSize, 1, 'consumeBatchSize'),
-      pullBatchSize: positive(options.pullBatchSize, 32, 'pullBatchSize'),
-      maxInFlightPerQueue: positive(options.maxInFlightPerQueue, 1000, 'maxInFlightPerQueue'),
-      maxReconsumeTimes: positive(options.maxReconsumeTimes, DEFAULT_MAX_RECONSUME_TIMES, 'maxReconsumeTimes', 0),
+      consumeFromWhere: o.consumeFromWhere ?? 'CONSUME_FROM_LAST_OFFSET',
+      consumeTimestamp: o.consumeTimestamp,
+      consumeConcurrency: o.consumeConcurrency ?? 20,
+      consumeBatchSize: o.consumeBatchSize ?? 1,
+      pullBatchSize: o.pullBatchSize ?? 32,
+      maxInFlightPerQueue: o.maxInFlightPerQueue ?? 1000,
+      maxReconsumeTimes: o.maxReconsumeTimes ?? DEFAULT_MAX_RECONSUME_TIMES,
     };
   }
 
@@ -276,9 +292,3 @@ export class PushConsumer {
 }
 
 function queueKey(topic: string, queueId: number): string { return `${topic}\u0000${queueId}`; }
-
-function positive(v: number | undefined, dflt: number, name: string, min = 1): number {
-  if (v === undefined) return dflt;
-  if (!Number.isSafeInteger(v) || v < min) throw new KeelError('OPTION_INVALID', `option ${name} must be an integer >= ${min}, got ${String(v)}`);
-  return v;
-}

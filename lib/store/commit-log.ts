@@ -120,6 +120,10 @@ export class CommitLog {
   private readonly pool: Buffer[] = [];
   private lastStoreTime = 0;
   private timeoutTimer: TimerHandle | null = null;
+  /** A SYNC put is past its deadline but not yet written: the next write ends the wait, not a timer. */
+  private timeoutStalled = false;
+  /** Callers of writtenTo(), resolved as writes land or fail. */
+  private writeWaiters: { goal: number; resolve: () => void }[] = [];
   /** Set while the log cannot take puts: a write is being repaired, or the store failed. */
   private blocked: KeelError | null = null;
   private readonly hostIp: number;
@@ -144,7 +148,7 @@ export class CommitLog {
         written: () => this.writtenOffset,
         syncRange: (from, to) => this.segments.datasyncRange(from, to),
         onFlushed: (to) => this.flushed(to),
-        onFlushFailed: (e) => this.flushFailed(e),
+        onFlushFailed: (e) => this.onFatal(e),
       },
       options.clock,
       { intervalMs: options.asyncFlushIntervalMs, leastBytes: options.asyncFlushLeastBytes, thoroughIntervalMs: options.asyncFlushThoroughIntervalMs },
@@ -239,7 +243,11 @@ export class CommitLog {
     const req = new PutRequest(batch, first, msgs.length, single, this.appendOffset, needsFlush, needsFlush ? now + this.options.syncFlushTimeoutMs : 0);
     batch.requests.push(req);
     this.waiting.push(req);
-    if (needsFlush && !this.timeoutTimer) this.armTimeout();
+    if (needsFlush) {
+      // Still flushed promptly if the mode turns ASYNC before the write lands.
+      this.flush.want(req.end);
+      if (!this.timeoutTimer && !this.timeoutStalled) this.armTimeout();
+    }
     this.scheduleWrite();
     return req.promise;
   }
@@ -319,6 +327,8 @@ export class CommitLog {
         }
         this.recycle(batch);
         this.writtenOffset = batch.end;
+        this.wakeWriteWaiters();
+        if (this.timeoutStalled) this.armTimeout();
         this.unflushed.push({ end: batch.end, lastRecordStart: batch.lastRecordStart, lastStoreTime: batch.storeTimes.length ? batch.storeTimes[batch.storeTimes.length - 1] : -1 });
         // A group commit waits for the bytes about to be written next (the rest of this turn's puts):
         // an fsync costs a journal commit whatever it covers, and two in a row would double the wait.
@@ -385,25 +395,25 @@ export class CommitLog {
     return new StoredResult(status, slot.cq.topic, slot.cq.queueId, b.queueOffsets[i], b.offsets[i], b.sizes[i], b.storeTimes[i], this.hostIp, this.hostPort);
   }
 
-  /** SYNC puts still waiting after syncFlushTimeoutMs resolve FLUSH_DISK_TIMEOUT: stored, not known durable. */
+  /**
+   * SYNC puts still waiting after syncFlushTimeoutMs resolve FLUSH_DISK_TIMEOUT:
+   * stored, not known durable. Only bytes already in the OS count as stored, so
+   * a put past its deadline whose write hangs times out when the write returns
+   * (writeLoop calls back), without a timer polling meanwhile.
+   */
   private armTimeout(): void {
-    const head = this.waiting.find((r) => !r.settled && r.needsFlush);
-    if (!head) { this.timeoutTimer = null; return; }
-    this.timeoutTimer = this.clock.setTimeout(() => {
-      const now = this.clock.now();
-      for (const r of this.waiting) {
-        if (r.settled || !r.needsFlush) continue;
-        if (r.deadline > now) break;
-        // Only bytes already in the OS count as stored.
-        if (r.end <= this.writtenOffset) this.settle(r, 'FLUSH_DISK_TIMEOUT');
+    this.timeoutTimer = null;
+    this.timeoutStalled = false;
+    const now = this.clock.now();
+    for (const r of this.waiting) {
+      if (r.settled || !r.needsFlush) continue;
+      if (r.deadline > now) {
+        this.timeoutTimer = this.clock.setTimeout(() => this.armTimeout(), r.deadline - now);
+        return;
       }
-      this.armTimeout();
-    }, Math.max(1, head.deadline - this.clock.now()));
-  }
-
-  private flushFailed(e: unknown): void {
-    const err = new KeelError('FLUSH_FAILED', `fdatasync of the CommitLog failed: nothing since offset ${this.flush.flushed} is acknowledged as durable; the store is read-only until reopened`, { cause: e });
-    this.onFatal(err);
+      if (r.end > this.writtenOffset) { this.timeoutStalled = true; return; }
+      this.settle(r, 'FLUSH_DISK_TIMEOUT');
+    }
   }
 
   /** Rejects every put still waiting (the store failed or closed). */
@@ -411,6 +421,26 @@ export class CommitLog {
     for (const r of this.waiting.splice(0)) if (!r.settled) { r.settled = true; r.reject(err); }
     this.timeoutTimer?.cancel();
     this.timeoutTimer = null;
+    this.timeoutStalled = false;
+  }
+
+  /**
+   * Resolves once every put appended before the call is written to the OS, or
+   * its write failed (the put was rejected), however many puts follow it.
+   */
+  writtenTo(goal = this.appendOffset): Promise<void> {
+    if (this.writtenOffset >= goal) return Promise.resolve();
+    return new Promise((resolve) => this.writeWaiters.push({ goal, resolve }));
+  }
+
+  private wakeWriteWaiters(failedAt = Infinity): void {
+    if (this.writeWaiters.length === 0) return;
+    const waiting = this.writeWaiters;
+    this.writeWaiters = [];
+    for (const w of waiting) {
+      if (w.goal <= this.writtenOffset || w.goal > failedAt) w.resolve();
+      else this.writeWaiters.push(w);
+    }
   }
 
   /**
@@ -437,6 +467,8 @@ export class CommitLog {
       }
     }
     this.appendOffset = batch.start;
+    // Everything below the failed write is written; everything above it is void.
+    this.wakeWriteWaiters(batch.start);
     try {
       for (const b of doomed) {
         await b.seg.ready;

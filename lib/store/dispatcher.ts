@@ -2,6 +2,7 @@ import type { ConsumeQueue, AppendOutcome } from './consume-queue';
 import type { QueueSlot } from './queue-table';
 
 export type ArrivalListener = (topic: string, queueId: number, maxOffset: number) => void;
+export type ListenerErrorHandler = (error: unknown, topic: string, queueId: number) => void;
 
 /**
  * Turns durable CommitLog records into ConsumeQueue entries (RocketMQ's
@@ -15,8 +16,10 @@ export class Dispatcher {
   private touched: QueueSlot[] = [];
   private commitScheduled = false;
   private readonly listeners = new Set<ArrivalListener>();
+  /** Listener calls that threw or rejected. */
+  listenerErrors = 0;
 
-  constructor(private readonly onError: (e: unknown) => void) {}
+  constructor(private readonly onError: (e: unknown) => void, private readonly onListenerError: ListenerErrorHandler) {}
 
   dispatch(slot: QueueSlot, queueOffset: number, physicalOffset: number, size: number, tagsCode: number): AppendOutcome {
     const outcome = slot.cq.append(queueOffset, physicalOffset, size, tagsCode);
@@ -39,7 +42,25 @@ export class Dispatcher {
     this.touched = [];
     for (const s of slots) s.toAnnounce = false;
     if (this.listeners.size === 0) return;
-    for (const s of slots) for (const l of this.listeners) l(s.cq.topic, s.cq.queueId, s.cq.maxOffset);
+    for (const s of slots) for (const l of this.listeners) this.call(l, s.cq.topic, s.cq.queueId, s.cq.maxOffset);
+  }
+
+  /** Listeners run inside the write path: what they throw must not reach it. */
+  private call(l: ArrivalListener, topic: string, queueId: number, maxOffset: number): void {
+    const failed = (e: unknown) => {
+      this.listenerErrors++;
+      try {
+        this.onListenerError(e, topic, queueId);
+      } catch {
+        // A failing error handler has no one left to report to; the count stays.
+      }
+    };
+    try {
+      const r: unknown = l(topic, queueId, maxOffset);
+      if (r instanceof Promise) r.catch(failed);
+    } catch (e) {
+      failed(e);
+    }
   }
 
   onArrival(listener: ArrivalListener): () => void {

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../clock';
+import { KeelError } from '../errors';
 import type { FlushMode } from './options';
 
 export interface FlushTarget {
@@ -7,7 +8,7 @@ export interface FlushTarget {
   /** fdatasync every segment holding bytes in [from, to). */
   syncRange(from: number, to: number): Promise<void>;
   onFlushed(offset: number): void;
-  onFlushFailed(error: unknown): void;
+  onFlushFailed(error: KeelError): void;
 }
 
 export interface FlushSettings {
@@ -23,14 +24,19 @@ export interface FlushSettings {
  * FlushRealTimeService): every interval when enough is dirty, and whatever is
  * dirty after the thorough interval.
  *
+ * Whatever the mode, a flush once requested (flushAll, or a SYNC put still
+ * waiting after a switch to ASYNC) runs without waiting for the timer.
+ *
  * A failed fdatasync is final: the flushed position never moves past it, and
  * the owner turns the store read-only (unlike RocketMQ through 5.3.3, which
  * logged the failure and acknowledged anyway).
  */
 export class FlushService {
   flushed: number;
+  /** Bytes below this must be made durable as soon as they are written, in either mode. */
+  private wanted = 0;
   private inFlight: Promise<void> | null = null;
-  private failed: unknown = null;
+  private failed: KeelError | null = null;
   private timer: TimerHandle | null = null;
   private lastFlushAt: number;
   private stopped = false;
@@ -57,11 +63,16 @@ export class FlushService {
     this.timer = null;
   }
 
-  get error(): unknown { return this.failed; }
+  get error(): KeelError | null { return this.failed; }
 
-  /** Called after each completed write: in SYNC mode the next group commit starts at once. */
+  /** Asks for bytes below `offset` to become durable once written, even in ASYNC mode. */
+  want(offset: number): void {
+    if (offset > this.wanted) this.wanted = offset;
+  }
+
+  /** Called after each completed write: in SYNC mode, or when a flush was asked for, the next one starts at once. */
   written(): void {
-    if (this.mode === 'SYNC') this.kick();
+    if (this.mode === 'SYNC' || this.wanted > this.flushed) this.kick();
   }
 
   /** Starts an fdatasync unless one is in flight or nothing is dirty. */
@@ -76,24 +87,27 @@ export class FlushService {
         this.flushed = to;
         this.lastFlushAt = this.clock.now();
         this.target.onFlushed(to);
-        if (this.mode === 'SYNC') this.kick();
+        this.written();
       },
       (e) => {
         this.inFlight = null;
-        this.failed = e;
-        this.target.onFlushFailed(e);
+        this.failed = new KeelError('FLUSH_FAILED', `fdatasync of the CommitLog failed (${(e as { code?: string }).code ?? String(e)}): nothing since offset ${from} is acknowledged as durable; the store is read-only until reopened`, { cause: e });
+        this.target.onFlushFailed(this.failed);
       },
     );
   }
 
-  /** Resolves once everything written before the call is durable; rejects if a flush fails. */
+  /**
+   * Resolves once everything written before the call is durable, however much
+   * is written meanwhile (at most two fdatasyncs); rejects with FLUSH_FAILED.
+   */
   async flushAll(): Promise<void> {
     const goal = this.target.written();
-    while (this.flushed < goal) {
-      if (this.failed) throw this.failed;
+    this.want(goal);
+    while (this.flushed < goal && !this.failed) {
       this.kick();
-      if (this.inFlight) await this.inFlight;
-      else if (this.flushed < goal && !this.failed) await new Promise((r) => setImmediate(r));
+      // kick() starts one unless one is in flight; the bytes below goal are all written.
+      await this.inFlight;
     }
     if (this.failed) throw this.failed;
   }

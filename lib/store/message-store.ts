@@ -41,6 +41,8 @@ export interface StoreStats {
   reaper: ReaperStats;
   /** CommitLog writes whose CRCs the CRC worker computed (the others were computed inline). */
   crcWorkerWrites: number;
+  /** onArrival listeners that threw (or rejected); each went to the onListenerError option. */
+  listenerErrors: number;
 }
 
 /** Reads of a queue span other queues' records up to this gap rather than issue another read. */
@@ -117,7 +119,10 @@ export class MessageStore {
       let fatal: (e: KeelError) => void = () => undefined;
       // A full disk fails ConsumeQueue writes too. Their entries stay in memory, readable, and the next
       // commit or checkpoint writes them once there is room: a full disk must not outlive its space.
-      const dispatcher = new Dispatcher((e) => { if (!isNoSpace(e)) fatal(asKeelError(e, 'a ConsumeQueue write failed')); });
+      const dispatcher = new Dispatcher(
+        (e) => { if (!isNoSpace(e)) fatal(asKeelError(e, 'a ConsumeQueue write failed')); },
+        options.onListenerError ?? warnOnce(),
+      );
       const commitLog = new CommitLog(io, root, options, queues, dispatcher, parseHost(options.storeHost), (e) => fatal(e));
       await io.mkdirp(path.join(root, 'commitlog'));
       await io.syncDir(root);
@@ -280,11 +285,13 @@ export class MessageStore {
   }
 
   getMinOffsetInQueue(topic: string, queueId: number): number {
+    this.readBlock();
     return this.queues.get(topic, queueId)?.cq.minOffset ?? 0;
   }
 
   /** The next queue offset a consumer would wait for (entries below it are readable). */
   getMaxOffsetInQueue(topic: string, queueId: number): number {
+    this.readBlock();
     return this.queues.get(topic, queueId)?.cq.maxOffset ?? 0;
   }
 
@@ -295,6 +302,8 @@ export class MessageStore {
    */
   async getOffsetByTime(topic: string, queueId: number, timestamp: number): Promise<number> {
     this.readBlock();
+    // NaN compares false with every store time: the search would end at the queue's start.
+    if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) throw new TypeError(`timestamp must be a finite number of ms since the epoch, got ${String(timestamp)}`);
     const cq = this.queues.get(topic, queueId)?.cq;
     if (!cq) return 0;
     let lo = cq.minOffset;
@@ -314,11 +323,21 @@ export class MessageStore {
     return b ? readLong(b, 0) : null;
   }
 
-  topics(): string[] { return this.queues.topicNames(); }
-  queueIds(topic: string): number[] { return this.queues.queueIds(topic); }
+  topics(): string[] { this.readBlock(); return this.queues.topicNames(); }
+  queueIds(topic: string): number[] { this.readBlock(); return this.queues.queueIds(topic); }
 
-  /** Called whenever new messages become readable in a queue (for long polling). */
-  onArrival(listener: ArrivalListener): () => void { return this.dispatcher.onArrival(listener); }
+  /**
+   * Called whenever new messages become readable in a queue (for long polling),
+   * synchronously, before the puts that made them readable resolve. A listener
+   * that throws (or returns a promise that rejects) breaks no put and no other
+   * listener: the error goes to the onListenerError option and is counted in
+   * stats().listenerErrors.
+   */
+  onArrival(listener: ArrivalListener): () => void {
+    this.readBlock();
+    if (typeof listener !== 'function') throw new TypeError('onArrival takes a function');
+    return this.dispatcher.onArrival(listener);
+  }
 
   get flushMode(): FlushMode { return this.commitLog.mode; }
 
@@ -328,21 +347,30 @@ export class MessageStore {
 
   /** Switches between group commit and timed flush on the running store. */
   setFlushMode(mode: FlushMode): void {
+    this.readBlock();
     if (mode !== 'SYNC' && mode !== 'ASYNC') throw new TypeError(`flush mode must be SYNC or ASYNC, got ${String(mode)}`);
     this.commitLog.setFlushMode(mode);
   }
 
-  /** Makes everything acknowledged so far durable, ConsumeQueue entries included. */
+  /**
+   * Makes every put made before the call durable, ConsumeQueue entries
+   * included, however many puts follow it. Rejects with the failure that made
+   * the store read-only (FLUSH_FAILED, STORE_READ_ONLY... with the errno as
+   * cause), or STORE_CLOSED.
+   */
   async flush(): Promise<void> {
     const blocked = this.writeBlock();
     if (blocked && blocked.code === 'STORE_CLOSED') throw blocked;
-    await this.commitLog.drain();
+    if (this.failure) throw this.failure;
+    await this.commitLog.writtenTo();
     await this.commitLog.flush.flushAll();
     // The indexes too, so that a flushed store needs no re-dispatch after a crash. They can
     // always be rebuilt from the CommitLog, so a full disk does not fail the flush: the
     // entries stay in memory and are written once there is room.
     await this.dispatcher.flushAll([...this.queues.all()].map((s) => s.cq)).catch((e) => {
-      if ((e as { code?: string }).code !== 'ENOSPC') throw e;
+      if (isNoSpace(e)) return;
+      this.fail(asKeelError(e, 'flushing a ConsumeQueue failed'));
+      throw this.failure;
     });
   }
 
@@ -358,6 +386,7 @@ export class MessageStore {
       writeError: writeBlocker && writeBlocker.code !== 'STORE_CLOSED' ? writeBlocker.code : null,
       reaper: this.reaper.stats(),
       crcWorkerWrites: c.crcWorkerWrites,
+      listenerErrors: this.dispatcher.listenerErrors,
     };
   }
 
@@ -450,6 +479,16 @@ export class MessageStore {
       await this.lock.release();
     }
   }
+}
+
+/** The default onListenerError: one process warning, so a listener failing on every arrival does not flood stderr. */
+function warnOnce(): (e: unknown, topic: string, queueId: number) => void {
+  let warned = false;
+  return (e, topic, queueId) => {
+    if (warned) return;
+    warned = true;
+    process.emitWarning(`an onArrival listener failed on ${topic}:${queueId}: ${e instanceof Error ? e.stack ?? e.message : String(e)} (later failures are only counted in stats().listenerErrors; set the onListenerError option to see them)`, 'KeelListenerWarning');
+  };
 }
 
 function isNoSpace(e: unknown): boolean {

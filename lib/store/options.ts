@@ -3,6 +3,8 @@ import { systemClock } from '../clock';
 import type { FileIO } from '../io/file-io';
 import { nodeFileIO } from '../io/node-file-io';
 import { KeelError } from '../errors';
+import { boolean, checkOptions, fn, implementing, integer, oneOf, string, timerMs, type OptionRule, type OptionRules } from '../options-check';
+import { parseHost } from './message-codec';
 
 export type FlushMode = 'SYNC' | 'ASYNC';
 
@@ -52,6 +54,12 @@ export interface StoreOptions {
   clock: Clock;
   /** Called during long recoveries (at most every 250 ms). */
   onProgress?: (p: RecoveryProgress) => void;
+  /**
+   * Called when an onArrival listener throws or rejects; the put that made the
+   * messages readable is not affected. Default: one process warning, then only
+   * stats().listenerErrors counts them.
+   */
+  onListenerError?: (error: unknown, topic: string, queueId: number) => void;
   /** Reaper: CommitLog segments last modified longer ago than this are deleted (72 h, RocketMQ's fileReservedTime). */
   fileReservedTimeMs: number;
   /** Reaper: local hours ("04", or "04;05") at which expired segments are deleted; "" never by hour (only by disk usage or deleteExpired()). */
@@ -108,48 +116,65 @@ export function defaultOptions(): StoreOptions {
   };
 }
 
-/** Fills defaults and rejects impossible combinations once, at open. */
-export function resolveOptions(partial: Partial<StoreOptions> = {}): StoreOptions {
-  const o: StoreOptions = { ...defaultOptions(), ...stripUndefined(partial) };
-  const positiveInt = (name: keyof StoreOptions, min = 1) => {
-    const v = o[name];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-      throw new KeelError('OPTION_INVALID', `option ${name} must be an integer >= ${min}, got ${String(v)}`);
-    }
-  };
-  if (o.flushMode !== 'SYNC' && o.flushMode !== 'ASYNC') {
-    throw new KeelError('OPTION_INVALID', `option flushMode must be SYNC or ASYNC, got ${String(o.flushMode)}`);
+const ratio: OptionRule = (v) => (typeof v === 'number' && v > 0 && v <= 1 ? null : 'a fraction in (0, 1]');
+const host: OptionRule = (v) => {
+  try {
+    parseHost(v as string);
+    return null;
+  } catch {
+    return '"a.b.c.d:port" (IPv4, port <= 65535)';
   }
-  positiveInt('commitLogSegmentSize', 4096);
-  positiveInt('consumeQueueEntries', 16);
-  positiveInt('maxBodySize', 0);
-  positiveInt('maxTopicLength');
-  positiveInt('maxPropertiesLength', 0);
-  positiveInt('maxQueuesPerTopic');
-  positiveInt('syncFlushTimeoutMs');
-  positiveInt('asyncFlushIntervalMs');
-  positiveInt('asyncFlushLeastBytes', 0);
-  positiveInt('asyncFlushThoroughIntervalMs');
-  positiveInt('checkpointIntervalMs');
-  positiveInt('crcWorkerMinBytes');
-  if (o.maxTopicLength > 127) throw new KeelError('OPTION_INVALID', 'option maxTopicLength must be <= 127 (v1 records have a 1-byte topic length)');
-  if (o.maxPropertiesLength > 32767) throw new KeelError('OPTION_INVALID', 'option maxPropertiesLength must be <= 32767 (2-byte signed length)');
+};
+
+const STORE_OPTION_RULES: OptionRules<StoreOptions> = {
+  flushMode: oneOf('SYNC', 'ASYNC'),
+  commitLogSegmentSize: integer(4096),
+  consumeQueueEntries: integer(16),
+  maxBodySize: integer(0),
+  // v1 records have a 1-byte topic length and a 2-byte signed properties length.
+  maxTopicLength: integer(1, 127),
+  maxPropertiesLength: integer(0, 32767),
+  maxQueuesPerTopic: integer(1),
+  syncFlushTimeoutMs: timerMs(),
+  asyncFlushIntervalMs: timerMs(),
+  asyncFlushLeastBytes: integer(0),
+  // Compared with elapsed time, never a timer's delay.
+  asyncFlushThoroughIntervalMs: integer(1),
+  checkpointIntervalMs: timerMs(),
+  wholeRecordCrc: boolean,
+  crcWorker: boolean,
+  crcWorkerMinBytes: integer(1),
+  verifyReads: boolean,
+  storeHost: host,
+  io: implementing('open', 'readdir', 'mkdirp', 'stat', 'unlink', 'rmdir', 'rename', 'syncDir', 'lock', 'statfs'),
+  clock: implementing('now', 'setTimeout'),
+  onProgress: fn,
+  onListenerError: fn,
+  // An age compared with file times: may exceed a timer's range (30 days is common).
+  fileReservedTimeMs: integer(0),
+  deleteWhen: string,
+  diskMaxUsedSpaceRatio: ratio,
+  diskSpaceCleanForciblyRatio: ratio,
+  diskSpaceWarningLevelRatio: ratio,
+  cleanResourceIntervalMs: timerMs(),
+  deleteFileBatchMax: integer(1),
+  destroyMappedFileIntervalForciblyMs: timerMs(0),
+};
+
+/** Fills defaults and rejects unknown, mistyped and impossible options once, at open, before any file is touched. */
+export function resolveOptions(partial?: Partial<StoreOptions>): StoreOptions {
+  const o: StoreOptions = { ...defaultOptions(), ...checkOptions('store', partial, STORE_OPTION_RULES) };
   // The largest record must fit in a segment with room for the 8-byte end marker.
   const largest = 91 + o.maxBodySize + o.maxTopicLength + o.maxPropertiesLength + 8;
   if (largest > o.commitLogSegmentSize) {
     throw new KeelError('OPTION_INVALID', `commitLogSegmentSize ${o.commitLogSegmentSize} cannot hold the largest record (${largest} bytes): lower maxBodySize/maxPropertiesLength or raise the segment size`);
   }
-  positiveInt('fileReservedTimeMs', 0);
-  positiveInt('cleanResourceIntervalMs');
-  positiveInt('deleteFileBatchMax');
-  positiveInt('destroyMappedFileIntervalForciblyMs', 0);
   parseDeleteWhen(o.deleteWhen);
   const ratios = [o.diskMaxUsedSpaceRatio, o.diskSpaceCleanForciblyRatio, o.diskSpaceWarningLevelRatio];
   // Ordered so that DISK_FULL can only be reached after forced deletion had its chance, and clears below it.
-  if (!ratios.every((r) => typeof r === 'number' && r > 0 && r <= 1) || !(ratios[0] <= ratios[1] && ratios[1] <= ratios[2])) {
+  if (!(ratios[0] <= ratios[1] && ratios[1] <= ratios[2])) {
     throw new KeelError('OPTION_INVALID', `options diskMaxUsedSpaceRatio <= diskSpaceCleanForciblyRatio <= diskSpaceWarningLevelRatio must be fractions in (0, 1], got ${ratios.join(', ')}`);
   }
-  if (!/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(o.storeHost)) throw new KeelError('OPTION_INVALID', `option storeHost must be "ipv4:port", got ${o.storeHost}`);
   return o;
 }
 
@@ -164,10 +189,4 @@ export function parseDeleteWhen(v: unknown): Set<number> {
     hours.add(Number(h));
   }
   return hours;
-}
-
-function stripUndefined<T extends object>(p: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(p)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }
