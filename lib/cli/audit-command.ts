@@ -1,4 +1,6 @@
 import { audit, type AuditProgress, type AuditReport } from '../store/audit';
+import { isKeelError } from '../errors';
+import { UsageError, parseCommandArgs } from './args';
 
 const USAGE = `usage: keelmq audit <data-dir> [--json] [--no-record-crc]
 
@@ -9,27 +11,28 @@ without taking its lock: audit a closed store.
   --json            print the report as JSON
   --no-record-crc   do not require the __CRC32# whole-record CRC (stores opened with wholeRecordCrc: false)
 
-exit status: 0 no damage, 1 damage found, 2 usage or I/O error`;
+exit status: 0 no damage, 1 damage found, 2 not a store, usage or I/O error`;
 
 export interface CommandStreams {
   out: { write(s: string): unknown };
   err: { write(s: string): unknown; isTTY?: boolean };
 }
 
-/** `keelmq audit`: returns the exit code (0 clean, 1 damage, 2 usage or I/O error). */
+/** `keelmq audit`: returns the exit code (0 clean, 1 damage, 2 not a store, usage or I/O error). */
 export async function auditCommand(args: string[], streams: CommandStreams = { out: process.stdout, err: process.stderr }): Promise<number> {
   const { out, err } = streams;
-  let json = false;
-  let requireRecordCrc = true;
-  const dirs: string[] = [];
-  for (const a of args) {
-    if (a === '--help' || a === '-h') { out.write(USAGE + '\n'); return 0; }
-    if (a === '--json') json = true;
-    else if (a === '--no-record-crc') requireRecordCrc = false;
-    else if (a.startsWith('-')) { err.write(`keelmq audit: unknown option ${a}\n${USAGE}\n`); return 2; }
-    else dirs.push(a);
+  let parsed;
+  try {
+    parsed = parseCommandArgs(args, { json: { type: 'boolean' }, 'no-record-crc': { type: 'boolean' } }, { min: 1, max: 1, what: 'one data directory' });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err.write(`keelmq audit: ${e.message}\n${USAGE}\n`);
+    return 2;
   }
-  if (dirs.length !== 1) { err.write(`keelmq audit: expected one data directory\n${USAGE}\n`); return 2; }
+  const { values, positionals } = parsed;
+  if (values['help']) { out.write(USAGE + '\n'); return 0; }
+  const json = values['json'] === true;
+  const requireRecordCrc = values['no-record-crc'] !== true;
   // Progress only for a person watching: on a terminal, at most every 250 ms, on stderr.
   let last = 0;
   const onProgress = err.isTTY ? (p: AuditProgress) => {
@@ -40,11 +43,12 @@ export async function auditCommand(args: string[], streams: CommandStreams = { o
   } : undefined;
   let report: AuditReport;
   try {
-    report = await audit(dirs[0]!, { requireRecordCrc, onProgress });
+    report = await audit(positionals[0]!, { requireRecordCrc, onProgress });
   } catch (e) {
     if (onProgress) err.write('\r');
     err.write(`keelmq audit: ${(e as Error).message}\n`);
-    return 2;
+    // A layout too broken to walk is damage; not a store, or a failing disk, is not.
+    return isKeelError(e, 'CORRUPT_STORE') ? 1 : 2;
   }
   if (onProgress) err.write('\r                         \r');
   if (json) {

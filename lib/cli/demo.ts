@@ -34,15 +34,27 @@ export async function demoWriter(dir: string, producers: number, segmentSize: nu
   throw new Error('unreachable');
 }
 
-/** Runs a writer, kills it with SIGKILL, recovers, and checks every acknowledged message. Returns the exit code. */
-export async function runDemo(o: DemoOptions, log: (line: string) => void): Promise<number> {
-  const dir = path.resolve(o.dir);
-  log(`keelmq crash demo — data directory ${dir}`);
-  log(`1. a writer process puts messages in SYNC mode (${o.producers} concurrent producers, each awaiting every put)`);
-  const child = spawn(process.execPath, [process.argv[1], 'demo-writer', '--dir', dir, '--producers', String(o.producers), '--segment-size', String(o.segmentSize)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const acked = new Map<string, { queueId: number; queueOffset: number }>();
+export interface Ack { queueId: number; queueOffset: number }
+
+export interface WriterRun {
+  pid: number;
+  /** The append offset the writer reported when it was ready. */
+  startOffset: number;
+  /** Every id the writer printed an `ack` line for. */
+  acked: Map<string, Ack>;
+  killedAfterMs: number;
+}
+
+/**
+ * Starts a writer (`command`, printing `ready <offset>` and then one
+ * `ack <id> <queueId> <queueOffset>` line per acknowledged put), kills it with
+ * SIGKILL at a random moment in [killAfterMs/2, killAfterMs], and returns once
+ * its stdout has ended, so ack lines still in the pipe when it died are
+ * counted. Null when the writer exits before it is ready.
+ */
+export async function runAndKillWriter(command: readonly string[], killAfterMs: number): Promise<WriterRun | null> {
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const acked = new Map<string, Ack>();
   let startOffset = 0;
   let ready!: () => void;
   const readyP = new Promise<void>((r) => { ready = r; });
@@ -52,18 +64,34 @@ export async function runDemo(o: DemoOptions, log: (line: string) => void): Prom
     tail = lines.pop()!;
     for (const line of lines) {
       const [kind, id, q, off] = line.split(' ');
-      if (kind === 'ack') acked.set(id, { queueId: Number(q), queueOffset: Number(off) });
+      if (kind === 'ack') acked.set(id!, { queueId: Number(q), queueOffset: Number(off) });
       else if (kind === 'ready') { startOffset = Number(id); ready(); }
     }
   });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const early = await Promise.race([readyP.then(() => false), exited.then(() => true)]);
-  if (early) { log('the writer process failed to start'); return 1; }
-  const killAt = o.killAfterMs / 2 + Math.random() * (o.killAfterMs / 2);
-  await new Promise((r) => setTimeout(r, killAt));
+  // 'exit' comes when the process is gone, 'close' once its stdout is drained too:
+  // counting at 'exit' dropped the ack lines still in the pipe.
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  const early = await Promise.race([readyP.then(() => false), closed.then(() => true)]);
+  if (early) return null;
+  const killedAfterMs = killAfterMs / 2 + Math.random() * (killAfterMs / 2);
+  await new Promise((r) => setTimeout(r, killedAfterMs));
   child.kill('SIGKILL');
-  await exited;
-  log(`2. killed it with SIGKILL after ${Math.round(killAt)} ms: ${acked.size} puts had been acknowledged`);
+  await closed;
+  return { pid: child.pid!, startOffset, acked, killedAfterMs };
+}
+
+/** Runs a writer, kills it with SIGKILL, recovers, and checks every acknowledged message. Returns the exit code. */
+export async function runDemo(o: DemoOptions, log: (line: string) => void): Promise<number> {
+  const dir = path.resolve(o.dir);
+  log(`keelmq crash demo — data directory ${dir}`);
+  log(`1. a writer process puts messages in SYNC mode (${o.producers} concurrent producers, each awaiting every put)`);
+  const writer = await runAndKillWriter(
+    [process.execPath, process.argv[1]!, 'demo-writer', '--dir', dir, '--producers', String(o.producers), '--segment-size', String(o.segmentSize)],
+    o.killAfterMs,
+  );
+  if (!writer) { log('the writer process failed to start'); return 1; }
+  const { acked, startOffset } = writer;
+  log(`2. killed it with SIGKILL after ${Math.round(writer.killedAfterMs)} ms: ${acked.size} puts had been acknowledged`);
 
   log('3. reopening the store (recovery)');
   const t0 = process.hrtime.bigint();
@@ -86,14 +114,14 @@ export async function runDemo(o: DemoOptions, log: (line: string) => void): Prom
     for (;;) {
       const g = await store.getMessages(TOPIC, q, off, 512);
       if (g.status !== 'FOUND') break;
-      for (const m of g.messages) seen.add(m.keys[0]);
+      for (const m of g.messages) seen.add(m.keys[0]!);
       off = g.nextBeginOffset;
     }
   }
   for (const id of acked.keys()) {
     if (seen.has(id)) found++; else missing++;
   }
-  const thisRun = [...seen].filter((id) => id.startsWith(`${child.pid}-`)).length;
+  const thisRun = [...seen].filter((id) => id.startsWith(`${writer.pid}-`)).length;
   await store.close();
   log(`   acknowledged: ${acked.size}, present after recovery: ${found}, lost: ${missing}`);
   log(`   stored by the killed writer but not yet acknowledged when it died: ${thisRun - found}`);

@@ -2,6 +2,7 @@
 import { demoWriter, runDemo } from './demo';
 import { auditCommand } from './audit-command';
 import { KeelError } from '../errors';
+import { UsageError, intOption, parseCommandArgs } from './args';
 
 const HELP = `keelmq — a durable message store on the storage design of Apache RocketMQ
 
@@ -14,33 +15,12 @@ Commands:
       Default DIR ./keelmq-data, N 16, MS 2000, segment size 64 MiB.
   audit DIR [--json] [--no-record-crc]
       Checks every CommitLog record and ConsumeQueue entry of a (closed) data
-      directory; exit 0 clean, 1 damage, 2 usage or I/O error.
+      directory; exit 0 clean, 1 damage, 2 not a store, usage or I/O error.
   help
       This text.
 `;
 
-function parseFlags(args: string[], known: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith('--')) throw new UsageError(`unexpected argument ${a}`);
-    const name = a.slice(2);
-    if (!known.includes(name)) throw new UsageError(`unknown option ${a}`);
-    const v = args[++i];
-    if (v === undefined) throw new UsageError(`option ${a} needs a value`);
-    out[name] = v;
-  }
-  return out;
-}
-
-class UsageError extends Error {}
-
-function intFlag(flags: Record<string, string>, name: string, dflt: number): number {
-  if (flags[name] === undefined) return dflt;
-  const n = Number(flags[name]);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer`);
-  return n;
-}
+const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -52,21 +32,26 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;
     case 'demo': {
-      if (rest.includes('--help')) { process.stdout.write(HELP); return 0; }
-      const f = parseFlags(rest, ['dir', 'producers', 'kill-after', 'segment-size']);
+      const { values } = parseCommandArgs(rest, {
+        dir: { type: 'string' }, producers: { type: 'string' }, 'kill-after': { type: 'string' }, 'segment-size': { type: 'string' },
+      }, { min: 0, max: 0, what: 'no arguments' });
+      if (values['help']) { process.stdout.write(HELP); return 0; }
       return runDemo({
-        dir: f.dir ?? 'keelmq-data',
-        producers: intFlag(f, 'producers', 16),
-        killAfterMs: intFlag(f, 'kill-after', 2000),
-        segmentSize: intFlag(f, 'segment-size', 64 * 1024 * 1024),
+        dir: (values['dir'] as string | undefined) ?? 'keelmq-data',
+        producers: intOption(values, 'producers', 16),
+        killAfterMs: intOption(values, 'kill-after', 2000),
+        segmentSize: intOption(values, 'segment-size', DEFAULT_SEGMENT_SIZE),
       }, (l) => console.log(l));
     }
     case 'audit':
       return auditCommand(rest);
     case 'demo-writer': {
-      const f = parseFlags(rest, ['dir', 'producers', 'segment-size']);
-      if (!f.dir) throw new UsageError('demo-writer needs --dir');
-      return demoWriter(f.dir, intFlag(f, 'producers', 16), intFlag(f, 'segment-size', 64 * 1024 * 1024));
+      const { values } = parseCommandArgs(rest, {
+        dir: { type: 'string' }, producers: { type: 'string' }, 'segment-size': { type: 'string' },
+      }, { min: 0, max: 0, what: 'no arguments' });
+      const dir = values['dir'];
+      if (typeof dir !== 'string' || dir === '') throw new UsageError('demo-writer needs --dir');
+      return demoWriter(dir, intOption(values, 'producers', 16), intOption(values, 'segment-size', DEFAULT_SEGMENT_SIZE));
     }
     default:
       throw new UsageError(`unknown command ${cmd}`);

@@ -4,7 +4,7 @@ import { promisify } from 'util';
 import type { DiskSpace, FileHandle, FileIO, FileLock, FileStat } from './file-io';
 
 // fs-ext is a native addon; it gives the flock(2) that Node lacks.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped native addon
 const fsExt: { flockSync(fd: number, flags: string): void } = require('fs-ext');
 
 // Plain callbacks wrapped by hand: util.promisify of fs.read/fs.write resolves to objects, not counts.

@@ -133,9 +133,22 @@ interface SegmentRef { name: string; start: number; size: number }
 /** Facts the CommitLog walk gathers per queue, for the ConsumeQueue walk. */
 interface QueueFacts { first: number; last: number }
 
+/**
+ * Rejects with a KeelError only: `NOT_FOUND` when `dir` is not a keelmq store,
+ * `CORRUPT_STORE` when its layout is broken beyond walking (a file where a
+ * directory must be), `IO_ERROR` (errno as `cause`) when the disk fails.
+ */
 export async function audit(dir: string, options: AuditOptions = {}): Promise<AuditReport> {
-  const a = new Auditor(path.resolve(dir), options);
-  return a.run();
+  const root = path.resolve(dir);
+  try {
+    return await new Auditor(root, options).run();
+  } catch (e) {
+    if (e instanceof KeelError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const where = err.path ? path.relative(root, err.path) || '.' : root;
+    if (err.code === 'ENOTDIR') throw new KeelError('CORRUPT_STORE', `${root}: ${where} is a file where the store has a directory`, { cause: e });
+    throw new KeelError('IO_ERROR', `auditing ${root} failed at ${where}: ${err.code ?? 'unknown'}: ${err.message}`, { cause: e });
+  }
 }
 
 class Auditor {
@@ -160,6 +173,10 @@ class Auditor {
   async run(): Promise<AuditReport> {
     const st = await this.io.stat(this.root);
     if (!st || !st.isDirectory) throw new KeelError('NOT_FOUND', `${this.root} is not a directory`);
+    // Every store has commitlog/ and a checkpoint from its first open. With neither there is nothing
+    // to judge, and "ok: 0 records" would pass an empty or foreign folder off as a clean store.
+    const [log, checkpoint] = await Promise.all([this.io.stat(path.join(this.root, 'commitlog')), this.io.stat(path.join(this.root, 'checkpoint'))]);
+    if (!log && !checkpoint) throw new KeelError('NOT_FOUND', `${this.root} is not a keelmq store (no commitlog/ and no checkpoint)`);
     this.report.cleanShutdown = (await this.io.stat(path.join(this.root, 'abort'))) === null;
     await this.loadQueues();
     await this.walkCommitLog();

@@ -6,6 +6,7 @@ import { auditCommand } from '../../lib/cli/audit-command';
 import { MessageStore } from '../../lib/store/message-store';
 import type { SimDisk } from '../../lib/io/sim-disk';
 import { VirtualClock } from '../../lib/clock';
+import { KeelError } from '../../lib/errors';
 import { tmpDir } from '../support/tmp';
 import { DATA_DIR, makePlan, readAll, runPlan } from './harness';
 import { FIXTURE_NAME, manifestOf, writeFixtureStore, fixtureOptions } from './make-fixture';
@@ -97,6 +98,49 @@ describe('audit', () => {
   it('audit - a nonexistent directory is NOT_FOUND', async () => {
     const { disk } = await closedStore();
     await audit('/nowhere', { io: disk }).then(() => expect.fail('resolved'), (e) => expect(e.code).to.equal('NOT_FOUND'));
+  });
+
+  it('audit - an empty directory or a folder that is not a store is NOT_FOUND, not a clean report of 0 records (regression)', async () => {
+    const t = tmpDir();
+    try {
+      await audit(t.dir).then(() => expect.fail('resolved'), (e) => expect(e).to.be.instanceOf(KeelError).and.include({ code: 'NOT_FOUND' }));
+      fs.writeFileSync(path.join(t.dir, 'notes.txt'), 'hello');
+      fs.mkdirSync(path.join(t.dir, 'consumequeue'));
+      await audit(t.dir).then(() => expect.fail('resolved'), (e) => expect(e.message).to.match(/is not a keelmq store/));
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('audit - a file where the store has a directory is a KeelError CORRUPT_STORE naming it (regression: raw ENOTDIR)', async () => {
+    const t = tmpDir();
+    try {
+      const store = await MessageStore.open(t.dir, { commitLogSegmentSize: 4096, maxBodySize: 1024, maxPropertiesLength: 1024 });
+      await store.put({ topic: 'T', queueId: 0, body: 'x' });
+      await store.close();
+      const rejects = async (rel: string) => {
+        const e = await audit(t.dir).then(() => expect.fail(`resolved with ${rel} a file`), (x: unknown) => x);
+        expect(e, rel).to.be.instanceOf(KeelError).and.include({ code: 'CORRUPT_STORE' });
+        expect((e as Error).message, rel).to.include(rel);
+      };
+      const queue = path.join(t.dir, 'consumequeue', 'T', '0');
+      fs.rmSync(queue, { recursive: true });
+      fs.writeFileSync(queue, 'not a directory');
+      await rejects(path.join('consumequeue', 'T', '0'));
+      fs.rmSync(path.join(t.dir, 'consumequeue'), { recursive: true });
+      fs.writeFileSync(path.join(t.dir, 'consumequeue'), 'not a directory');
+      await rejects('consumequeue');
+      fs.rmSync(path.join(t.dir, 'consumequeue'));
+      fs.rmSync(path.join(t.dir, 'commitlog'), { recursive: true });
+      fs.writeFileSync(path.join(t.dir, 'commitlog'), 'not a directory');
+      await rejects('commitlog');
+      const io = { out: [] as string[], err: [] as string[] };
+      const code = await auditCommand([t.dir], { out: { write: (x: string) => io.out.push(x) }, err: { write: (x: string) => io.err.push(x) } });
+      expect(code).to.equal(1);
+      expect(io.err.join('')).to.match(/commitlog is a file where the store has a directory/);
+    } finally {
+      t.cleanup();
+    }
   });
 
   it('audit - needs no lock: runs on real files while the store is open, read-only', async () => {

@@ -21,7 +21,7 @@ function expectCode(fn: () => unknown, code: KeelErrorCode): void {
     fn();
   } catch (e) {
     if (isKeelError(e, code)) return;
-    throw new Error(`expected KeelError ${code}, got ${String(e)}`);
+    throw new Error(`expected KeelError ${code}, got ${String(e)}`, { cause: e });
   }
   throw new Error(`expected KeelError ${code}, nothing thrown`);
 }
