@@ -26,6 +26,7 @@ export type KeelErrorCode =
   | 'DELAY_LEVEL_INVALID'   // a delay level outside 1..number of configured levels
   | 'DEAD_LETTER_RESENT'    // resendDeadLetter of a dead letter that was resent already
   | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
+  | 'BROKER_IN_USE'         // a second EmbeddedBroker opened on a store that already has one
   | 'CLIENT_STATE';         // a producer or consumer used before start() or after shutdown()
 
 export class KeelError extends Error {

@@ -11,6 +11,7 @@ import { checkKey, Producer, type ProducerOptions, type SendResult } from './pro
 import { ResendLedger } from './resend-ledger';
 import { PushConsumer, type PushConsumerOptions } from './push-consumer';
 import { PullConsumer, type PullConsumerOptions } from './pull-consumer';
+import { keepAlive } from './keep-alive';
 
 export interface BrokerOptions {
   /** Create a topic on its first send or subscription (default true); otherwise TOPIC_NOT_FOUND. */
@@ -64,12 +65,16 @@ export interface QueryByKeyOptions {
  * The consumer layer over one open MessageStore, in the same process: topics
  * and their queues, consumer offsets, delay levels, retries and dead letters,
  * and the factory of producers and consumers. It keeps its state in
- * `<store>/config/` and its timers on the store's clock. It does not own the
- * store: close the broker, then the store.
+ * `<store>/config/` and its timers on the store's clock. A store has at most
+ * one broker (BROKER_IN_USE otherwise); closing the store closes its broker
+ * first.
  */
 export class EmbeddedBroker {
   private readonly consumers = new Set<PushConsumer>();
   private readonly resends: ResendLedger;
+  /** Wakes of the long polls waiting (see waitForArrival). */
+  private readonly waits = new Set<() => void>();
+  private closing: Promise<void> | null = null;
   private closed = false;
 
   private constructor(
@@ -78,6 +83,7 @@ export class EmbeddedBroker {
     readonly topicConfig: TopicConfigManager,
     readonly offsets: OffsetStore,
     readonly schedule: ScheduleMessageService,
+    private readonly detach: () => void,
   ) {
     this.resends = new ResendLedger(store);
   }
@@ -85,10 +91,19 @@ export class EmbeddedBroker {
   static async open(store: MessageStore, partial?: Partial<BrokerOptions>): Promise<EmbeddedBroker> {
     const options = { ...defaultBrokerOptions(), ...checkOptions('broker', partial, BROKER_OPTION_RULES) };
     const levels = parseDelayLevels(options.delayLevels);
-    const topics = await TopicConfigManager.load(store, options.maxQueuesPerTopic);
-    const offsets = await OffsetStore.load(store, store.clock, options.offsetPersistIntervalMs);
-    const schedule = await ScheduleMessageService.start(store, topics, store.clock, levels, options.delayOffsetPersistIntervalMs);
-    return new EmbeddedBroker(store, options, topics, offsets, schedule);
+    let broker: EmbeddedBroker | null = null;
+    // Claimed before anything starts, so that a second broker fails before it runs a delay level.
+    const detach = store.attach({ close: () => broker?.close() ?? Promise.resolve() });
+    try {
+      const topics = await TopicConfigManager.load(store, options.maxQueuesPerTopic);
+      const offsets = await OffsetStore.load(store, store.clock, options.offsetPersistIntervalMs);
+      const schedule = await ScheduleMessageService.start(store, topics, store.clock, levels, options.delayOffsetPersistIntervalMs);
+      broker = new EmbeddedBroker(store, options, topics, offsets, schedule, detach);
+      return broker;
+    } catch (e) {
+      detach();
+      throw e;
+    }
   }
 
   /** Creates a topic with `queues` queues (default 4), or grows an existing one. */
@@ -221,6 +236,7 @@ export class EmbeddedBroker {
   /** @internal a push consumer starting; one per group, because queues are not shared out between consumers. */
   register(c: PushConsumer): void {
     this.checkOpen();
+    if (this.closing) throw new KeelError('CLIENT_STATE', 'the broker is closing');
     for (const other of this.consumers) {
       if (other.group === c.group) throw new KeelError('GROUP_IN_USE', `a push consumer of group ${c.group} is already running in this broker`);
     }
@@ -230,16 +246,47 @@ export class EmbeddedBroker {
   /** @internal */
   unregister(c: PushConsumer): void { this.consumers.delete(c); }
 
+  /**
+   * @internal Resolves when a message arrives in the queue, `ms` of the clock
+   * passed, or the broker is closing (the long poll of a pull consumer).
+   * Keeps the process alive meanwhile. CLIENT_STATE once the broker is closing.
+   */
+  waitForArrival(topic: string, queueId: number, ms: number): Promise<void> {
+    if (this.closing || this.closed) return Promise.reject(new KeelError('CLIENT_STATE', 'the broker is closed'));
+    const store = this.store;
+    const waits = this.waits;
+    return new Promise((resolve) => {
+      const release = keepAlive();
+      const timer = store.clock.setTimeout(done, ms);
+      const off = store.onArrival((t, q) => { if (t === topic && q === queueId) done(); });
+      waits.add(done);
+      function done(): void { timer.cancel(); off(); release(); waits.delete(done); resolve(); }
+    });
+  }
+
   private checkOpen(): void {
     if (this.closed) throw new KeelError('CLIENT_STATE', 'the broker is closed');
   }
 
-  /** Shuts down running push consumers, stops the delay levels and writes offsets and progress. The store stays open. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    for (const c of [...this.consumers]) await c.shutdown();
-    this.closed = true;
-    await this.schedule.close();
-    await this.offsets.close();
+  /**
+   * Wakes pending long polls (they reject with CLIENT_STATE), shuts down
+   * running push consumers (waiting for those already shutting down), stops
+   * the delay levels and writes offsets and progress. The store stays open.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    try {
+      for (const wake of [...this.waits]) wake();
+      await Promise.all([...this.consumers].map((c) => c.shutdown()));
+      this.closed = true;
+      await this.schedule.close();
+      await this.offsets.close();
+    } finally {
+      this.detach();
+    }
   }
 }

@@ -49,7 +49,9 @@ export class PullConsumer {
 
   /**
    * Like pull, but when nothing is there yet waits (long polling) until a
-   * message arrives in the queue or `timeoutMs` of the clock passed.
+   * message arrives in the queue or `timeoutMs` of the clock passed. The wait
+   * keeps the process alive; closing the broker (or the store) ends it at once
+   * with CLIENT_STATE.
    */
   async pullBlockIfNotFound(topic: string, queueId: number, offset: number, options: PullOptions & { timeoutMs?: number } = {}): Promise<GetMessagesResult> {
     const store = this.broker.store;
@@ -61,11 +63,7 @@ export class PullConsumer {
       if (left <= 0) return r;
       // Checked synchronously before waiting, so an arrival since the read is not missed.
       if (store.getMaxOffsetInQueue(topic, queueId) > offset) continue;
-      await new Promise<void>((resolve) => {
-        const timer = store.clock.setTimeout(done, left);
-        const off = store.onArrival((t, q) => { if (t === topic && q === queueId) done(); });
-        function done(): void { timer.cancel(); off(); resolve(); }
-      });
+      await this.broker.waitForArrival(topic, queueId, left);
     }
   }
 

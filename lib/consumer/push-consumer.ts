@@ -1,9 +1,11 @@
 import type { MessageExt } from '../store/message';
-import { KeelError } from '../errors';
-import { checkOptions, epochMs, fn, integer, oneOf, string, type OptionRules } from '../options-check';
+import type { Clock } from '../clock';
+import { isKeelError, KeelError } from '../errors';
+import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { isRetryTopic, retryTopic } from './message-const';
 import { ConsumePool } from './consume-pool';
+import { keepAlive } from './keep-alive';
 import { ProcessQueue } from './process-queue';
 import { asOriginal, DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription, type Subscription } from './tag-filter';
@@ -60,6 +62,54 @@ export interface PushConsumerOptions {
   maxInFlightPerQueue?: number;
   /** Retries before a message goes to the dead-letter topic (default 16). */
   maxReconsumeTimes?: number;
+  /**
+   * A batch whose listener has not returned after this long is retried as if
+   * it returned RECONSUME_LATER, and its listener's late answer is ignored
+   * (default 15 min; RocketMQ's consumeTimeout, in minutes there).
+   */
+  consumeTimeoutMs?: number;
+  /**
+   * How long shutdown() waits for batches being consumed (default 30 s;
+   * RocketMQ's awaitTerminationMillisWhenShutdown). Batches still running then
+   * stay uncommitted: they are delivered again after a restart.
+   */
+  awaitTerminationMs?: number;
+  /**
+   * Called on every failed read of a queue, the consumer's own error event.
+   * A record that fails CORRUPT_STORE_ATTEMPTS reads with CORRUPT_STORE is
+   * skipped (`skipped: true`, listed in stats()) so that one damaged record
+   * does not stop its queue; other errors are retried every 3 s.
+   */
+  onReadError?: (e: ReadErrorEvent) => void;
+}
+
+export interface ReadErrorEvent {
+  topic: string;
+  queueId: number;
+  /** The offset the read started at; for a damaged record, the record's. */
+  queueOffset: number;
+  error: unknown;
+  /** Failed reads in a row at this offset. */
+  attempt: number;
+  /** The record was given up on: the queue continues after it and the offset passes it. */
+  skipped: boolean;
+}
+
+export interface SkippedRecord {
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  /** The last error's message. */
+  reason: string;
+  /** Clock time of the skip. */
+  at: number;
+}
+
+export interface PushConsumerStats {
+  /** Failed reads since start(). */
+  readErrors: number;
+  /** Damaged records skipped since start(), oldest first (the last 1000). */
+  skipped: SkippedRecord[];
 }
 
 const PUSH_CONSUMER_OPTION_RULES: OptionRules<PushConsumerOptions> = {
@@ -72,10 +122,16 @@ const PUSH_CONSUMER_OPTION_RULES: OptionRules<PushConsumerOptions> = {
   pullBatchSize: integer(1),
   maxInFlightPerQueue: integer(1),
   maxReconsumeTimes: integer(0),
+  consumeTimeoutMs: timerMs(),
+  awaitTerminationMs: timerMs(0),
+  onReadError: fn,
 };
 
 /** After a failed read, try that queue again this much later (RocketMQ: 3 s). */
 const PULL_RETRY_MS = 3000;
+/** Reads of a damaged record (CORRUPT_STORE), PULL_RETRY_MS apart, before it is skipped. */
+export const CORRUPT_STORE_ATTEMPTS = 3;
+const SKIPPED_KEPT = 1000;
 /** When a message can be sent back neither for retry nor to the DLQ, consume it again locally after this. */
 const LOCAL_RETRY_MS = 5000;
 
@@ -99,7 +155,11 @@ export class PushConsumer {
   private pool: ConsumePool<Task> | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly loops = new Set<Promise<void>>();
-  private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp'>> & { consumeTimestamp: number | undefined };
+  private stopping: Promise<void> | null = null;
+  private release: (() => void) | null = null;
+  private readErrors = 0;
+  private readonly skipped: SkippedRecord[] = [];
+  private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>> & Pick<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>;
 
   constructor(private readonly broker: EmbeddedBroker, options: PushConsumerOptions) {
     if (typeof options?.group !== 'string' || !/^[a-zA-Z0-9_|-]{1,120}$/.test(options.group)) {
@@ -120,6 +180,9 @@ export class PushConsumer {
       pullBatchSize: o.pullBatchSize ?? 32,
       maxInFlightPerQueue: o.maxInFlightPerQueue ?? 1000,
       maxReconsumeTimes: o.maxReconsumeTimes ?? DEFAULT_MAX_RECONSUME_TIMES,
+      consumeTimeoutMs: o.consumeTimeoutMs ?? 15 * 60_000,
+      awaitTerminationMs: o.awaitTerminationMs ?? 30_000,
+      onReadError: o.onReadError,
     };
   }
 
@@ -135,6 +198,7 @@ export class PushConsumer {
     if (this.subscriptions.size === 0) throw new KeelError('CLIENT_STATE', 'subscribe to a topic before start()');
     this.broker.register(this);
     this.state = 'running';
+    this.release = keepAlive();
     try {
       // Retries reach the group through its own retry topic, whatever the subscription's tags.
       await this.broker.topicConfig.ensure(retryTopic(this.group), 1);
@@ -156,22 +220,35 @@ export class PushConsumer {
   }
 
   /**
-   * Stops reading, lets the batches being consumed finish (batches not yet
-   * started are dropped: they are re-delivered), and writes the offsets.
+   * Stops reading, lets the batches being consumed finish for up to
+   * awaitTerminationMs (batches not yet started, and those still running
+   * then, are re-delivered), and writes the offsets. A second call returns
+   * the first one's promise.
    */
-  async shutdown(): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    return this.stopping;
+  }
+
+  private async stop(): Promise<void> {
     this.state = 'stopping';
     this.unsubscribe?.();
     for (const pq of this.queues.values()) pq.drop();
     await Promise.all([...this.loops]);
     this.pool?.clear();
-    await this.pool?.idle();
+    // A listener that never returns must not hold shutdown, and broker.close(), for ever.
+    if (this.pool) await within(this.broker.store.clock, this.pool.idle(), this.o.awaitTerminationMs);
     for (const pq of this.queues.values()) this.commit(pq);
     this.queues.clear();
     this.broker.unregister(this);
     this.state = 'stopped';
+    this.release?.();
     await this.broker.offsets.persist();
+  }
+
+  /** Read errors and skipped damaged records since start(). */
+  stats(): PushConsumerStats {
+    return { readErrors: this.readErrors, skipped: this.skipped.map((s) => ({ ...s })) };
   }
 
   /** @internal the broker reset the group's offsets in `topic`: drop what is in flight and restart there. */
@@ -217,13 +294,29 @@ export class PushConsumer {
   private async pullLoop(pq: ProcessQueue): Promise<void> {
     const store = this.broker.store;
     const sub = this.subscriptions.get(pq.topic)!;
+    // A damaged record fails the whole read it is in: after one, the queue is read a message at a time up to here, to find it.
+    let singlyUntil = 0;
+    let failures = 0;
     while (!pq.dropped) {
       if (pq.span >= this.o.maxInFlightPerQueue) { await pq.wait(); continue; }
+      const at = pq.nextOffset;
       let r;
       try {
-        r = await store.getMessages(pq.topic, pq.queueId, pq.nextOffset, this.o.pullBatchSize, sub.filter);
-      } catch {
+        r = await store.getMessages(pq.topic, pq.queueId, at, at < singlyUntil ? 1 : this.o.pullBatchSize, sub.filter);
+        failures = 0;
+      } catch (e) {
         if (pq.dropped) return;
+        const corrupt = isKeelError(e, 'CORRUPT_STORE');
+        if (corrupt && at >= singlyUntil) { singlyUntil = at + this.o.pullBatchSize; continue; }
+        failures++;
+        const skip = corrupt && failures >= CORRUPT_STORE_ATTEMPTS;
+        this.readFailed(pq, at, e, failures, skip);
+        if (skip) {
+          failures = 0;
+          pq.add([], at + 1);
+          this.commit(pq);
+          continue;
+        }
         const timer = store.clock.setTimeout(() => pq.signal(), PULL_RETRY_MS);
         await pq.wait();
         timer.cancel();
@@ -249,17 +342,27 @@ export class PushConsumer {
     }
   }
 
+  private readFailed(pq: ProcessQueue, queueOffset: number, error: unknown, attempt: number, skipped: boolean): void {
+    this.readErrors++;
+    if (skipped) {
+      this.skipped.push({ topic: pq.topic, queueId: pq.queueId, queueOffset, reason: (error as Error).message, at: this.broker.store.clock.now() });
+      if (this.skipped.length > SKIPPED_KEPT) this.skipped.shift();
+    }
+    try {
+      this.o.onReadError?.({ topic: pq.topic, queueId: pq.queueId, queueOffset, error, attempt, skipped });
+    } catch {
+      // The application's handler failing must not stop the queue's reader.
+    }
+  }
+
   private async consume(task: Task): Promise<void> {
     const { pq, msgs } = task;
     // Batches of a dropped queue are not consumed: the queue's new reader gets them again.
     if (pq.dropped) return;
     const ctx: ConsumeContext = { group: this.group, topic: pq.topic, queueId: pq.queueId, delayLevelWhenNextConsume: 0 };
-    let status: ConsumeStatus;
-    try {
-      status = await this.o.listener(msgs.map(asOriginal), ctx);
-    } catch {
-      status = 'RECONSUME_LATER';
-    }
+    const status = (await within(this.broker.store.clock, this.listen(msgs, ctx), this.o.consumeTimeoutMs)) ?? 'RECONSUME_LATER';
+    // Shutdown stopped waiting for this batch and committed below it: it comes again after a restart.
+    if (this.state === 'stopped') return;
     if (status === 'CONSUME_SUCCESS') {
       this.finish(pq, msgs);
       return;
@@ -281,6 +384,15 @@ export class PushConsumer {
     }
   }
 
+  /** The listener's answer; a throw is RECONSUME_LATER. */
+  private async listen(msgs: MessageExt[], ctx: ConsumeContext): Promise<ConsumeStatus> {
+    try {
+      return await this.o.listener(msgs.map(asOriginal), ctx);
+    } catch {
+      return 'RECONSUME_LATER';
+    }
+  }
+
   private finish(pq: ProcessQueue, msgs: MessageExt[]): void {
     if (pq.finish(msgs.map((m) => m.queueOffset))) this.commit(pq);
   }
@@ -292,3 +404,11 @@ export class PushConsumer {
 }
 
 function queueKey(topic: string, queueId: number): string { return `${topic}\u0000${queueId}`; }
+
+/** `p`'s value, or undefined when `ms` of the clock pass first. */
+function within<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimeout(() => resolve(undefined), ms);
+    p.then((v) => { timer.cancel(); resolve(v); }, (e: unknown) => { timer.cancel(); reject(e); });
+  });
+}

@@ -51,6 +51,9 @@ const READ_SPAN = 4 * 1024 * 1024;
 
 type State = 'open' | 'read-only' | 'closing' | 'closed';
 
+/** The layer serving consumers from a store (an EmbeddedBroker); see MessageStore.attach. */
+export interface StoreOwner { close(): Promise<void> }
+
 /**
  * The embedded store: one process, one data directory. See README for the API tour.
  *
@@ -66,6 +69,7 @@ export class MessageStore {
   private readonly limits: RecordLimits;
   private readonly bornHost: { ip: number; port: number };
   private readonly reaper: Reaper;
+  private owner: StoreOwner | null = null;
 
   private constructor(
     readonly dir: string,
@@ -327,6 +331,19 @@ export class MessageStore {
   queueIds(topic: string): number[] { this.readBlock(); return this.queues.queueIds(topic); }
 
   /**
+   * @internal Attaches the layer that serves consumers from this store (an
+   * EmbeddedBroker). One at a time: two would both run the delay levels (every
+   * delayed message delivered twice) and each let a push consumer of the same
+   * group start. close() closes it first. Returns the detach.
+   */
+  attach(owner: StoreOwner): () => void {
+    if (this.state === 'closed' || this.state === 'closing') throw new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
+    if (this.owner) throw new KeelError('BROKER_IN_USE', `store ${this.dir} already has a broker open on it; close that broker first`);
+    this.owner = owner;
+    return () => { if (this.owner === owner) this.owner = null; };
+  }
+
+  /**
    * Called whenever new messages become readable in a queue (for long polling),
    * synchronously, before the puts that made them readable resolve. A listener
    * that throws (or returns a promise that rejects) breaks no put and no other
@@ -444,8 +461,10 @@ export class MessageStore {
     });
   }
 
-  /** Flushes, checkpoints and releases the directory. Safe to call twice. */
+  /** Closes the attached broker, then flushes, checkpoints and releases the directory. Safe to call twice. */
   async close(): Promise<void> {
+    // The broker goes first, while the store still serves it: its consumers finish and its offsets are written.
+    await this.owner?.close();
     if (this.state === 'closed' || this.state === 'closing') return;
     this.state = 'closing';
     const closed = new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
