@@ -20,8 +20,8 @@ export type { BrokerOptions, QueryByKeyOptions } from './consumer/embedded-broke
 export type { TopicConfig } from './consumer/topic-config';
 export { Producer } from './consumer/producer';
 export type { ProducerMessage, ProducerOptions, QueueSelector, SendResult } from './consumer/producer';
-export { PushConsumer, ConsumeStatus } from './consumer/push-consumer';
-export type { ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions } from './consumer/push-consumer';
+export { PushConsumer, ConsumeStatus, CORRUPT_STORE_ATTEMPTS } from './consumer/push-consumer';
+export type { ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions, PushConsumerStats, ReadErrorEvent, SkippedRecord } from './consumer/push-consumer';
 export { PullConsumer } from './consumer/pull-consumer';
 export type { PullConsumerOptions, PullOptions } from './consumer/pull-consumer';
 export { DEFAULT_DELAY_LEVELS, parseDelayLevels } from './consumer/schedule-service';

@@ -256,9 +256,10 @@ export class EmbeddedBroker {
     const store = this.store;
     const waits = this.waits;
     return new Promise((resolve) => {
-      const release = keepAlive();
-      const timer = store.clock.setTimeout(done, ms);
+      // Subscribed first: if that throws (a closed store), nothing else is left behind holding the process.
       const off = store.onArrival((t, q) => { if (t === topic && q === queueId) done(); });
+      const timer = store.clock.setTimeout(done, ms);
+      const release = keepAlive();
       waits.add(done);
       function done(): void { timer.cancel(); off(); release(); waits.delete(done); resolve(); }
     });
