@@ -39,6 +39,8 @@ export class ConsumeQueue {
   /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
   private fresh: boolean;
   private dirReady: Promise<void> | null = null;
+  /** Why the files found at open cannot be trusted as they are (then recovery rebuilds the queue), or null. */
+  openDamage: string | null = null;
 
   private constructor(
     private readonly io: FileIO,
@@ -57,6 +59,9 @@ export class ConsumeQueue {
   static async load(io: FileIO, root: string, topic: string, queueId: number, entriesPerFile: number): Promise<ConsumeQueue> {
     const files = await SegmentQueue.load(io, ConsumeQueue.dirOf(root, topic, queueId), entriesPerFile * CQ_ENTRY_SIZE);
     const q = new ConsumeQueue(io, files, topic, queueId);
+    // Files are created at full size before any entry goes in: a shorter one lost entries.
+    const short = files.segments.find((f) => f.sizeAtOpen < f.size);
+    if (short) q.openDamage = `file ${path.basename(short.path)} is ${short.sizeAtOpen} bytes, not ${short.size}`;
     const first = files.first;
     if (first) {
       q.minOffset = q.maxOffset = q.fileMax = first.start / CQ_ENTRY_SIZE;
@@ -262,6 +267,7 @@ export class ConsumeQueue {
   /**
    * The first entry with a size: a queue rebuilt after the reaper removed its
    * head starts mid-file, after zeros. Usually the very first entry answers.
+   * Anything but zeros before it is damage (openDamage).
    */
   private async findFirstValid(lo: number, hi: number): Promise<number> {
     const first = await this.readFileEntry(lo);
@@ -269,7 +275,13 @@ export class ConsumeQueue {
     for (let at = lo; at < hi; at += SCAN_CHUNK) {
       const n = Math.min(SCAN_CHUNK, hi - at);
       const buf = await this.readFileEntries(at, n);
-      for (let i = 0; i < n; i++) if (buf.readInt32BE(i * CQ_ENTRY_SIZE + 8) > 0) return at + i;
+      for (let i = 0; i < n; i++) {
+        const p = i * CQ_ENTRY_SIZE;
+        if (buf.readInt32BE(p + 8) > 0) return at + i;
+        if (!this.openDamage && buf.subarray(p, p + CQ_ENTRY_SIZE).some((b) => b !== 0)) {
+          this.openDamage = `entry ${at + i}, before its first valid entry, is not empty`;
+        }
+      }
     }
     return lo;
   }

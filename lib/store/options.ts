@@ -7,8 +7,9 @@ import { KeelError } from '../errors';
 export type FlushMode = 'SYNC' | 'ASYNC';
 
 export interface RecoveryProgress {
+  /** consumequeue: every queue is checked against the CommitLog; commitlog: the log is validated (and indexed where needed). */
   phase: 'commitlog' | 'consumequeue';
-  /** Bytes (commitlog) or entries (consumequeue) done so far, and the total to do. */
+  /** Bytes (commitlog) or queues (consumequeue) done so far, and the total to do. */
   done: number;
   total: number;
 }
@@ -50,6 +51,13 @@ export interface StoreOptions {
   storeHost: string;
   io: FileIO;
   clock: Clock;
+  /**
+   * Open a store whose CommitLog lost bytes the checkpoint recorded as durable
+   * (a segment deleted or cut by hand, a damaged file system): the log is cut
+   * at the first missing byte and recovery.lostData says what went. Off: such
+   * an open fails with CORRUPT_STORE naming the files, and changes nothing.
+   */
+  acceptDataLoss: boolean;
   /** Called during long recoveries (at most every 250 ms). */
   onProgress?: (p: RecoveryProgress) => void;
   /** Reaper: CommitLog segments last modified longer ago than this are deleted (72 h, RocketMQ's fileReservedTime). */
@@ -94,6 +102,7 @@ export function defaultOptions(): StoreOptions {
     crcWorker: true,
     crcWorkerMinBytes: 64 * 1024,
     verifyReads: true,
+    acceptDataLoss: false,
     storeHost: '127.0.0.1:10911',
     io: nodeFileIO,
     clock: systemClock,
@@ -132,6 +141,7 @@ export function resolveOptions(partial: Partial<StoreOptions> = {}): StoreOption
   positiveInt('asyncFlushThoroughIntervalMs');
   positiveInt('checkpointIntervalMs');
   positiveInt('crcWorkerMinBytes');
+  if (typeof o.acceptDataLoss !== 'boolean') throw new KeelError('OPTION_INVALID', `option acceptDataLoss must be true or false, got ${String(o.acceptDataLoss)}`);
   if (o.maxTopicLength > 127) throw new KeelError('OPTION_INVALID', 'option maxTopicLength must be <= 127 (v1 records have a 1-byte topic length)');
   if (o.maxPropertiesLength > 32767) throw new KeelError('OPTION_INVALID', 'option maxPropertiesLength must be <= 32767 (2-byte signed length)');
   // The largest record must fit in a segment with room for the 8-byte end marker.
