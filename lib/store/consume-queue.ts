@@ -59,9 +59,6 @@ export class ConsumeQueue {
   static async load(io: FileIO, root: string, topic: string, queueId: number, entriesPerFile: number): Promise<ConsumeQueue> {
     const files = await SegmentQueue.load(io, ConsumeQueue.dirOf(root, topic, queueId), entriesPerFile * CQ_ENTRY_SIZE);
     const q = new ConsumeQueue(io, files, topic, queueId);
-    // Files are created at full size before any entry goes in: a shorter one lost entries.
-    const short = files.segments.find((f) => f.sizeAtOpen < f.size);
-    if (short) q.openDamage = `file ${path.basename(short.path)} is ${short.sizeAtOpen} bytes, not ${short.size}`;
     const first = files.first;
     if (first) {
       q.minOffset = q.maxOffset = q.fileMax = first.start / CQ_ENTRY_SIZE;
@@ -245,6 +242,10 @@ export class ConsumeQueue {
   async recoverPrefix(durableBelow: number, clean: boolean): Promise<void> {
     const segs = this.files.segments;
     if (segs.length === 0) return;
+    // Files are created at full size before any entry goes in, so a shorter one lost entries; except
+    // an empty last file after a crash, whose creation was cut short (its entries were never durable).
+    const short = segs.find((f, i) => f.sizeAtOpen < f.size && (clean || i < segs.length - 1 || f.sizeAtOpen > 0));
+    if (short) this.openDamage = `file ${path.basename(short.path)} is ${short.sizeAtOpen} bytes, not ${short.size}`;
     const first = segs[0];
     // The first valid entry of the first file is the queue's minimum (files may start with placeholders).
     this.minOffset = await this.findFirstValid(first.start / CQ_ENTRY_SIZE, first.end / CQ_ENTRY_SIZE);
@@ -405,6 +406,7 @@ export class ConsumeQueue {
       this.minOffset = this.maxOffset = this.fileMax = 0;
       this.maxPhysicalEnd = 0;
       this.fresh = true;
+      this.openDamage = null;
     });
   }
 

@@ -84,6 +84,7 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   if (segs.isEmpty) {
     // No log, nothing for an index to point at.
     for (const s of queues.all()) await s.cq.destroy();
+    report.truncatedBelowDurable = loss !== null;
     commitLog.resumeAt(0, 0, 0);
     report.millis = Date.now() - started;
     return report;
