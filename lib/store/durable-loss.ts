@@ -50,7 +50,9 @@ export async function findDurableLoss(io: Pick<FileIO, 'readdir' | 'stat'>, root
   };
   if (starts.length === 0) {
     // Nothing tells which segments the reaper had deleted before: name the one that held the durable end.
-    missing(durable - 1 - ((durable - 1) % segmentSize));
+    const last = durable - 1 - ((durable - 1) % segmentSize);
+    files.push(rel(last));
+    lines.push(`commitlog/ holds no segment (${rel(last)} held the durable end)`);
     from = 0;
   }
   for (let i = 0; i < starts.length && starts[i] < durable; i++) {

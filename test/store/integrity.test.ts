@@ -96,6 +96,17 @@ for (const [diskName, makeEnv] of DISKS) {
       expect((await audit(env.dir, { io: env.io })).damage).to.deep.equal([]);
     });
 
+    it('integrity - every segment deleted: open refuses CORRUPT_STORE; acceptDataLoss starts an empty log and empties the queues', async () => {
+      const { end } = await fill(50);
+      for (const name of await env.io.readdir(path.join(env.dir, 'commitlog'))) await env.io.unlink(path.join(env.dir, 'commitlog', name));
+      await rejectKeelCode(open(), 'CORRUPT_STORE');
+      expect((await audit(env.dir, { io: env.io })).damage.map((d) => d.kind)).to.include('missing-data');
+      const s = await open({ acceptDataLoss: true });
+      expect(s.recovery.lostData).to.include({ from: 0, to: end });
+      expect(s.getMaxOffsetInQueue('A', 0)).to.equal(0);
+      expect((await s.put({ topic: 'A', queueId: 0, body: 'again' })).queueOffset).to.equal(0);
+    });
+
     it('integrity - acceptDataLoss must be a boolean (OPTION_INVALID, nothing written)', async () => {
       await rejectKeelCode(open({ acceptDataLoss: 'yes' as unknown as boolean }), 'OPTION_INVALID');
       expect(await env.io.stat(env.dir)).to.equal(null);
