@@ -97,8 +97,8 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   let fullRebuild = cp !== null && queues.size < cp.queueCount;
   let checked = 0;
   for (const s of queues.all()) {
-    progress('consumequeue', checked++, queues.size);
     const why = await queueDisagreement(s.cq, commitLog);
+    progress('consumequeue', ++checked, queues.size);
     if (why === null) continue;
     await rebuild(s.cq, why);
     fullRebuild = true;
