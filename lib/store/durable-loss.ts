@@ -23,7 +23,9 @@ export interface DurableLoss {
  * every segment from the first one on disk up to `durable` must exist, and
  * hold its bytes below `durable` (a file is cut only by hand or by a damaged
  * file system: the store creates segments at full size before writing to
- * them). Leading segments may be missing: that is what the reaper does.
+ * them). Leading segments may be missing: that is what the reaper does, and
+ * it may delete past the checkpoint's durable position (it follows the live
+ * flushed offset), so a missing head cannot be told from its work.
  *
  * Recovery runs it before the files are opened (opening extends a short
  * segment), and audit reports what it finds.
