@@ -3,7 +3,8 @@ import * as path from 'path';
 import type { FileHandle, FileIO } from '../io/file-io';
 import { KeelError } from '../errors';
 import { BLANK_MAGIC, MAGIC_V1, checkRecord, readRecordInfo } from './message-codec';
-import { readLong } from './checkpoint';
+import { CHECKPOINT_FILE_SIZE, decodeCheckpoint, readLong } from './checkpoint';
+import { findDurableLoss } from './durable-loss';
 import { CQ_ENTRY_SIZE, decodeEntry, listQueueDirs } from './consume-queue';
 import { parseSegmentName, segmentName } from './segment-file';
 
@@ -27,6 +28,8 @@ export type DamageKind =
   | 'bad-record'
   /** Non-zero bytes after the end of the log (or of a queue's entries). */
   | 'garbage-after-end'
+  /** CommitLog bytes the checkpoint recorded as durable that the files no longer hold (a segment deleted or cut). */
+  | 'missing-data'
   /** A valid record whose topic or queue id no queue could have. */
   | 'bad-queue'
   /** A record whose queue offset does not follow the previous record of its queue. */
@@ -161,6 +164,8 @@ class Auditor {
   };
   private readonly facts = new Map<string, QueueFacts>();
   private readonly queues = new Map<string, QueueFiles>();
+  /** CommitLog segment size, as the files show it (0 without segments). */
+  private segmentSize = 0;
   /** Missing entries of a queue as a run [from, to], reported as one line. */
   private readonly missing = new Map<string, { from: number; to: number }>();
 
@@ -180,6 +185,7 @@ class Auditor {
     this.report.cleanShutdown = (await this.io.stat(path.join(this.root, 'abort'))) === null;
     await this.loadQueues();
     await this.walkCommitLog();
+    await this.checkDurable();
     for (const [key, run] of this.missing) this.missingRun(key, run);
     await this.walkQueues();
     const r = this.report;
@@ -246,6 +252,7 @@ class Auditor {
     // The segment size is the spacing of the names, or the largest file when there is only one.
     const { segs, size } = await this.segmentsOf(rel, (sizes) => Math.max(...sizes));
     this.report.segments = segs.length;
+    this.segmentSize = size;
     if (segs.length === 0) return;
     this.report.minOffset = segs[0]!.start;
     const total = segs.length * size;
@@ -313,6 +320,25 @@ class Auditor {
       done += size;
       this.progress('commitlog', done, total);
     }
+  }
+
+  /** Every CommitLog byte below the checkpoint's durable position must still be in the files. */
+  private async checkDurable(): Promise<void> {
+    const file = path.join(this.root, 'checkpoint');
+    if (!(await this.io.stat(file))) return;
+    const buf = Buffer.alloc(CHECKPOINT_FILE_SIZE);
+    const h = await this.io.open(file);
+    try { await h.read(buf, 0, buf.length, 0); } finally { await h.close(); }
+    const durable = decodeCheckpoint(buf)?.commitLogDurable ?? 0;
+    if (durable <= 0) return;
+    if (this.segmentSize === 0) {
+      this.damage('commitlog', 0, 'missing-data', `no segment file, but the checkpoint recorded bytes up to ${durable} as durable`);
+      return;
+    }
+    const loss = await findDurableLoss(this.io, this.root, this.segmentSize, durable);
+    if (!loss) return;
+    const start = parseSegmentName(path.basename(loss.files[0]!)) ?? 0;
+    this.damage(loss.files[0]!, Math.max(0, loss.from - start), 'missing-data', `log bytes ${loss.from}..${loss.to} were recorded as durable by the checkpoint and are gone: ${loss.detail}`);
   }
 
   /**

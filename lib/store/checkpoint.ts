@@ -16,6 +16,7 @@ export interface CheckpointData {
 }
 
 const SLOT_SIZE = 512;
+export const CHECKPOINT_FILE_SIZE = 2 * SLOT_SIZE;
 const MAGIC = 0x4b43_5031; // "KCP1"
 const BODY = 4 + 8 + 8 + 8 + 8 + 4 + 8; // magic, seq, three offsets, count, timestamp
 
@@ -33,17 +34,13 @@ export class Checkpoint {
     const existed = (await io.stat(file)) !== null;
     const h = await io.open(file, { create: true });
     if (!existed) {
-      await h.truncate(2 * SLOT_SIZE);
+      await h.truncate(CHECKPOINT_FILE_SIZE);
       await h.datasync();
       await io.syncDir(dir);
     }
-    const buf = Buffer.alloc(2 * SLOT_SIZE);
+    const buf = Buffer.alloc(CHECKPOINT_FILE_SIZE);
     await h.read(buf, 0, buf.length, 0);
-    let best: { seq: number; data: CheckpointData } | null = null;
-    for (let i = 0; i < 2; i++) {
-      const slot = decodeSlot(buf, i * SLOT_SIZE);
-      if (slot && (!best || slot.seq > best.seq)) best = slot;
-    }
+    const best = decodeBest(buf);
     const cp = new Checkpoint(h, best ? best.data : null);
     cp.seq = best ? best.seq : 0;
     return cp;
@@ -68,6 +65,20 @@ export class Checkpoint {
   }
 
   close(): Promise<void> { return this.handle.close(); }
+}
+
+/** The newest valid slot of a checkpoint file's bytes (audit reads the file without opening the store). */
+export function decodeCheckpoint(buf: Buffer): CheckpointData | null {
+  return decodeBest(buf)?.data ?? null;
+}
+
+function decodeBest(buf: Buffer): { seq: number; data: CheckpointData } | null {
+  let best: { seq: number; data: CheckpointData } | null = null;
+  for (let i = 0; i < 2 && (i + 1) * SLOT_SIZE <= buf.length; i++) {
+    const slot = decodeSlot(buf, i * SLOT_SIZE);
+    if (slot && (!best || slot.seq > best.seq)) best = slot;
+  }
+  return best;
 }
 
 function decodeSlot(buf: Buffer, at: number): { seq: number; data: CheckpointData } | null {

@@ -39,6 +39,8 @@ export class ConsumeQueue {
   /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
   private fresh: boolean;
   private dirReady: Promise<void> | null = null;
+  /** Why the files found at open cannot be trusted as they are (then recovery rebuilds the queue), or null. */
+  openDamage: string | null = null;
 
   private constructor(
     private readonly io: FileIO,
@@ -240,6 +242,10 @@ export class ConsumeQueue {
   async recoverPrefix(durableBelow: number, clean: boolean): Promise<void> {
     const segs = this.files.segments;
     if (segs.length === 0) return;
+    // Files are created at full size before any entry goes in, so a shorter one lost entries; except
+    // an empty last file after a crash, whose creation was cut short (its entries were never durable).
+    const short = segs.find((f, i) => f.sizeAtOpen < f.size && (clean || i < segs.length - 1 || f.sizeAtOpen > 0));
+    if (short) this.openDamage = `file ${path.basename(short.path)} is ${short.sizeAtOpen} bytes, not ${short.size}`;
     const first = segs[0];
     // The first valid entry of the first file is the queue's minimum (files may start with placeholders).
     this.minOffset = await this.findFirstValid(first.start / CQ_ENTRY_SIZE, first.end / CQ_ENTRY_SIZE);
@@ -262,6 +268,7 @@ export class ConsumeQueue {
   /**
    * The first entry with a size: a queue rebuilt after the reaper removed its
    * head starts mid-file, after zeros. Usually the very first entry answers.
+   * Anything but zeros before it is damage (openDamage).
    */
   private async findFirstValid(lo: number, hi: number): Promise<number> {
     const first = await this.readFileEntry(lo);
@@ -269,7 +276,13 @@ export class ConsumeQueue {
     for (let at = lo; at < hi; at += SCAN_CHUNK) {
       const n = Math.min(SCAN_CHUNK, hi - at);
       const buf = await this.readFileEntries(at, n);
-      for (let i = 0; i < n; i++) if (buf.readInt32BE(i * CQ_ENTRY_SIZE + 8) > 0) return at + i;
+      for (let i = 0; i < n; i++) {
+        const p = i * CQ_ENTRY_SIZE;
+        if (buf.readInt32BE(p + 8) > 0) return at + i;
+        if (!this.openDamage && buf.subarray(p, p + CQ_ENTRY_SIZE).some((b) => b !== 0)) {
+          this.openDamage = `entry ${at + i}, before its first valid entry, is not empty`;
+        }
+      }
     }
     return lo;
   }
@@ -393,6 +406,7 @@ export class ConsumeQueue {
       this.minOffset = this.maxOffset = this.fileMax = 0;
       this.maxPhysicalEnd = 0;
       this.fresh = true;
+      this.openDamage = null;
     });
   }
 

@@ -275,7 +275,12 @@ export class MessageStore {
       }
       const buf = await this.commitLog.read(wanted[i].off, end - wanted[i].off);
       if (!buf) {
-        // The reaper removed the segment under us: the caller retries from the new minimum.
+        // The segment was removed under us (by the reaper, or by hand): the caller retries from the new minimum.
+        await cq.correctMinOffset(this.commitLog.minOffset);
+        // A record that is still above the minimum and cannot be read is damage: pointing the caller back at it would loop.
+        if (cq.minOffset <= raw.from + wanted[i].e) {
+          throw new KeelError('CORRUPT_STORE', `queue ${topic}:${queueId} entry ${raw.from + wanted[i].e} points at CommitLog offset ${wanted[i].off} (${wanted[i].size} bytes), which cannot be read. Run "keelmq audit ${this.dir}"`);
+        }
         return { status: 'OFFSET_MOVED', messages: [], nextBeginOffset: cq.minOffset, minOffset: cq.minOffset, maxOffset: cq.maxOffset };
       }
       for (let k = i; k < j; k++) {

@@ -9,8 +9,9 @@ import { parseHost } from './message-codec';
 export type FlushMode = 'SYNC' | 'ASYNC';
 
 export interface RecoveryProgress {
+  /** consumequeue: every queue is checked against the CommitLog; commitlog: the log is validated (and indexed where needed). */
   phase: 'commitlog' | 'consumequeue';
-  /** Bytes (commitlog) or entries (consumequeue) done so far, and the total to do. */
+  /** Bytes (commitlog) or queues (consumequeue) done so far, and the total to do. */
   done: number;
   total: number;
 }
@@ -52,6 +53,13 @@ export interface StoreOptions {
   storeHost: string;
   io: FileIO;
   clock: Clock;
+  /**
+   * Open a store whose CommitLog lost bytes the checkpoint recorded as durable
+   * (a segment deleted or cut by hand, a damaged file system): the log is cut
+   * at the first missing byte and recovery.lostData says what went. Off: such
+   * an open fails with CORRUPT_STORE naming the files, and changes nothing.
+   */
+  acceptDataLoss: boolean;
   /** Called during long recoveries (at most every 250 ms). */
   onProgress?: (p: RecoveryProgress) => void;
   /**
@@ -102,6 +110,7 @@ export function defaultOptions(): StoreOptions {
     crcWorker: true,
     crcWorkerMinBytes: 64 * 1024,
     verifyReads: true,
+    acceptDataLoss: false,
     storeHost: '127.0.0.1:10911',
     io: nodeFileIO,
     clock: systemClock,
@@ -145,6 +154,7 @@ const STORE_OPTION_RULES: OptionRules<StoreOptions> = {
   crcWorker: boolean,
   crcWorkerMinBytes: integer(1),
   verifyReads: boolean,
+  acceptDataLoss: boolean,
   storeHost: host,
   io: implementing('open', 'readdir', 'mkdirp', 'stat', 'unlink', 'rmdir', 'rename', 'syncDir', 'lock', 'statfs'),
   clock: implementing('now', 'setTimeout'),

@@ -1,11 +1,13 @@
 import type { FileIO } from '../io/file-io';
-import { checkRecord, readRecordInfo, MAGIC_V1, RECORD_FIXED_OVERHEAD } from './message-codec';
+import { checkRecord, readRecordInfo } from './message-codec';
 import type { CheckpointData } from './checkpoint';
 import type { CommitLog } from './commit-log';
 import { ConsumeQueue, listQueueDirs } from './consume-queue';
 import type { Dispatcher } from './dispatcher';
+import { admitDurableLoss } from './durable-loss';
+import { queueDisagreement } from './queue-check';
 import type { QueueTable } from './queue-table';
-import type { StoreOptions } from './options';
+import type { RecoveryProgress, StoreOptions } from './options';
 
 export interface RecoveryReport {
   /** The previous run closed the store (no abort marker and a checkpoint). */
@@ -23,6 +25,16 @@ export interface RecoveryReport {
   redispatched: number;
   /** Queues whose files were missing or damaged and were rebuilt from the CommitLog. */
   rebuiltQueues: string[];
+  /** Why each queue of rebuiltQueues was rebuilt, by queue ("topic:queueId"). */
+  rebuildReasons: Record<string, string>;
+  /**
+   * CommitLog bytes the checkpoint recorded as durable that were gone at open
+   * (files deleted or cut), accepted with the acceptDataLoss option: the log
+   * was cut at `from` (the end of the last whole record before the first
+   * missing byte), so [from, to) is lost, and the offsets from `from` on are
+   * handed out again. `files` are the files found missing or short.
+   */
+  lostData: { from: number; to: number; files: string[] } | null;
   /** The whole CommitLog was re-read to rebuild ConsumeQueues. */
   fullRebuild: boolean;
 }
@@ -52,17 +64,27 @@ const PROGRESS_EVERY_MS = 250;
  */
 export async function recover(p: Parts): Promise<RecoveryReport> {
   const started = Date.now();
-  const { commitLog, queues, checkpoint: cp, options } = p;
+  const { commitLog, queues, options } = p;
+  const { loss, checkpoint: cp } = await admitDurableLoss(p.io, p.root, options, p.checkpoint);
   await commitLog.load();
   await loadQueues(p);
   const report: RecoveryReport = {
     clean: p.clean, millis: 0, scannedBytes: 0, validEnd: 0, truncatedBelowDurable: false,
-    stopReason: null, redispatched: 0, rebuiltQueues: [], fullRebuild: false,
+    stopReason: null, redispatched: 0, rebuiltQueues: [], rebuildReasons: {}, fullRebuild: false,
+    lostData: loss ? { from: 0, to: loss.to, files: loss.files } : null,
   };
+  const rebuild = async (cq: ConsumeQueue, reason: string) => {
+    const key = `${cq.topic}:${cq.queueId}`;
+    report.rebuiltQueues.push(key);
+    report.rebuildReasons[key] = reason;
+    await cq.destroy();
+  };
+  const progress = makeProgress(options);
   const segs = commitLog.segments;
   if (segs.isEmpty) {
     // No log, nothing for an index to point at.
     for (const s of queues.all()) await s.cq.destroy();
+    report.truncatedBelowDurable = loss !== null;
     commitLog.resumeAt(0, 0, 0);
     report.millis = Date.now() - started;
     return report;
@@ -73,14 +95,14 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   for (const s of queues.all()) await s.cq.recoverPrefix(cqDurable, p.clean);
 
   let fullRebuild = cp !== null && queues.size < cp.queueCount;
+  let checked = 0;
   for (const s of queues.all()) {
-    if (await lastEntryMatches(p, s.cq)) continue;
-    report.rebuiltQueues.push(`${s.cq.topic}:${s.cq.queueId}`);
-    await s.cq.destroy();
+    const why = await queueDisagreement(s.cq, commitLog);
+    progress('consumequeue', ++checked, queues.size);
+    if (why === null) continue;
+    await rebuild(s.cq, why);
     fullRebuild = true;
   }
-
-  const progress = makeProgress(options);
   const scanFrom = Math.max(clMin, cp ? Math.min(cp.scanFrom, cqDurable) : clMin);
   let scan = await scanLog(p, fullRebuild ? clMin : scanFrom, cp ? cp.scanFrom : clMin, progress);
   report.scannedBytes += scan.scanned;
@@ -90,8 +112,7 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
     fullRebuild = true;
     for (const s of queues.all()) {
       if (!scan.gapQueues.has(s)) continue;
-      report.rebuiltQueues.push(`${s.cq.topic}:${s.cq.queueId}`);
-      await s.cq.destroy();
+      await rebuild(s.cq, 'it lacks entries for records below the durable position');
     }
     scan = await scanLog(p, clMin, cp ? cp.scanFrom : clMin, progress);
     report.scannedBytes += scan.scanned;
@@ -101,7 +122,8 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   report.stopReason = scan.stopReason;
   const validEnd = scan.end;
   report.validEnd = validEnd;
-  report.truncatedBelowDurable = cp !== null && validEnd < cp.commitLogDurable;
+  report.truncatedBelowDurable = p.checkpoint !== null && validEnd < p.checkpoint.commitLogDurable;
+  if (report.lostData) report.lostData.from = validEnd;
 
   if (!p.clean || !cp || validEnd !== cp.commitLogDurable) {
     // Whatever lies past the valid end (torn or unacknowledged bytes) must never be found by a later scan.
@@ -109,8 +131,8 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   }
   for (const s of queues.all()) {
     if (s.cq.maxPhysicalEnd > validEnd) await s.cq.truncateByPhysical(validEnd);
-    // After a crash, index files may hold stale entries past the end: cut them.
-    else if (!p.clean) await s.cq.truncateFrom(s.cq.maxOffset);
+    // After a crash, or when the log lost records, index files may hold stale entries past the end: cut them.
+    else if (!p.clean || loss) await s.cq.truncateFrom(s.cq.maxOffset);
     s.next = s.cq.maxOffset;
   }
   commitLog.resumeAt(validEnd, scan.lastRecordStart, scan.lastStoreTime);
@@ -123,20 +145,6 @@ async function loadQueues(p: Parts): Promise<void> {
     const cq = await ConsumeQueue.load(p.io, p.root, topic, queueId, p.options.consumeQueueEntries);
     if (cq.hasFiles) p.queues.add(cq);
   }
-}
-
-/** The last trusted entry of a queue must point at a record of that queue with that queue offset. */
-async function lastEntryMatches(p: Parts, cq: ConsumeQueue): Promise<boolean> {
-  if (cq.maxOffset <= cq.minOffset) return true;
-  const e = await cq.entry(cq.maxOffset - 1);
-  if (!e || e.size < RECORD_FIXED_OVERHEAD) return false;
-  // An idle queue whose records the reaper deleted cannot be checked, and must not be rebuilt:
-  // rebuilt from what is left it would be empty, and its offsets would start again at 0.
-  if (e.physicalOffset + e.size <= p.commitLog.minOffset) return true;
-  const buf = await p.commitLog.read(e.physicalOffset, e.size);
-  if (!buf || buf.readInt32BE(0) !== e.size || buf.readUInt32BE(4) !== MAGIC_V1) return false;
-  const info = readRecordInfo(buf, 0);
-  return info.topic === cq.topic && info.queueId === cq.queueId && info.queueOffset === e.queueOffset;
 }
 
 interface ScanResult {
@@ -155,7 +163,7 @@ interface ScanResult {
  * `verifyFrom` on (below it the log was durable and already verified), and
  * dispatches each record to its queue. Stops at the first invalid record.
  */
-async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (done: number, total: number) => void): Promise<ScanResult> {
+async function scanLog(p: Parts, from: number, verifyFrom: number, progress: Progress): Promise<ScanResult> {
   const { commitLog, queues, dispatcher, options } = p;
   const segs = commitLog.segments;
   const res: ScanResult = { end: from, lastRecordStart: from, lastStoreTime: 0, scanned: 0, redispatched: 0, stopReason: null, gap: false, gapQueues: new Set() };
@@ -204,7 +212,7 @@ async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (do
       res.end = here + check.size;
       res.lastRecordStart = here;
       res.lastStoreTime = info.storeTimestamp;
-      progress(res.end - from, total);
+      progress('commitlog', res.end - from, total);
     }
     if (pos === 0 && got === 0) break;
     offset += pos;
@@ -212,16 +220,18 @@ async function scanLog(p: Parts, from: number, verifyFrom: number, progress: (do
   return res;
 }
 
-function makeProgress(options: StoreOptions): (done: number, total: number) => void {
+type Progress = (phase: RecoveryProgress['phase'], done: number, total: number) => void;
+
+function makeProgress(options: StoreOptions): Progress {
   const cb = options.onProgress;
   if (!cb) return () => undefined;
   const clock = options.clock;
   const t0 = clock.now();
   let last = t0;
-  return (done, total) => {
+  return (phase, done, total) => {
     const now = clock.now();
     if (now - t0 < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
     last = now;
-    cb({ phase: 'commitlog', done, total });
+    cb({ phase, done, total });
   };
 }

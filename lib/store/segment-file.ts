@@ -23,6 +23,8 @@ export class SegmentFile {
   private handle: FileHandle | null = null;
   /** Resolves once the file exists at its full size and its name is durable. */
   readonly ready: Promise<void>;
+  /** The file's size when open() found it (before extending a short one); the full size for a created file. */
+  sizeAtOpen: number;
   private readers = 0;
   private destroyRequested: { resolve: () => void; promise: Promise<void> } | null = null;
   private closed = false;
@@ -35,6 +37,7 @@ export class SegmentFile {
     init: (self: SegmentFile) => Promise<void>,
   ) {
     this.path = path.join(dir, segmentName(start));
+    this.sizeAtOpen = size;
     this.ready = init(this);
     // A creation failure surfaces to whoever awaits `ready`; never as an unhandled rejection.
     this.ready.catch(() => undefined);
@@ -67,6 +70,7 @@ export class SegmentFile {
       const h = await io.open(self.path);
       self.handle = h;
       const actual = await h.size();
+      self.sizeAtOpen = actual;
       if (actual < size) {
         await h.truncate(size);
         await h.datasync();
