@@ -24,7 +24,13 @@ export type KeelErrorCode =
   | 'SUBSCRIPTION_INVALID'  // a tag expression that does not parse
   | 'DELAY_LEVEL_INVALID'   // a delay level outside 1..number of configured levels
   | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
-  | 'CLIENT_STATE';         // a producer or consumer used before start() or after shutdown()
+  | 'CLIENT_STATE'          // a producer or consumer used before start() or after shutdown()
+  | 'REMOTING_FRAME_INVALID'      // a remoting frame that is malformed or over the size limit
+  | 'REMOTING_REQUEST_INVALID'    // a request whose header field or body is missing or does not parse
+  | 'REMOTING_TIMEOUT'            // no response within the invoke timeout
+  | 'REMOTING_CONNECT_FAILED'
+  | 'REMOTING_CONNECTION_CLOSED'  // the connection closed before the response arrived
+  | 'REMOTING_TOO_MANY_REQUESTS'; // too many async or oneway requests in flight
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;
