@@ -30,6 +30,7 @@ export type KeelErrorCode =
   | 'REMOTING_TIMEOUT'            // no response within the invoke timeout
   | 'REMOTING_CONNECT_FAILED'
   | 'REMOTING_CONNECTION_CLOSED'  // the connection closed before the response arrived
+  | 'REMOTING_ERROR_RESPONSE'     // the peer answered with an error code (RemotingResponseError.responseCode)
   | 'REMOTING_TOO_MANY_REQUESTS'; // too many async or oneway requests in flight
 
 export class KeelError extends Error {

@@ -167,6 +167,19 @@ export class RemotingClient {
   }
 }
 
+/** A response whose code is not SUCCESS, where the caller needed SUCCESS. */
+export class RemotingResponseError extends KeelError {
+  constructor(readonly responseCode: number, readonly remark: string | undefined, what: string) {
+    super('REMOTING_ERROR_RESPONSE', `${what} failed with code ${responseCode}${remark ? `: ${remark}` : ''}`);
+  }
+}
+
+/** Throws RemotingResponseError unless `res` is SUCCESS (0). */
+export function expectSuccess(res: RemotingCommand, what: string): RemotingCommand {
+  if (res.code !== 0) throw new RemotingResponseError(res.code, res.remark, what);
+  return res;
+}
+
 function asKeelError(e: unknown): KeelError {
   return e instanceof KeelError ? e : new KeelError('REMOTING_CONNECTION_CLOSED', String((e as Error)?.message ?? e), { cause: e });
 }
