@@ -26,7 +26,14 @@ export type KeelErrorCode =
   | 'DELAY_LEVEL_INVALID'   // a delay level outside 1..number of configured levels
   | 'DEAD_LETTER_RESENT'    // resendDeadLetter of a dead letter that was resent already
   | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
-  | 'CLIENT_STATE';         // a producer or consumer used before start() or after shutdown()
+  | 'CLIENT_STATE'          // a producer or consumer used before start() or after shutdown()
+  | 'REMOTING_FRAME_INVALID'      // a remoting frame that is malformed or over the size limit
+  | 'REMOTING_REQUEST_INVALID'    // a request whose header field or body is missing or does not parse
+  | 'REMOTING_TIMEOUT'            // no response within the invoke timeout
+  | 'REMOTING_CONNECT_FAILED'
+  | 'REMOTING_CONNECTION_CLOSED'  // the connection closed before the response arrived
+  | 'REMOTING_ERROR_RESPONSE'     // the peer answered with an error code (RemotingResponseError.responseCode)
+  | 'REMOTING_TOO_MANY_REQUESTS'; // too many async or oneway requests in flight
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;
