@@ -81,24 +81,34 @@ export class FrameDecoder {
 
   constructor(private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {}
 
-  push(chunk: Buffer): RemotingCommand[] {
+  /** Appends bytes; commands come out of next(). */
+  append(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.size += chunk.length;
+  }
+
+  /** The next whole command, or undefined until more bytes arrive. */
+  next(): RemotingCommand | undefined {
+    if (this.size < 4) return undefined;
+    if (this.chunks[0]!.length < 4) this.coalesce();
+    const total = this.chunks[0]!.readInt32BE(0);
+    if (total < 4) invalid(`frame length ${total} is too small`);
+    if (total + 4 > this.maxFrameBytes) invalid(`frame of ${total + 4} bytes is over the ${this.maxFrameBytes}-byte limit`);
+    if (this.size < total + 4) return undefined;
+    if (this.chunks[0]!.length < total + 4) this.coalesce();
+    const first = this.chunks[0]!;
+    const frame = first.subarray(4, total + 4);
+    if (first.length === total + 4) this.chunks.shift();
+    else this.chunks[0] = first.subarray(total + 4);
+    this.size -= total + 4;
+    return decodeCommand(frame);
+  }
+
+  /** append() then every whole command. */
+  push(chunk: Buffer): RemotingCommand[] {
+    this.append(chunk);
     const out: RemotingCommand[] = [];
-    while (this.size >= 4) {
-      if (this.chunks[0]!.length < 4) this.coalesce();
-      const total = this.chunks[0]!.readInt32BE(0);
-      if (total < 4) invalid(`frame length ${total} is too small`);
-      if (total + 4 > this.maxFrameBytes) invalid(`frame of ${total + 4} bytes is over the ${this.maxFrameBytes}-byte limit`);
-      if (this.size < total + 4) break;
-      if (this.chunks[0]!.length < total + 4) this.coalesce();
-      const first = this.chunks[0]!;
-      const frame = first.subarray(4, total + 4);
-      if (first.length === total + 4) this.chunks.shift();
-      else this.chunks[0] = first.subarray(total + 4);
-      this.size -= total + 4;
-      out.push(decodeCommand(frame));
-    }
+    for (let c = this.next(); c; c = this.next()) out.push(c);
     return out;
   }
 

@@ -126,16 +126,22 @@ export class RemotingChannel {
   }
 
   private onData(chunk: Buffer): void {
-    let commands: RemotingCommand[];
-    try {
-      commands = this.decoder.push(chunk);
-    } catch (e) {
-      this.options.logger.warn(`remoting: closing ${this.remoteAddress}: ${(e as Error).message}`);
-      this.socket.destroy();
-      return;
-    }
-    for (const cmd of commands) {
-      if (this.isClosed) return;
+    this.decoder.append(chunk);
+    this.pump();
+  }
+
+  /** Handles buffered frames until none is left or reading is paused (the rest waits for resume). */
+  private pump(): void {
+    while (!this.paused && !this.isClosed) {
+      let cmd: RemotingCommand | undefined;
+      try {
+        cmd = this.decoder.next();
+      } catch (e) {
+        this.options.logger.warn(`remoting: closing ${this.remoteAddress}: ${(e as Error).message}`);
+        this.socket.destroy();
+        return;
+      }
+      if (!cmd) return;
       if (cmd.isResponse) this.onResponse(cmd);
       else this.onRequest(cmd);
     }
@@ -192,6 +198,8 @@ export class RemotingChannel {
     } else if (!backlog && !busy && this.paused) {
       this.paused = false;
       this.socket.resume();
+      // Not from inside a request's own handling: let the current call stack unwind first.
+      queueMicrotask(() => this.pump());
     }
   }
 
