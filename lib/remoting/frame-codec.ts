@@ -160,7 +160,12 @@ function toFieldString(v: unknown): string | undefined {
 
 export function decodeJsonHeader(header: Buffer): RemotingCommand {
   // Numbers come back as their text, so every header number is exact and already a string.
-  const h = parseLenientJson(header.toString('utf8'), { numbers: 'text' });
+  let h: unknown;
+  try {
+    h = parseLenientJson(header.toString('utf8'), { numbers: 'text' });
+  } catch (e) {
+    return invalid(`header: ${(e as Error).message}`);
+  }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) invalid('JSON header is not an object');
   const o = h as Record<string, unknown>;
   const cmd = new RemotingCommand();
