@@ -107,6 +107,13 @@ describe('remoting - server and client', () => {
     expect(calls.map((c) => c.field('v'))).to.deep.equal(['oneway', 'normal']);
   });
 
+  it('remoting - a response whose header cannot be framed (over 16 MiB) still answers, with SYSTEM_ERROR', async () => {
+    server.registerProcessor(77, () => RemotingCommand.response(0, 'x'.repeat(17 * 1024 * 1024)));
+    const res = await client.invokeSync(server.address(), RemotingCommand.request(77), 5000);
+    expect(res.code).to.equal(ResponseCode.SYSTEM_ERROR);
+    expect(res.remark).to.contain('does not fit the 24-bit length');
+  });
+
   it('remoting - invokeOneway reaches the processor and gets no response', async () => {
     await client.invokeOneway(server.address(), RemotingCommand.request(ECHO, { v: 'ow' }), 1000);
     await until(() => calls.length === 1);
