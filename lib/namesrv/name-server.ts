@@ -105,6 +105,12 @@ export class NameServer {
     s.registerProcessor(RequestCode.GET_BROKER_CLUSTER_INFO, () => ok(undefined, encodeClusterInfo(this.routes.clusterInfo())));
     s.registerProcessor(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, () =>
       ok(undefined, Buffer.from(JSON.stringify({ topicList: this.routes.topicList() }), 'utf8')));
+    s.registerProcessor(RequestCode.GET_TOPICS_BY_CLUSTER, (req) =>
+      ok(undefined, Buffer.from(JSON.stringify({ topicList: this.routes.topicsOfCluster(req.requireString('cluster')) }), 'utf8')));
+    s.registerProcessor(RequestCode.DELETE_TOPIC_IN_NAMESRV, (req) => {
+      this.routes.deleteTopic(req.requireString('topic'), req.field('clusterName'));
+      return ok();
+    });
     s.registerProcessor(RequestCode.PUT_KV_CONFIG, (req) => {
       this.kvConfig.put(req.requireString('namespace'), req.requireString('key'), req.requireString('value'));
       return ok();

@@ -185,6 +185,19 @@ describe('namesrv - name server', () => {
     await until(() => ns['server'].channels().length === 2, 1000, 'the expired broker connection to close');
   });
 
+  it('namesrv - DELETE_TOPIC_IN_NAMESRV drops a topic for one cluster or everywhere; GET_TOPICS_BY_CLUSTER lists a cluster\'s topics', async () => {
+    const ns = await start();
+    const c = client();
+    await client().registerBroker(ns.address(), broker('broker-a', 10911, [topic('T'), topic('U')]));
+    await client().registerBroker(ns.address(), { ...broker('broker-b', 20911, [topic('T')]), clusterName: 'Other' });
+    expect((await c.getTopicsByCluster(ns.address(), 'Other')).sort()).to.deep.equal(['T', 'TBW102']);
+    await c.deleteTopic(ns.address(), 'T', 'DefaultCluster');
+    expect(ns.routes.pickupTopicRouteData('T')!.brokerDatas.map((b) => b.brokerName)).to.deep.equal(['broker-b']);
+    await c.deleteTopic(ns.address(), 'U');
+    expect(ns.routes.pickupTopicRouteData('U')).to.equal(undefined);
+    expect((await c.getTopicsByCluster(ns.address(), 'DefaultCluster')).sort()).to.deep.equal(['TBW102']);
+  });
+
   it('namesrv - UNREGISTER_BROKER removes the broker and its topics', async () => {
     const ns = await start();
     const a = client();
