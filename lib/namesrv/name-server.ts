@@ -119,7 +119,8 @@ export class NameServer {
       const namespace = req.requireString('namespace');
       const key = req.requireString('key');
       const value = this.kvConfig.get(namespace, key);
-      if (value === undefined) return RemotingCommand.response(ResponseCode.QUERY_NOT_FOUND, `No config item, Namespace: ${namespace} Key: ${key}`);
+      // Java answers with its (empty) response header here too: `"extFields":{}`.
+      if (value === undefined) return RemotingCommand.response(ResponseCode.QUERY_NOT_FOUND, `No config item, Namespace: ${namespace} Key: ${key}`, {});
       return ok({ value });
     });
     s.registerProcessor(RequestCode.DELETE_KV_CONFIG, (req) => {
@@ -137,7 +138,7 @@ export class NameServer {
     const compressed = req.bool('compressed');
     const crc = req.int('bodyCrc32', 0);
     // A zero CRC skips the check (brokers that do not compute it send 0).
-    if (crc !== 0 && crc !== bodyCrc32(req.body)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'crc32 not match');
+    if (crc !== 0 && crc !== bodyCrc32(req.body)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'crc32 not match', {});
     let body: RegisterBrokerBody;
     if (!req.body || req.body.length === 0) body = { dataVersion: { counter: 0, timestamp: 0 }, topicConfigTable: [], filterServerList: [] };
     else if (req.version >= 37) body = decodeRegisterBrokerBody(req.body, compressed);
