@@ -155,6 +155,13 @@ describe('remoting - server and client', () => {
     expect(res.field('echo')).to.equal('again');
   });
 
+  it('remoting - a second server on a port in use fails with REMOTING_LISTEN_FAILED', async () => {
+    const second = new RemotingServer({ logger, port: server.port });
+    const e = await rejectKeelCode(second.start(), 'REMOTING_LISTEN_FAILED');
+    expect(e.message).to.contain('EADDRINUSE');
+    await second.close();
+  });
+
   it('remoting - connecting to a closed port fails with REMOTING_CONNECT_FAILED', async () => {
     const addr = server.address();
     await server.close();
