@@ -31,6 +31,7 @@ export type KeelErrorCode =
   | 'REMOTING_REQUEST_INVALID'    // a request whose header field or body is missing or does not parse
   | 'REMOTING_TIMEOUT'            // no response within the invoke timeout
   | 'REMOTING_CONNECT_FAILED'
+  | 'REMOTING_LISTEN_FAILED'      // a server cannot listen on its address (in use, not local); the errno is the cause
   | 'REMOTING_CONNECTION_CLOSED'  // the connection closed before the response arrived
   | 'REMOTING_ERROR_RESPONSE'     // the peer answered with an error code (RemotingResponseError.responseCode)
   | 'REMOTING_TOO_MANY_REQUESTS'; // too many async or oneway requests in flight

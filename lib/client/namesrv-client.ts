@@ -62,10 +62,16 @@ export class NameServerClient {
   }
 
   async getTopicList(addr: string): Promise<string[]> {
-    const res = await this.call(addr, RemotingCommand.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER));
-    expectSuccess(res, 'GET_ALL_TOPIC_LIST_FROM_NAMESERVER');
-    const list = (JSON.parse((res.body ?? Buffer.from('{}')).toString('utf8')) as { topicList?: unknown }).topicList;
-    return Array.isArray(list) ? list.map(String) : [];
+    return topicList(expectSuccess(await this.call(addr, RemotingCommand.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER)), 'GET_ALL_TOPIC_LIST_FROM_NAMESERVER'));
+  }
+
+  async getTopicsByCluster(addr: string, cluster: string): Promise<string[]> {
+    return topicList(expectSuccess(await this.call(addr, RemotingCommand.request(RequestCode.GET_TOPICS_BY_CLUSTER, { cluster })), 'GET_TOPICS_BY_CLUSTER'));
+  }
+
+  /** Removes the topic's routes on the brokers of `clusterName`, or everywhere without it. */
+  async deleteTopic(addr: string, topic: string, clusterName?: string): Promise<void> {
+    expectSuccess(await this.call(addr, RemotingCommand.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic, clusterName })), 'DELETE_TOPIC_IN_NAMESRV');
   }
 
   async putKVConfig(addr: string, namespace: string, key: string, value: string): Promise<void> {
@@ -125,4 +131,10 @@ export class NameServerClient {
   private call(addr: string, req: RemotingCommand): Promise<RemotingCommand> {
     return this.remoting.invokeSync(addr, req, this.timeoutMs);
   }
+}
+
+/** A TopicList body: `{"topicList":[…]}`. */
+function topicList(res: RemotingCommand): string[] {
+  const list = (JSON.parse((res.body ?? Buffer.from('{}')).toString('utf8')) as { topicList?: unknown }).topicList;
+  return Array.isArray(list) ? list.map(String) : [];
 }

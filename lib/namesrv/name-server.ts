@@ -105,6 +105,12 @@ export class NameServer {
     s.registerProcessor(RequestCode.GET_BROKER_CLUSTER_INFO, () => ok(undefined, encodeClusterInfo(this.routes.clusterInfo())));
     s.registerProcessor(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, () =>
       ok(undefined, Buffer.from(JSON.stringify({ topicList: this.routes.topicList() }), 'utf8')));
+    s.registerProcessor(RequestCode.GET_TOPICS_BY_CLUSTER, (req) =>
+      ok(undefined, Buffer.from(JSON.stringify({ topicList: this.routes.topicsOfCluster(req.requireString('cluster')) }), 'utf8')));
+    s.registerProcessor(RequestCode.DELETE_TOPIC_IN_NAMESRV, (req) => {
+      this.routes.deleteTopic(req.requireString('topic'), req.field('clusterName'));
+      return ok();
+    });
     s.registerProcessor(RequestCode.PUT_KV_CONFIG, (req) => {
       this.kvConfig.put(req.requireString('namespace'), req.requireString('key'), req.requireString('value'));
       return ok();
@@ -113,7 +119,8 @@ export class NameServer {
       const namespace = req.requireString('namespace');
       const key = req.requireString('key');
       const value = this.kvConfig.get(namespace, key);
-      if (value === undefined) return RemotingCommand.response(ResponseCode.QUERY_NOT_FOUND, `No config item, Namespace: ${namespace} Key: ${key}`);
+      // Java answers with its (empty) response header here too: `"extFields":{}`.
+      if (value === undefined) return RemotingCommand.response(ResponseCode.QUERY_NOT_FOUND, `No config item, Namespace: ${namespace} Key: ${key}`, {});
       return ok({ value });
     });
     s.registerProcessor(RequestCode.DELETE_KV_CONFIG, (req) => {
@@ -131,7 +138,7 @@ export class NameServer {
     const compressed = req.bool('compressed');
     const crc = req.int('bodyCrc32', 0);
     // A zero CRC skips the check (brokers that do not compute it send 0).
-    if (crc !== 0 && crc !== bodyCrc32(req.body)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'crc32 not match');
+    if (crc !== 0 && crc !== bodyCrc32(req.body)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'crc32 not match', {});
     let body: RegisterBrokerBody;
     if (!req.body || req.body.length === 0) body = { dataVersion: { counter: 0, timestamp: 0 }, topicConfigTable: [], filterServerList: [] };
     else if (req.version >= 37) body = decodeRegisterBrokerBody(req.body, compressed);

@@ -185,6 +185,24 @@ export class RouteInfoManager {
     return [...this.topicQueueTable.keys()];
   }
 
+  /** Topics served by any broker of `cluster` (GET_TOPICS_BY_CLUSTER). */
+  topicsOfCluster(cluster: string): string[] {
+    const names = this.clusterAddrTable.get(cluster) ?? new Set<string>();
+    return [...this.topicQueueTable].filter(([, byBroker]) => [...names].some((n) => byBroker.has(n))).map(([t]) => t);
+  }
+
+  /** mqadmin deleteTopic: the topic's queues on the brokers of `cluster`, or everywhere. */
+  deleteTopic(topic: string, cluster?: string): void {
+    if (!cluster) {
+      this.topicQueueTable.delete(topic);
+      return;
+    }
+    const byBroker = this.topicQueueTable.get(topic);
+    if (!byBroker) return;
+    for (const name of this.clusterAddrTable.get(cluster) ?? []) byBroker.delete(name);
+    if (byBroker.size === 0) this.topicQueueTable.delete(topic);
+  }
+
   /** Drops every broker that has not registered for `expireMs`, closing its connection (as Java). */
   scanNotActiveBroker(expireMs: number): number {
     const now = this.options.clock.now();

@@ -21,28 +21,32 @@ function invalid(message: string): never {
   throw new KeelError('REMOTING_FRAME_INVALID', message);
 }
 
-/** The whole frame, length prefix included. Replies use JSON unless told otherwise. */
+/** The whole frame, length prefix included, in one buffer. Replies use JSON unless told otherwise. */
 export function encodeFrame(cmd: RemotingCommand, type: SerializeType = SerializeType.JSON): Buffer {
-  const header = type === SerializeType.JSON ? encodeJsonHeader(cmd) : encodeRocketMqHeader(cmd);
-  if (header.length > HEADER_LENGTH_MASK) invalid(`header of ${header.length} bytes does not fit the 24-bit length`);
+  const text = type === SerializeType.JSON ? jsonHeaderText(cmd) : undefined;
+  const binary = text === undefined ? encodeRocketMqHeader(cmd) : undefined;
+  const headerLength = text !== undefined ? Buffer.byteLength(text, 'utf8') : binary!.length;
+  if (headerLength > HEADER_LENGTH_MASK) invalid(`header of ${headerLength} bytes does not fit the 24-bit length`);
   const bodyLength = cmd.body ? cmd.body.length : 0;
-  const prefix = Buffer.allocUnsafe(8);
-  prefix.writeInt32BE(4 + header.length + bodyLength, 0);
-  prefix.writeInt32BE((type << 24) | header.length, 4);
-  return cmd.body && bodyLength > 0 ? Buffer.concat([prefix, header, cmd.body], 8 + header.length + bodyLength) : Buffer.concat([prefix, header]);
+  const out = Buffer.allocUnsafe(8 + headerLength + bodyLength);
+  out.writeInt32BE(4 + headerLength + bodyLength, 0);
+  out.writeInt32BE((type << 24) | headerLength, 4);
+  if (text !== undefined) out.write(text, 8, 'utf8');
+  else binary!.copy(out, 8);
+  if (bodyLength > 0) cmd.body!.copy(out, 8 + headerLength);
+  return out;
 }
 
 /**
  * Java 4.9.7's header through fastjson: bean fields in alphabetical order, nulls omitted,
  * `serializeTypeCurrentRPC` informational. extFields keep the order they were given in.
  */
-export function encodeJsonHeader(cmd: RemotingCommand): Buffer {
+function jsonHeaderText(cmd: RemotingCommand): string {
   let s = `{"code":${cmd.code}`;
   if (cmd.extFields) s += `,"extFields":${JSON.stringify(cmd.extFields)}`;
   s += `,"flag":${cmd.flag},"language":${JSON.stringify(cmd.language)},"opaque":${cmd.opaque}`;
   if (cmd.remark !== undefined) s += `,"remark":${JSON.stringify(cmd.remark)}`;
-  s += `,"serializeTypeCurrentRPC":"JSON","version":${cmd.version}}`;
-  return Buffer.from(s, 'utf8');
+  return s + `,"serializeTypeCurrentRPC":"JSON","version":${cmd.version}}`;
 }
 
 /** `RocketMQSerializable.rocketMQProtocolEncode`. */
@@ -142,11 +146,13 @@ export function decodeCommand(buf: Buffer): RemotingCommand {
   return cmd;
 }
 
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** An int32 header field, given as a JSON number or as a string holding one. */
 function toInt(v: unknown, name: string, fallback: number): number {
   if (v === undefined || v === null) return fallback;
-  const s = typeof v === 'string' ? v : undefined;
-  const n = s !== undefined && /^-?\d{1,10}$/.test(s) ? Number(s) : NaN;
-  if (!(n >= -0x80000000 && n <= 0x7fffffff)) invalid(`header field ${name} is not an int: ${JSON.stringify(v)}`);
+  const n = typeof v === 'number' ? v : typeof v === 'string' && JSON_NUMBER.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) invalid(`header field ${name} is not an int: ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -158,9 +164,34 @@ function toFieldString(v: unknown): string | undefined {
   return JSON.stringify(v);
 }
 
+function stringFieldsOnly(h: unknown): boolean {
+  if (typeof h !== 'object' || h === null) return false;
+  const o = h as Record<string, unknown>;
+  if (o.remark !== undefined && o.remark !== null && typeof o.remark !== 'string') return false;
+  const ext = o.extFields;
+  if (ext === undefined || ext === null) return true;
+  if (typeof ext !== 'object') return false;
+  for (const k in ext) if (typeof (ext as Record<string, unknown>)[k] !== 'string') return false;
+  return true;
+}
+
 export function decodeJsonHeader(header: Buffer): RemotingCommand {
-  // Numbers come back as their text, so every header number is exact and already a string.
-  const h = parseLenientJson(header.toString('utf8'), { numbers: 'text' });
+  const text = header.toString('utf8');
+  // Java sends every extField as a string: native JSON.parse reads that exactly. Anything else
+  // (ali-ons numbers, fastjson's unquoted keys) takes the reader that keeps each number's text.
+  let h: unknown;
+  try {
+    h = JSON.parse(text);
+  } catch {
+    h = undefined;
+  }
+  if (!stringFieldsOnly(h)) {
+    try {
+      h = parseLenientJson(text, { numbers: 'text' });
+    } catch (e) {
+      return invalid(`header: ${(e as Error).message}`);
+    }
+  }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) invalid('JSON header is not an object');
   const o = h as Record<string, unknown>;
   const cmd = new RemotingCommand();

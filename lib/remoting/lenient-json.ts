@@ -30,7 +30,7 @@ class Reader {
   constructor(private readonly s: string, private readonly numbersAsText: boolean) {}
 
   fail(what: string): never {
-    throw new KeelError('REMOTING_FRAME_INVALID', `bad JSON at ${this.i}: ${what}`);
+    throw new KeelError('REMOTING_REQUEST_INVALID', `bad JSON at ${this.i}: ${what}`);
   }
 
   ws(): void {

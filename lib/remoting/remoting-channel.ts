@@ -83,16 +83,22 @@ export class RemotingChannel {
   /** Sends a request and waits for its response; rejects REMOTING_TIMEOUT or REMOTING_CONNECTION_CLOSED. */
   invoke(request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
     if (this.isClosed) return Promise.reject(closedError(this.remoteAddress));
-    request.opaque = this.takeOpaque();
+    const opaque = this.takeOpaque();
+    request.opaque = opaque;
     request.flag &= ~FLAG_ONEWAY;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(request);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return new Promise<RemotingCommand>((resolve, reject) => {
-      const opaque = request.opaque;
       const timer = this.options.clock.setTimeout(() => {
         this.pending.delete(opaque);
         reject(new KeelError('REMOTING_TIMEOUT', `no response from ${this.remoteAddress} within ${timeoutMs} ms (code ${request.code}, opaque ${opaque})`));
       }, timeoutMs);
       this.pending.set(opaque, { resolve, reject, timer });
-      this.write(request);
+      this.send(frame);
     });
   }
 
@@ -119,9 +125,9 @@ export class RemotingChannel {
     return o;
   }
 
-  private write(cmd: RemotingCommand): void {
+  private send(frame: Buffer): void {
     if (this.isClosed) return;
-    this.socket.write(encodeFrame(cmd));
+    this.socket.write(frame);
     this.updateFlow();
   }
 
@@ -183,7 +189,17 @@ export class RemotingChannel {
     if (response && !request.isOneway) {
       response.opaque = request.opaque;
       response.flag |= FLAG_RESPONSE;
-      this.write(response);
+      let frame: Buffer;
+      try {
+        frame = encodeFrame(response);
+      } catch (e) {
+        // A response that cannot be framed (a header over 16 MiB) still answers the request.
+        this.options.logger.warn(`remoting: cannot encode the response to code ${request.code}: ${(e as Error).message}`);
+        const error = RemotingCommand.response(ResponseCode.SYSTEM_ERROR, (e as Error).message);
+        error.opaque = request.opaque;
+        frame = encodeFrame(error);
+      }
+      this.send(frame);
     }
     this.updateFlow();
   }

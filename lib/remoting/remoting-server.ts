@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 import { Clock, systemClock } from '../clock';
+import { KeelError } from '../errors';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-codec';
 import { consoleLogger, Logger } from './logger';
 import { RemotingCommand } from './remoting-command';
@@ -78,9 +79,13 @@ export class RemotingServer {
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const fail = (e: Error) => {
+        this.server = undefined;
+        reject(new KeelError('REMOTING_LISTEN_FAILED', `cannot listen on ${this.options.host}:${this.options.port}: ${e.message}`, { cause: e }));
+      };
+      server.once('error', fail);
       server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
+        server.off('error', fail);
         resolve();
       });
     });
@@ -90,7 +95,7 @@ export class RemotingServer {
   /** "ip:port" the server listens on. */
   address(): string {
     const a = this.server?.address();
-    if (!a || typeof a === 'string') throw new Error('RemotingServer is not listening');
+    if (!a || typeof a === 'string') throw new KeelError('CLIENT_STATE', 'the server is not listening (start() it first)');
     return formatAddress(a.address, a.port);
   }
 

@@ -83,6 +83,8 @@ describe('namesrv - name server', () => {
     const fields = { brokerName: 'broker-a', brokerAddr: reg.brokerAddr, clusterName: 'DefaultCluster', haServerAddr: reg.haServerAddr, brokerId: 0, compressed: false };
     const bad = await c.remoting.invokeSync(ns.address(), RemotingCommand.request(RequestCode.REGISTER_BROKER, { ...fields, bodyCrc32: bodyCrc32(body) ^ 1 }, body), 1000);
     expect([bad.code, bad.remark]).to.deep.equal([ResponseCode.SYSTEM_ERROR, 'crc32 not match']);
+    // As Java: the (empty) RegisterBrokerResponseHeader is on every reply, `"extFields":{}`.
+    expect(bad.extFields && { ...bad.extFields }).to.deep.equal({});
     expect(await c.getRouteInfoByTopic(ns.address(), 'T')).to.equal(undefined);
     const unchecked = await c.remoting.invokeSync(ns.address(), RemotingCommand.request(RequestCode.REGISTER_BROKER, { ...fields, bodyCrc32: 0 }, body), 1000);
     expect(unchecked.code).to.equal(0);
@@ -134,6 +136,7 @@ describe('namesrv - name server', () => {
     expect(await c.getKVConfig(ns.address(), 'NS', 'k')).to.equal('v1');
     const miss = await c.remoting.invokeSync(ns.address(), RemotingCommand.request(RequestCode.GET_KV_CONFIG, { namespace: 'NS', key: 'nope' }), 1000);
     expect([miss.code, miss.remark]).to.deep.equal([ResponseCode.QUERY_NOT_FOUND, 'No config item, Namespace: NS Key: nope']);
+    expect(miss.extFields && { ...miss.extFields }).to.deep.equal({});
     await c.deleteKVConfig(ns.address(), 'NS', 'k');
     expect(await c.getKVConfig(ns.address(), 'NS', 'k')).to.equal(undefined);
     await c.putKVConfig(ns.address(), 'ORDER_TOPIC_CONFIG', 'T', 'broker-a:4');
@@ -183,6 +186,19 @@ describe('namesrv - name server', () => {
     expect(logger.lines.some((l) => l.includes('broker 127.0.0.1:20911 expired'))).to.equal(true);
     // Java closes the expired broker's connection too.
     await until(() => ns['server'].channels().length === 2, 1000, 'the expired broker connection to close');
+  });
+
+  it('namesrv - DELETE_TOPIC_IN_NAMESRV drops a topic for one cluster or everywhere; GET_TOPICS_BY_CLUSTER lists a cluster\'s topics', async () => {
+    const ns = await start();
+    const c = client();
+    await client().registerBroker(ns.address(), broker('broker-a', 10911, [topic('T'), topic('U')]));
+    await client().registerBroker(ns.address(), { ...broker('broker-b', 20911, [topic('T')]), clusterName: 'Other' });
+    expect((await c.getTopicsByCluster(ns.address(), 'Other')).sort()).to.deep.equal(['T', 'TBW102']);
+    await c.deleteTopic(ns.address(), 'T', 'DefaultCluster');
+    expect(ns.routes.pickupTopicRouteData('T')!.brokerDatas.map((b) => b.brokerName)).to.deep.equal(['broker-b']);
+    await c.deleteTopic(ns.address(), 'U');
+    expect(ns.routes.pickupTopicRouteData('U')).to.equal(undefined);
+    expect((await c.getTopicsByCluster(ns.address(), 'DefaultCluster')).sort()).to.deep.equal(['TBW102']);
   });
 
   it('namesrv - UNREGISTER_BROKER removes the broker and its topics', async () => {

@@ -9,6 +9,9 @@
  * HashMap iteration order, as computed with JDK 17 for each key set from the header class's field
  * set (`RemotingCommand.makeCustomHeaderToNet` walks a HashSet<Field>, which decides the order of
  * keys sharing a bucket). Order does not matter to any parser; it matters for byte-exactness here.
+ * fixtures/remoting/java-4.9.7-client/ holds frames captured from a real Java 4.9.7 client (see
+ * lib/remoting/README.md, "Golden frames"); codec.test checks that the frames built here have their
+ * field order.
  */
 import * as zlib from 'node:zlib';
 
