@@ -27,7 +27,15 @@ export type KeelErrorCode =
   | 'DEAD_LETTER_RESENT'    // resendDeadLetter of a dead letter that was resent already
   | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
   | 'BROKER_IN_USE'         // a second EmbeddedBroker opened on a store that already has one
-  | 'CLIENT_STATE';         // a producer or consumer used before start() or after shutdown()
+  | 'CLIENT_STATE'          // a producer or consumer used before start() or after shutdown()
+  | 'REMOTING_FRAME_INVALID'      // a remoting frame that is malformed or over the size limit
+  | 'REMOTING_REQUEST_INVALID'    // a request whose header field or body is missing or does not parse
+  | 'REMOTING_TIMEOUT'            // no response within the invoke timeout
+  | 'REMOTING_CONNECT_FAILED'
+  | 'REMOTING_LISTEN_FAILED'      // a server cannot listen on its address (in use, not local); the errno is the cause
+  | 'REMOTING_CONNECTION_CLOSED'  // the connection closed before the response arrived
+  | 'REMOTING_ERROR_RESPONSE'     // the peer answered with an error code (RemotingResponseError.responseCode)
+  | 'REMOTING_TOO_MANY_REQUESTS'; // too many async or oneway requests in flight
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

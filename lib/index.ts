@@ -32,3 +32,16 @@ export {
 } from './consumer/message-const';
 export { audit } from './store/audit';
 export type { AuditReport, AuditDamage, AuditOptions, AuditProgress, AuditIO, DamageKind } from './store/audit';
+export { NameServer, DEFAULT_NAMESRV_PORT } from './namesrv/name-server';
+export type { NameServerOptions } from './namesrv/name-server';
+export { NameServerClient } from './client/namesrv-client';
+export type { BrokerRegistration, RegisterBrokerResponse } from './client/namesrv-client';
+export { RemotingServer } from './remoting/remoting-server';
+export type { RemotingServerOptions } from './remoting/remoting-server';
+export { RemotingClient, RemotingResponseError } from './remoting/remoting-client';
+export type { RemotingClientOptions } from './remoting/remoting-client';
+export { RemotingCommand } from './remoting/remoting-command';
+export type { RemotingChannel, RequestProcessor } from './remoting/remoting-channel';
+export { RequestCode } from './remoting/request-code';
+export { ResponseCode } from './remoting/response-code';
+export type { Logger } from './remoting/logger';

@@ -49,6 +49,14 @@ export class OffsetStore {
     this.file.markDirty();
   }
 
+  /** Every (group, topic) with an offset, for admin views (who consumes a topic, a group's topics). */
+  subscriptions(): { group: string; topic: string }[] {
+    return [...this.table.keys()].map((k) => {
+      const at = k.indexOf('@');
+      return { topic: k.slice(0, at), group: k.slice(at + 1) };
+    });
+  }
+
   /** Writes the offsets now (if anything changed); resolves once they are on disk. */
   persist(): Promise<void> { return this.file.persist(); }
 

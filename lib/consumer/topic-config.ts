@@ -22,6 +22,7 @@ interface TopicsFile {
  */
 export class TopicConfigManager {
   private readonly topics = new Map<string, TopicConfig>();
+  private readonly changeListeners: ((t: TopicConfig | { name: string; queues: 0 }) => void)[] = [];
   private readonly file: ConfigFile<TopicsFile>;
 
   private constructor(store: MessageStore, private readonly maxQueues: number) {
@@ -62,7 +63,24 @@ export class TopicConfigManager {
     const t = { name, queues };
     this.topics.set(name, t);
     await this.save();
+    for (const l of this.changeListeners) l(t);
     return t;
+  }
+
+  /**
+   * Forgets a topic (RocketMQ's deleteTopicConfig). Its messages stay in the
+   * store until they expire, so a restart adopts it again if any are left.
+   */
+  async remove(name: string): Promise<boolean> {
+    if (!this.topics.delete(name)) return false;
+    await this.save();
+    for (const l of this.changeListeners) l({ name, queues: 0 });
+    return true;
+  }
+
+  /** Called after a topic is created, grown or removed (queues 0), once it is saved; a networked broker re-registers then. */
+  onChange(listener: (t: TopicConfig | { name: string; queues: 0 }) => void): void {
+    this.changeListeners.push(listener);
   }
 
   private save(): Promise<void> {

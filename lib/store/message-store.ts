@@ -204,6 +204,15 @@ export class MessageStore {
 
   /** The message stored at a physical offset, or null when none starts there. */
   async getMessage(physicalOffset: number): Promise<MessageExt | null> {
+    const r = await this.getRecord(physicalOffset);
+    return r ? r.message : null;
+  }
+
+  /**
+   * The message stored at a physical offset and its record bytes as stored
+   * (what RocketMQ's VIEW_MESSAGE_BY_ID sends), or null when none starts there.
+   */
+  async getRecord(physicalOffset: number): Promise<{ message: MessageExt; record: Buffer } | null> {
     this.readBlock();
     if (!Number.isSafeInteger(physicalOffset) || physicalOffset < 0) throw new TypeError('physicalOffset must be a non-negative integer');
     if (physicalOffset >= this.commitLog.writtenOffset) return null;
@@ -213,7 +222,7 @@ export class MessageStore {
     const size = head.readInt32BE(0);
     if (size <= 0 || physicalOffset + size > this.commitLog.writtenOffset) return null;
     const buf = await this.commitLog.read(physicalOffset, size);
-    return buf ? this.decode(buf, 0, physicalOffset) : null;
+    return buf ? { message: this.decode(buf, 0, physicalOffset), record: buf } : null;
   }
 
   /** Decodes a record read back, refusing one whose CRCs fail (bit rot, a damaged disk) unless verifyReads is off. */
@@ -236,9 +245,11 @@ export class MessageStore {
 
   /**
    * Up to `max` messages of a queue from `queueOffset`. Never returns anything
-   * beyond the durable position of the current flush mode.
+   * beyond the durable position of the current flush mode. With `options.records`,
+   * `result.records[i]` holds the stored bytes of `result.messages[i]` (a remote
+   * pull sends them as they are).
    */
-  async getMessages(topic: string, queueId: number, queueOffset: number, max: number, filter?: MessageFilter): Promise<GetMessagesResult> {
+  async getMessages(topic: string, queueId: number, queueOffset: number, max: number, filter?: MessageFilter, options?: { records?: boolean }): Promise<GetMessagesResult> {
     this.readBlock();
     if (!Number.isSafeInteger(queueOffset) || queueOffset < 0) throw new TypeError('queueOffset must be a non-negative integer');
     if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('max must be a positive integer');
@@ -253,6 +264,7 @@ export class MessageStore {
     if (queueOffset === maxOffset) return { status: 'NO_NEW_MSG', messages: [], nextBeginOffset: queueOffset, ...base };
     const raw = await cq.readRaw(queueOffset, max);
     const messages: MessageExt[] = [];
+    const records: Buffer[] | undefined = options?.records ? [] : undefined;
     const wanted: { e: number; off: number; size: number }[] = [];
     for (let i = 0; i < raw.count; i++) {
       const at = i * CQ_ENTRY_SIZE;
@@ -284,13 +296,19 @@ export class MessageStore {
         return { status: 'OFFSET_MOVED', messages: [], nextBeginOffset: cq.minOffset, minOffset: cq.minOffset, maxOffset: cq.maxOffset };
       }
       for (let k = i; k < j; k++) {
-        const m = this.decode(buf, wanted[k].off - wanted[i].off, wanted[k].off);
-        if (!filter?.matchMessage || filter.matchMessage(m)) messages.push(m);
+        const at = wanted[k].off - wanted[i].off;
+        const m = this.decode(buf, at, wanted[k].off);
+        if (!filter?.matchMessage || filter.matchMessage(m)) {
+          messages.push(m);
+          records?.push(buf.subarray(at, at + wanted[k].size));
+        }
       }
       i = j;
     }
     const nextBeginOffset = raw.from + raw.count;
-    return { status: messages.length ? 'FOUND' : 'NO_MATCHED_MSG', messages, nextBeginOffset, ...base };
+    const result: GetMessagesResult = { status: messages.length ? 'FOUND' : 'NO_MATCHED_MSG', messages, nextBeginOffset, ...base };
+    if (records) result.records = records;
+    return result;
   }
 
   getMinOffsetInQueue(topic: string, queueId: number): number {

@@ -92,6 +92,8 @@ export interface GetMessagesResult {
   nextBeginOffset: number;
   minOffset: number;
   maxOffset: number;
+  /** With getMessages' `records` option: the stored bytes of each message, in the same order. */
+  records?: Buffer[];
 }
 
 /** A ConsumeQueue entry as read. */

@@ -1,0 +1,188 @@
+/**
+ * The admin codes mqadmin and keelmq's CLI use (RocketMQ's AdminBrokerProcessor):
+ * UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215), GET_TOPIC_STATS_INFO (202),
+ * GET_CONSUME_STATS (208), INVOKE_BROKER_TO_RESET_OFFSET (222, with RESET_CONSUMER_CLIENT_OFFSET
+ * (220) to the group's online clients), GET_BROKER_RUNTIME_INFO (28), QUERY_TOPIC_CONSUME_BY_WHO (300),
+ * GET_CONSUMER_CONNECTION_LIST (203).
+ *
+ * Bodies keyed by MessageQueue are written as fastjson writes them, with object keys
+ * (`{{"brokerName":"b","queueId":0,"topic":"T"}:v}`): that is what mqadmin parses.
+ */
+import { SCHEDULE_TOPIC } from '../consumer/message-const';
+import { RemotingCommand } from '../remoting/remoting-command';
+import { RequestCode } from '../remoting/request-code';
+import { ResponseCode } from '../remoting/response-code';
+import type { BrokerContext } from './broker-context';
+
+const TOPIC_NAME = /^[%|a-zA-Z0-9_-]{1,127}$/;
+/** Topics an admin may not create or delete (`TopicValidator.isSystemTopic`, plus keelmq's schedule topic). */
+const SYSTEM_TOPICS = new Set(['TBW102', SCHEDULE_TOPIC, 'RMQ_SYS_TRANS_HALF_TOPIC', 'RMQ_SYS_TRANS_OP_HALF_TOPIC', 'RMQ_SYS_TRACE_TOPIC', 'OFFSET_MOVED_EVENT']);
+
+export interface MessageQueueKey {
+  brokerName: string;
+  queueId: number;
+  topic: string;
+}
+
+/** A map keyed by MessageQueue, as fastjson writes it (object keys, fields sorted); values are JSON text. */
+export function mqMapJson(entries: [MessageQueueKey, string][]): string {
+  return `{${entries.map(([mq, v]) => `${JSON.stringify({ brokerName: mq.brokerName, queueId: mq.queueId, topic: mq.topic })}:${v}`).join(',')}}`;
+}
+
+export class AdminProcessor {
+  private readonly startedAt: number;
+
+  constructor(private readonly ctx: BrokerContext, private readonly heldPulls: () => number) {
+    this.startedAt = ctx.clock.now();
+  }
+
+  async updateAndCreateTopic(req: RemotingCommand): Promise<RemotingCommand> {
+    const topic = req.requireString('topic');
+    const queues = Math.max(req.int('readQueueNums', 0), req.int('writeQueueNums', 0));
+    if (!TOPIC_NAME.test(topic)) return error(`The specified topic ${JSON.stringify(topic)} contains illegal characters or is too long`);
+    if (topic === this.ctx.config.clusterName) return error(`The specified topic is conflict with cluster name ${topic}`);
+    if (SYSTEM_TOPICS.has(topic)) return error(`The topic[${topic}] is conflict with system topic.`);
+    if (queues < 1) return error('readQueueNums and writeQueueNums must be positive');
+    // The change listener re-registers with the name servers at once.
+    await this.ctx.services.createTopic(topic, queues);
+    return ok();
+  }
+
+  async deleteTopic(req: RemotingCommand): Promise<RemotingCommand> {
+    const topic = req.requireString('topic');
+    if (SYSTEM_TOPICS.has(topic)) return error(`The topic[${topic}] is conflict with system topic.`);
+    await this.ctx.services.topicConfig.remove(topic);
+    return ok();
+  }
+
+  async topicStats(req: RemotingCommand): Promise<RemotingCommand> {
+    const topic = req.requireString('topic');
+    const t = this.ctx.services.topic(topic);
+    if (!t) return RemotingCommand.response(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist`);
+    const entries: [MessageQueueKey, string][] = [];
+    for (let q = 0; q < t.queues; q++) {
+      const minOffset = this.ctx.store.getMinOffsetInQueue(topic, q);
+      const maxOffset = this.ctx.store.getMaxOffsetInQueue(topic, q);
+      const lastUpdateTimestamp = maxOffset > minOffset ? await this.storeTimeAt(topic, q, maxOffset - 1) : 0;
+      entries.push([this.mq(topic, q), JSON.stringify({ lastUpdateTimestamp, maxOffset, minOffset })]);
+    }
+    return ok(`{"offsetTable":${mqMapJson(entries)}}`);
+  }
+
+  async consumeStats(req: RemotingCommand): Promise<RemotingCommand> {
+    const group = req.requireString('consumerGroup');
+    const only = req.field('topic');
+    const online = this.ctx.consumers.group(group);
+    const topics = only ? [only] : [...new Set([
+      ...this.ctx.services.offsets.subscriptions().filter((s) => s.group === group).map((s) => s.topic),
+      ...(online ? [...online.subscriptions.keys()] : []),
+    ])].sort();
+    const entries: [MessageQueueKey, string][] = [];
+    for (const topic of topics) {
+      const t = this.ctx.services.topic(topic);
+      if (!t) continue;
+      // An online group that no longer subscribes to a topic is not shown for it (Java).
+      if (online && online.subscriptions.size > 0 && !online.subscriptions.has(topic)) continue;
+      for (let q = 0; q < t.queues; q++) {
+        const brokerOffset = this.ctx.store.getMaxOffsetInQueue(topic, q);
+        const consumerOffset = Math.max(0, this.ctx.services.consumerOffset(group, topic, q) ?? 0);
+        const lastTimestamp = consumerOffset > 0 ? await this.storeTimeAt(topic, q, consumerOffset - 1) : 0;
+        entries.push([this.mq(topic, q), JSON.stringify({ brokerOffset, consumerOffset, lastTimestamp })]);
+      }
+    }
+    return ok(`{"consumeTps":0.0,"offsetTable":${mqMapJson(entries)}}`);
+  }
+
+  /**
+   * Moves the group's offsets in `topic` to `timestamp` (-1: the end) through the shared
+   * resetOffsetByTime; without isForce a queue only moves back, as in Java. Online clients
+   * get RESET_CONSUMER_CLIENT_OFFSET; the offsets are stored here as well, so an offline group
+   * resumes from them too.
+   */
+  async resetOffset(req: RemotingCommand): Promise<RemotingCommand> {
+    const topic = req.requireString('topic');
+    const group = req.requireString('group');
+    const timestamp = req.long('timestamp');
+    const isForce = req.bool('isForce', true);
+    const t = this.ctx.services.topic(topic);
+    if (!t) return error(`[reset offset] topic ${topic} does not exist`);
+    const before = new Map<number, number | undefined>();
+    for (let q = 0; q < t.queues; q++) before.set(q, this.ctx.services.consumerOffset(group, topic, q));
+    const offsets = await this.ctx.services.resetOffsetByTime(group, topic, timestamp === -1 ? Number.MAX_SAFE_INTEGER : timestamp);
+    for (const [q, off] of offsets) {
+      const old = before.get(q);
+      if (!isForce && old !== undefined && off >= old) {
+        offsets.set(q, old);
+        this.ctx.services.offsets.update(group, topic, q, old);
+      }
+    }
+    await this.ctx.services.offsets.persist();
+    const body = Buffer.from(`{"offsetTable":${mqMapJson([...offsets].map(([q, off]) => [this.mq(topic, q), String(off)]))}}`, 'utf8');
+    const g = this.ctx.consumers.group(group);
+    for (const c of g?.clients.values() ?? []) {
+      const notice = RemotingCommand.request(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, { topic, group, timestamp, isForce }, body);
+      c.channel.oneway(notice).catch((e: Error) => this.ctx.logger.info(`broker: reset notice to ${c.clientId} failed: ${e.message}`));
+    }
+    return RemotingCommand.response(ResponseCode.SUCCESS, undefined, undefined, body);
+  }
+
+  runtimeInfo(): RemotingCommand {
+    const s = this.ctx.store.stats();
+    const table: Record<string, string> = {
+      brokerVersionDesc: 'V4_9_7',
+      brokerVersion: '407',
+      bootTimestamp: String(this.startedAt),
+      runtime: `${Math.floor((this.ctx.clock.now() - this.startedAt) / 1000)}s`,
+      commitLogMinOffset: String(s.minOffset),
+      commitLogMaxOffset: String(s.appendOffset),
+      flushMode: s.flushMode,
+      storeState: s.state,
+      diskFull: String(s.diskFull),
+      pullThreadPoolQueueSize: String(this.heldPulls()),
+      brokerActive: 'true',
+    };
+    const sorted: Record<string, string> = {};
+    for (const k of Object.keys(table).sort()) sorted[k] = table[k]!;
+    return ok(JSON.stringify({ table: sorted }));
+  }
+
+  consumeByWho(req: RemotingCommand): RemotingCommand {
+    const topic = req.requireString('topic');
+    const groups = new Set<string>();
+    for (const g of this.ctx.consumers.allGroups()) if (g.subscriptions.has(topic)) groups.add(g.group);
+    for (const s of this.ctx.services.offsets.subscriptions()) if (s.topic === topic) groups.add(s.group);
+    return ok(JSON.stringify({ groupList: [...groups].sort() }));
+  }
+
+  consumerConnections(req: RemotingCommand): RemotingCommand {
+    const group = req.requireString('consumerGroup');
+    const g = this.ctx.consumers.group(group);
+    if (!g || g.clients.size === 0) return RemotingCommand.response(ResponseCode.CONSUMER_NOT_ONLINE, `the consumer group[${group}] not online`);
+    const subscriptionTable: Record<string, unknown> = {};
+    for (const [topic, sd] of g.subscriptions) subscriptionTable[topic] = sd.raw;
+    return ok(JSON.stringify({
+      connectionSet: [...g.clients.values()].map((c) => ({ clientAddr: c.channel.remoteAddress, clientId: c.clientId, language: c.language, version: c.version })),
+      consumeFromWhere: g.consumeFromWhere,
+      consumeType: g.consumeType,
+      messageModel: g.messageModel,
+      subscriptionTable,
+    }));
+  }
+
+  private mq(topic: string, queueId: number): MessageQueueKey {
+    return { brokerName: this.ctx.config.brokerName, queueId, topic };
+  }
+
+  private async storeTimeAt(topic: string, queueId: number, offset: number): Promise<number> {
+    const r = await this.ctx.store.getMessages(topic, queueId, offset, 1);
+    return r.messages[0]?.storeTimestamp ?? 0;
+  }
+}
+
+function ok(json?: string): RemotingCommand {
+  return RemotingCommand.response(ResponseCode.SUCCESS, undefined, undefined, json === undefined ? undefined : Buffer.from(json, 'utf8'));
+}
+
+function error(remark: string): RemotingCommand {
+  return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, remark);
+}

@@ -1,0 +1,193 @@
+/**
+ * SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320) (RocketMQ's
+ * SendMessageProcessor): each message is stored with its properties, flag, sysFlag, born time and
+ * born host (the connection's peer); DELAY goes through the schedule service; a send to a
+ * `%RETRY%` topic past its maxReconsumeTimes becomes a dead letter (handleRetryAndDLQ).
+ * The reply's msgId is the offset id, so the store's storeHost is the broker's advertised address.
+ */
+import { DEFAULT_MAX_RECONSUME_TIMES } from '../consumer/retry';
+import { dlqTopic, isRetryTopic, PROPERTY_DELAY, RETRY_PREFIX, SCHEDULE_TOPIC } from '../consumer/message-const';
+import type { TopicConfig } from '../consumer/topic-config';
+import { isKeelError, KeelError } from '../errors';
+import type { RemotingChannel } from '../remoting/remoting-channel';
+import { RemotingCommand } from '../remoting/remoting-command';
+import { RequestCode } from '../remoting/request-code';
+import { ResponseCode } from '../remoting/response-code';
+import type { Message, PutResult, PutStatus } from '../store/message';
+import type { BrokerContext } from './broker-context';
+import { type BatchItem, decodeBatchBody, parseMessageProperties } from './message-properties';
+
+/** SEND_MESSAGE_V2's one-letter names (`SendMessageRequestHeaderV2`) → SEND_MESSAGE's. */
+const V2_NAMES: Record<string, string> = {
+  a: 'producerGroup', b: 'topic', c: 'defaultTopic', d: 'defaultTopicQueueNums', e: 'queueId', f: 'sysFlag', g: 'bornTimestamp',
+  h: 'flag', i: 'properties', j: 'reconsumeTimes', k: 'unitMode', l: 'maxReconsumeTimes', m: 'batch',
+};
+
+/** `MQVersion.Version.V3_4_9`: from this client version on the header's maxReconsumeTimes counts. */
+const VERSION_HONOURS_MAX_RECONSUME = 121;
+const TOPIC_NAME = /^[%|a-zA-Z0-9_-]+$/;
+const MAX_TOPIC_LENGTH = 127;
+/** Topics a producer may not send to (`TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`, plus keelmq's schedule DLQ). */
+const NOT_ALLOWED_SEND = new Set([SCHEDULE_TOPIC, dlqTopic(SCHEDULE_TOPIC), 'RMQ_SYS_TRANS_HALF_TOPIC', 'RMQ_SYS_TRANS_OP_HALF_TOPIC', 'RMQ_SYS_TRACE_TOPIC']);
+
+const STATUS_CODE: Record<PutStatus, number> = {
+  PUT_OK: ResponseCode.SUCCESS,
+  FLUSH_DISK_TIMEOUT: ResponseCode.FLUSH_DISK_TIMEOUT,
+  FLUSH_SLAVE_TIMEOUT: ResponseCode.FLUSH_SLAVE_TIMEOUT,
+  SLAVE_NOT_AVAILABLE: ResponseCode.SLAVE_NOT_AVAILABLE,
+};
+
+/** A store refusal as the response code a RocketMQ client understands (`PutMessageStatus` → ResponseCode). */
+export function storeErrorCode(e: unknown): { code: number; remark: string } | undefined {
+  if (!(e instanceof KeelError)) return undefined;
+  switch (e.code) {
+    case 'BODY_TOO_LARGE': case 'PROPERTIES_TOO_LONG': case 'PROPERTY_INVALID': case 'TOPIC_INVALID': case 'QUEUE_INVALID':
+    case 'DELAY_LEVEL_INVALID': case 'BATCH_TOO_LARGE':
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: e.message };
+    case 'DISK_FULL': case 'STORE_READ_ONLY': case 'STORE_CLOSED': case 'WRITE_FAILED': case 'FLUSH_FAILED': case 'CLIENT_STATE':
+      return { code: ResponseCode.SERVICE_NOT_AVAILABLE, remark: `service not available now: ${e.message}` };
+    case 'TOPIC_NOT_FOUND':
+      return { code: ResponseCode.TOPIC_NOT_EXIST, remark: e.message };
+    default:
+      return undefined;
+  }
+}
+
+interface SendHeader {
+  producerGroup: string;
+  topic: string;
+  queueId: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  flag: number;
+  properties: string | undefined;
+  reconsumeTimes: number;
+  maxReconsumeTimes: number | undefined;
+}
+
+function readHeader(req: RemotingCommand): SendHeader {
+  if (req.code === RequestCode.SEND_MESSAGE_V2 || req.code === RequestCode.SEND_BATCH_MESSAGE) {
+    const long: Record<string, string> = Object.create(null);
+    for (const [k, v] of Object.entries(req.extFields ?? {})) long[V2_NAMES[k] ?? k] = v;
+    req = RemotingCommand.request(req.code, long);
+  }
+  return {
+    producerGroup: req.requireString('producerGroup'),
+    topic: req.requireString('topic'),
+    queueId: req.int('queueId'),
+    sysFlag: req.int('sysFlag'),
+    bornTimestamp: req.long('bornTimestamp'),
+    flag: req.int('flag'),
+    properties: req.field('properties'),
+    reconsumeTimes: req.int('reconsumeTimes', 0),
+    maxReconsumeTimes: req.field('maxReconsumeTimes') === undefined ? undefined : req.int('maxReconsumeTimes'),
+  };
+}
+
+export class SendMessageProcessor {
+  constructor(private readonly ctx: BrokerContext) {}
+
+  async process(req: RemotingCommand, channel: RemotingChannel): Promise<RemotingCommand> {
+    try {
+      return await this.send(req, channel);
+    } catch (e) {
+      const mapped = storeErrorCode(e);
+      if (!mapped) throw e;
+      return RemotingCommand.response(mapped.code, mapped.remark);
+    }
+  }
+
+  private async send(req: RemotingCommand, channel: RemotingChannel): Promise<RemotingCommand> {
+    const h = readHeader(req);
+    const batch = req.code === RequestCode.SEND_BATCH_MESSAGE;
+    const refused = this.checkTopic(h.topic);
+    if (refused) return refused;
+    if (batch && isRetryTopic(h.topic)) return RemotingCommand.response(ResponseCode.MESSAGE_ILLEGAL, `batch request does not support retry group ${h.topic}`);
+    const topicConfig = await this.topicFor(h.topic);
+    if (!topicConfig) return RemotingCommand.response(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
+    let topic = h.topic;
+    let queueId = h.queueId;
+    if (queueId < 0) queueId = Math.floor(Math.random() * topicConfig.queues);
+    if (queueId >= topicConfig.queues) {
+      return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, `request queueId[${queueId}] is illegal, topic: ${topic} queues: ${topicConfig.queues} Producer: ${channel.remoteAddress}`);
+    }
+    const batchProps = parseMessageProperties(h.properties);
+    // The broker's view of the properties: WAIT dropped, CLUSTER added (`SendMessageProcessor`).
+    delete batchProps['WAIT'];
+    batchProps['CLUSTER'] = this.ctx.config.clusterName;
+    let delayLevel = 0;
+    if (!batch) {
+      const d = Number(batchProps[PROPERTY_DELAY] ?? 0);
+      delayLevel = Number.isInteger(d) && d > 0 ? Math.min(d, this.ctx.services.schedule.levels.length) : 0;
+    }
+    if (isRetryTopic(topic)) {
+      const max = req.version >= VERSION_HONOURS_MAX_RECONSUME && h.maxReconsumeTimes !== undefined ? h.maxReconsumeTimes : DEFAULT_MAX_RECONSUME_TIMES;
+      if (h.reconsumeTimes >= max) {
+        topic = dlqTopic(topic.slice(RETRY_PREFIX.length));
+        queueId = 0;
+        delayLevel = 0;
+        delete batchProps[PROPERTY_DELAY];
+        await this.ctx.services.topicConfig.ensure(topic, 1);
+      }
+    }
+    const base = {
+      topic, queueId, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, reconsumeTimes: h.reconsumeTimes,
+      ...bornHostOf(channel),
+    };
+    if (!batch) {
+      const msg: Message & { queueId: number } = { ...base, body: req.body ?? Buffer.alloc(0), flag: h.flag, properties: batchProps };
+      const r = await this.ctx.services.putMessage(msg, delayLevel);
+      return sendReply(r.status, r.msgId, queueId, r.queueOffset);
+    }
+    let items: BatchItem[];
+    try {
+      items = decodeBatchBody(req.body ?? Buffer.alloc(0));
+    } catch (e) {
+      return RemotingCommand.response(ResponseCode.MESSAGE_ILLEGAL, (e as Error).message);
+    }
+    for (const it of items) {
+      if (it.properties[PROPERTY_DELAY] !== undefined && it.properties[PROPERTY_DELAY] !== '0') {
+        return RemotingCommand.response(ResponseCode.MESSAGE_ILLEGAL, 'batch messages cannot be delayed');
+      }
+    }
+    const rs: PutResult[] = await this.ctx.store.putBatch(items.map((it) => ({
+      ...base, body: it.body, flag: it.flag, properties: { ...it.properties, ...batchProps },
+    })));
+    const worst = rs.find((r) => r.status !== 'PUT_OK')?.status ?? 'PUT_OK';
+    return sendReply(worst, rs.map((r) => r.msgId).join(','), queueId, rs[0]!.queueOffset);
+  }
+
+  /** `TopicValidator.validateTopic` and the not-allowed set; undefined when the topic may be sent to. */
+  private checkTopic(topic: string): RemotingCommand | undefined {
+    if (topic.trim() === '') return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'The specified topic is blank.');
+    if (!TOPIC_NAME.test(topic)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$');
+    if (topic.length > MAX_TOPIC_LENGTH) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, `The specified topic is longer than topic max length ${MAX_TOPIC_LENGTH}.`);
+    if (NOT_ALLOWED_SEND.has(topic)) return RemotingCommand.response(ResponseCode.NO_PERMISSION, `Sending message to topic[${topic}] is forbidden.`);
+    return undefined;
+  }
+
+  /** The topic's config; a missing one is created as the embedded broker creates topics (retry topics with 1 queue), or undefined when that is off. */
+  private async topicFor(topic: string): Promise<TopicConfig | undefined> {
+    const known = this.ctx.services.topic(topic);
+    if (known) return known;
+    if (isRetryTopic(topic)) return this.ctx.services.topicConfig.ensure(topic, 1);
+    try {
+      return await this.ctx.services.resolveTopic(topic);
+    } catch (e) {
+      if (isKeelError(e, 'TOPIC_NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+}
+
+function sendReply(status: PutStatus, msgId: string, queueId: number, queueOffset: number): RemotingCommand {
+  // Java's response header: msgId, queueId, queueOffset always; extFields must never be null (clients NPE).
+  return RemotingCommand.response(STATUS_CODE[status], undefined, {
+    msgId, queueId, queueOffset, MSG_REGION: 'DefaultRegion', TRACE_ON: 'true',
+  });
+}
+
+/** The producer's address as the store keeps it (IPv4 "ip:port"); an address it cannot keep leaves the store's default. */
+function bornHostOf(channel: RemotingChannel): { bornHost?: string } {
+  return /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(channel.remoteAddress) ? { bornHost: channel.remoteAddress } : {};
+}

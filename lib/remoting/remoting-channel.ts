@@ -1,0 +1,256 @@
+/**
+ * One remoting connection, either side (`NettyRemotingAbstract`): it sends requests and matches
+ * their responses by opaque, and it hands incoming requests to processors and writes their replies.
+ *
+ * Protection of the process against the peer:
+ * - a malformed or oversized frame closes this connection with a log line, nothing else;
+ * - reading pauses while the socket's unsent bytes exceed `highWaterBytes` (a peer that does not
+ *   read its replies stops being read, and TCP pushes back on it) or while `maxInFlightRequests`
+ *   of its requests are being processed, and resumes when both fall back;
+ * - a connection with no traffic either way for `idleTimeoutMs` is closed (Java: 120 s both sides).
+ */
+import * as net from 'node:net';
+import { Clock, TimerHandle } from '../clock';
+import { isKeelError, KeelError } from '../errors';
+import { encodeFrame, FrameDecoder } from './frame-codec';
+import { Logger } from './logger';
+import { FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand } from './remoting-command';
+import { ResponseCode } from './response-code';
+
+/**
+ * Answers one request. Returning nothing sends nothing (the Java name server does this for codes it
+ * does not know); a promise may stay pending as long as the processor likes (long polling).
+ * A thrown error becomes SYSTEM_ERROR with the error's message, as in Java.
+ */
+export type RequestProcessor = (request: RemotingCommand, channel: RemotingChannel) =>
+  RemotingCommand | null | undefined | void | Promise<RemotingCommand | null | undefined | void>;
+
+export interface ChannelOptions {
+  logger: Logger;
+  clock: Clock;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  highWaterBytes: number;
+  maxInFlightRequests: number;
+  processorFor(code: number): RequestProcessor;
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+export const DEFAULT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 4096;
+
+interface Pending {
+  resolve(c: RemotingCommand): void;
+  reject(e: Error): void;
+  timer: TimerHandle;
+}
+
+let nextChannelId = 1;
+
+export class RemotingChannel {
+  readonly id = nextChannelId++;
+  /** "ip:port" of the peer, as Java's `RemotingHelper.parseChannelRemoteAddr`. */
+  readonly remoteAddress: string;
+  private readonly decoder: FrameDecoder;
+  private readonly pending = new Map<number, Pending>();
+  private readonly closeListeners: ((ch: RemotingChannel) => void)[] = [];
+  private nextOpaque = 0;
+  private inFlight = 0;
+  private paused = false;
+  private isClosed = false;
+
+  constructor(private readonly socket: net.Socket, private readonly options: ChannelOptions) {
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.decoder = new FrameDecoder(options.maxFrameBytes);
+    socket.setNoDelay(true);
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs, () => this.close(`idle for ${options.idleTimeoutMs} ms`));
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.updateFlow());
+    // Resets and the like are routine for a server; the close handler cleans up.
+    socket.on('error', (e) => this.options.logger.info(`remoting: connection ${this.remoteAddress}: ${e.message}`));
+    socket.on('close', () => this.onClosed());
+  }
+
+  get closed(): boolean { return this.isClosed; }
+
+  onClose(listener: (ch: RemotingChannel) => void): void {
+    if (this.isClosed) queueMicrotask(() => listener(this));
+    else this.closeListeners.push(listener);
+  }
+
+  /** Sends a request and waits for its response; rejects REMOTING_TIMEOUT or REMOTING_CONNECTION_CLOSED. */
+  invoke(request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
+    if (this.isClosed) return Promise.reject(closedError(this.remoteAddress));
+    const opaque = this.takeOpaque();
+    request.opaque = opaque;
+    request.flag &= ~FLAG_ONEWAY;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(request);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<RemotingCommand>((resolve, reject) => {
+      const timer = this.options.clock.setTimeout(() => {
+        this.pending.delete(opaque);
+        reject(new KeelError('REMOTING_TIMEOUT', `no response from ${this.remoteAddress} within ${timeoutMs} ms (code ${request.code}, opaque ${opaque})`));
+      }, timeoutMs);
+      this.pending.set(opaque, { resolve, reject, timer });
+      this.send(frame);
+    });
+  }
+
+  /** Sends a request marked oneway; the peer never answers it. Resolves once the bytes are handed to the OS. */
+  oneway(request: RemotingCommand): Promise<void> {
+    if (this.isClosed) return Promise.reject(closedError(this.remoteAddress));
+    request.opaque = this.takeOpaque();
+    request.flag |= FLAG_ONEWAY;
+    return new Promise<void>((resolve, reject) => {
+      this.socket.write(encodeFrame(request), (e) => (e ? reject(closedError(this.remoteAddress, e)) : resolve()));
+      this.updateFlow();
+    });
+  }
+
+  close(reason?: string): void {
+    if (this.isClosed) return;
+    if (reason) this.options.logger.info(`remoting: closing ${this.remoteAddress}: ${reason}`);
+    this.socket.destroy();
+  }
+
+  private takeOpaque(): number {
+    const o = this.nextOpaque;
+    this.nextOpaque = (o + 1) | 0;
+    return o;
+  }
+
+  private send(frame: Buffer): void {
+    if (this.isClosed) return;
+    this.socket.write(frame);
+    this.updateFlow();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.decoder.append(chunk);
+    this.pump();
+  }
+
+  /** Handles buffered frames until none is left or reading is paused (the rest waits for resume). */
+  private pump(): void {
+    while (!this.paused && !this.isClosed) {
+      let cmd: RemotingCommand | undefined;
+      try {
+        cmd = this.decoder.next();
+      } catch (e) {
+        this.options.logger.warn(`remoting: closing ${this.remoteAddress}: ${(e as Error).message}`);
+        this.socket.destroy();
+        return;
+      }
+      if (!cmd) return;
+      if (cmd.isResponse) this.onResponse(cmd);
+      else this.onRequest(cmd);
+    }
+  }
+
+  private onResponse(cmd: RemotingCommand): void {
+    const p = this.pending.get(cmd.opaque);
+    // A response nobody waits for any more (timed out) is dropped, as Java does.
+    if (!p) return;
+    this.pending.delete(cmd.opaque);
+    p.timer.cancel();
+    p.resolve(cmd);
+  }
+
+  private onRequest(cmd: RemotingCommand): void {
+    this.inFlight++;
+    this.updateFlow();
+    let result: ReturnType<RequestProcessor>;
+    try {
+      result = this.options.processorFor(cmd.code)(cmd, this);
+    } catch (e) {
+      this.finishRequest(cmd, undefined, e);
+      return;
+    }
+    if (result instanceof Promise) result.then((r) => this.finishRequest(cmd, r, undefined), (e) => this.finishRequest(cmd, undefined, e));
+    else this.finishRequest(cmd, result, undefined);
+  }
+
+  private finishRequest(request: RemotingCommand, response: RemotingCommand | null | undefined | void, error: unknown): void {
+    this.inFlight--;
+    if (error !== undefined) {
+      // A header the peer got wrong is the peer's problem; anything else is ours and worth a warning.
+      const line = `remoting: processor for code ${request.code} from ${this.remoteAddress} failed: ${(error as Error)?.message ?? String(error)}`;
+      if (isKeelError(error, 'REMOTING_REQUEST_INVALID')) this.options.logger.info(line);
+      else this.options.logger.warn(line);
+      response = RemotingCommand.response(ResponseCode.SYSTEM_ERROR, String((error as Error)?.message ?? error));
+    }
+    // A oneway request is never answered, not even with an error.
+    if (response && !request.isOneway) {
+      response.opaque = request.opaque;
+      response.flag |= FLAG_RESPONSE;
+      let frame: Buffer;
+      try {
+        frame = encodeFrame(response);
+      } catch (e) {
+        // A response that cannot be framed (a header over 16 MiB) still answers the request.
+        this.options.logger.warn(`remoting: cannot encode the response to code ${request.code}: ${(e as Error).message}`);
+        const error = RemotingCommand.response(ResponseCode.SYSTEM_ERROR, (e as Error).message);
+        error.opaque = request.opaque;
+        frame = encodeFrame(error);
+      }
+      this.send(frame);
+    }
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    if (this.isClosed) return;
+    const backlog = this.socket.writableLength > this.options.highWaterBytes;
+    const busy = this.inFlight >= this.options.maxInFlightRequests;
+    if ((backlog || busy) && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!backlog && !busy && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+      // Not from inside a request's own handling: let the current call stack unwind first.
+      queueMicrotask(() => this.pump());
+    }
+  }
+
+  private onClosed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const [, p] of this.pending) {
+      p.timer.cancel();
+      p.reject(closedError(this.remoteAddress));
+    }
+    this.pending.clear();
+    for (const l of this.closeListeners.splice(0)) {
+      try {
+        l(this);
+      } catch (e) {
+        this.options.logger.warn(`remoting: close listener failed: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function closedError(addr: string, cause?: unknown): KeelError {
+  return new KeelError('REMOTING_CONNECTION_CLOSED', `connection to ${addr} closed`, { cause });
+}
+
+export function formatAddress(host: string | undefined, port: number | undefined): string {
+  const h = host ?? 'unknown';
+  const bare = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return `${bare.includes(':') ? `[${bare}]` : bare}:${port ?? 0}`;
+}
+
+/** "host:port" or "[v6]:port" into its parts. */
+export function parseAddress(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new KeelError('REMOTING_CONNECT_FAILED', `bad address ${JSON.stringify(addr)} (expected host:port)`);
+  return { host: (m[1] ?? m[2])!, port };
+}
