@@ -241,8 +241,8 @@ export function decodeRocketMqHeader(h: Buffer): RemotingCommand {
   if (remark !== undefined) cmd.remark = remark;
   const extLength = h.readInt32BE(take(4, 'extFields length'));
   if (extLength > 0) {
-    const end = take(extLength, 'extFields') + extLength;
-    p -= extLength;
+    if (extLength > h.length - p) invalid('ROCKETMQ header: extFields overruns the header');
+    const end = p + extLength;
     const fields: ExtFields = Object.create(null);
     while (p < end) {
       const k = str(h.readInt16BE(take(2, 'key length')), 'key');
