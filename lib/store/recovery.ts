@@ -106,6 +106,9 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   if (!p.clean || !cp || validEnd !== cp.commitLogDurable) {
     // Whatever lies past the valid end (torn or unacknowledged bytes) must never be found by a later scan.
     await segs.truncateFrom(validEnd);
+    // What the scan validated may still be only in the page cache (the previous process was killed):
+    // every segment of it is made durable before the checkpoint records it or a consumer reads it.
+    await segs.datasyncRange(cp ? cp.scanFrom : clMin, validEnd);
   }
   for (const s of queues.all()) {
     if (s.cq.maxPhysicalEnd > validEnd) await s.cq.truncateByPhysical(validEnd);
