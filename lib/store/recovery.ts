@@ -55,6 +55,12 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   const { commitLog, queues, checkpoint: cp, options } = p;
   await commitLog.load();
   await loadQueues(p);
+  if (!p.clean) {
+    // A process killed while creating a segment left its name in the page cache only: recovery writes into
+    // these files and records them durable, so every name it found is made durable first.
+    await p.io.syncDir(commitLog.segments.dir);
+    for (const s of queues.all()) await p.io.syncDir(ConsumeQueue.dirOf(p.root, s.cq.topic, s.cq.queueId));
+  }
   const report: RecoveryReport = {
     clean: p.clean, millis: 0, scannedBytes: 0, validEnd: 0, truncatedBelowDurable: false,
     stopReason: null, redispatched: 0, rebuiltQueues: [], fullRebuild: false,
