@@ -17,7 +17,7 @@ import { classicLevel } from './peers/classic-level';
 import { hypercore } from './peers/hypercore';
 import { lmdb } from './peers/lmdb';
 import { Progress } from './progress';
-import { createStore, rebuild, recover, type RecoveryStore } from './recovery';
+import { createStore, rebuild, recover, recoverAfterPowerCut, type RecoveryStore } from './recovery';
 import { formatBytes, formatRate, formatTable, mergeRuns, metricsOf, type Flush, type Measurement, type Row, type SystemName } from './stats';
 import { BodyPool, withStore, type System, type SystemStore } from './system';
 
@@ -34,6 +34,7 @@ const SYNC_BATCH = 100;
 const WARM_UP: Budget = { count: 20_000, seconds: 0.25 };
 const RECOVERY_TAIL = 16 * MiB;
 const RECOVERY_BODY = 1024;
+const POWER_CUT_TAIL = 6 * MiB;
 
 const HELP = `npm run bench -- [options]
 
@@ -324,6 +325,16 @@ function plan(cfg: Config): Task[] {
       tasks.push({ group, label: `keelmq recover ${formatBytes(bytes)} after SIGKILL`, repeatable: true, run: (p) => recover(made(), RECOVERY_TAIL, p) });
       tasks.push({ group, label: `keelmq rebuild ConsumeQueue ${formatBytes(bytes)}`, repeatable: true, run: (p) => rebuild(made(), p) });
       tasks.push(cleanupTask(group, dir));
+    }
+    // A power cut needs SimDisk (in memory): a smaller store, the same question — does the work follow the tail?
+    for (const mode of ['ASYNC', 'SYNC'] as const) {
+      const storeBytes = cfg.quick ? 32 * MiB : 128 * MiB;
+      tasks.push({
+        group: `keelmq-recovery-powercut-${mode}`,
+        label: `keelmq recover after power cut (SimDisk) ${mode}, ${formatBytes(POWER_CUT_TAIL)} tail on ${formatBytes(storeBytes)}`,
+        repeatable: true,
+        run: (p) => recoverAfterPowerCut(mode, storeBytes, POWER_CUT_TAIL, RECOVERY_BODY, p),
+      });
     }
   }
   return tasks;

@@ -100,6 +100,8 @@ export class MessageStore {
     const made: string[] = [];
     for (let d = root; path.dirname(d) !== d && (await io.stat(d)) === null; d = path.dirname(d)) made.unshift(d);
     await io.mkdirp(root);
+    // A first open killed before that sync left the directory in the page cache only, and no checkpoint yet.
+    if (made.length === 0 && (await io.stat(path.join(root, 'checkpoint'))) === null) made.push(root);
     for (const d of made) await io.syncDir(path.dirname(d));
     let lock: FileLock;
     try {

@@ -57,6 +57,10 @@ describe('faults (fast slice; npm run test:faults for the full run)', function (
     expect(await scenario('kill-power-cut').replay({ seed: 2212179381, mode: 'ASYNC', kill: 114, cut: 75, crash: 1064381835, puts: false })).to.deep.equal([]);
   });
 
+  it('kill-power-cut - a first open killed between making the data directory and syncing its parent: the next open syncs it (regression)', async () => {
+    expect(await scenario('kill-power-cut').replay({ seed: 1832385252, mode: 'ASYNC', kill: 2, cut: 84, crash: 1828678523, puts: true })).to.deep.equal([]);
+  });
+
   it('torn-tail - the last 3 records cut at every byte (zeros, garbage): recovery ends at the last whole record', async () => {
     const r = await fastSlice('torn-tail');
     expect(r.metrics!['cases']).to.be.greaterThan(300);
