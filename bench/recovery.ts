@@ -133,7 +133,7 @@ export async function rebuild(s: RecoveryStore, progress: Progress): Promise<Row
  * what was fsynced): a store of `storeBytes` is written in `mode`, flushed
  * and checkpointed, then a tail of `tailBytes` is written and not fsynced
  * (ASYNC: acknowledged, the timed flush held off; SYNC: written, its group
- * commit held back, so not acknowledged), and the power goes with every
+ * commit held back, so not acknowledged, within the current segment), and the power goes with every
  * unsynced write kept (the most a recovery can find to validate). What the
  * row measures is recovery's work — CommitLog bytes scanned, against the
  * tail, and whether any ConsumeQueue was rebuilt — and the time of open on
@@ -174,6 +174,8 @@ export async function recoverAfterPowerCut(mode: 'SYNC' | 'ASYNC', storeBytes: n
   }
   const tail = store.stats().writtenOffset - store.stats().flushedOffset;
   const after = disk.crash({ keepUnsynced: 'all' });
+  // The disk after the cut shares the pause: its fsyncs run again.
+  holdSyncs = false;
   const start = now();
   const again = await MessageStore.open(dir, { ...options, io: after, clock: new VirtualClock(clock.now() + 60_000) });
   const seconds = secondsSince(start);
