@@ -130,9 +130,10 @@ export interface KillCutTally {
   /** Index recovery after the cut: incremental, or a full rebuild from the whole log. */
   incremental: number;
   full: number;
-  /** States whose killed tail spanned at least 2 and at least 3 segments. */
+  /** States whose killed tail spanned at least 2 and at least 3 segments; the first also for SYNC alone. */
   multiSegment: number;
   threeSegments: number;
+  multiSegmentSync: number;
   tailAtKill: number;
   tailAtCut: number;
   scannedAfterCut: number;
@@ -141,7 +142,7 @@ export interface KillCutTally {
 }
 
 export async function runKillPowerCuts(iterations: number, seed: number, progress: (d: number, t: number) => void): Promise<KillCutTally> {
-  const t: KillCutTally = { states: 0, failures: [], incremental: 0, full: 0, multiSegment: 0, threeSegments: 0, tailAtKill: 0, tailAtCut: 0, scannedAfterCut: 0, maxScanOverTail: 0 };
+  const t: KillCutTally = { states: 0, failures: [], incremental: 0, full: 0, multiSegment: 0, threeSegments: 0, multiSegmentSync: 0, tailAtKill: 0, tailAtCut: 0, scannedAfterCut: 0, maxScanOverTail: 0 };
   for (let i = 0; i < iterations; i++) {
     const s = caseSeed(seed, i);
     const rnd = seededRandom(s);
@@ -158,6 +159,7 @@ export async function runKillPowerCuts(iterations: number, seed: number, progres
     t.states++;
     if (o.violations.length) t.failures.push({ replay: c, violations: o.violations });
     if (o.tailSegments >= 2) t.multiSegment++;
+    if (o.tailSegments >= 2 && c.mode === 'SYNC') t.multiSegmentSync++;
     if (o.tailSegments >= 3) t.threeSegments++;
     t.tailAtKill += o.tailAtKill;
     t.tailAtCut += o.tailAtCut;
@@ -183,11 +185,11 @@ export const killPowerCutScenario: Scenario = {
       cases: t.states,
       failures: t.failures,
       notes: [
-        `${t.states} states: killed tail ${mean(t.tailAtKill)} B on average, spanning >= 2 segments in ${t.multiSegment}, >= 3 in ${t.threeSegments}`,
+        `${t.states} states: killed tail ${mean(t.tailAtKill)} B on average, spanning >= 2 segments in ${t.multiSegment} (${t.multiSegmentSync} of them SYNC), >= 3 in ${t.threeSegments}`,
         `index recovery after the power cut: ${t.incremental} incremental, ${t.full} full rebuilds`,
         `recovery work after the power cut: ${mean(t.scannedAfterCut)} B scanned on average for an unsynced tail of ${mean(t.tailAtCut)} B; at most ${t.maxScanOverTail} B beyond the tail (incremental recoveries)`,
       ],
-      metrics: { states: t.states, incremental: t.incremental, full: t.full, multiSegment: t.multiSegment, maxScanOverTail: t.maxScanOverTail },
+      metrics: { states: t.states, incremental: t.incremental, full: t.full, multiSegment: t.multiSegment, multiSegmentSync: t.multiSegmentSync, maxScanOverTail: t.maxScanOverTail },
     };
   },
   async replay(p) { return (await killPowerCut(p as KillCutCase)).violations; },
