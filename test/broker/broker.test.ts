@@ -371,6 +371,23 @@ describe('broker - name servers and admin', () => {
     }
   });
 
+  it('broker - registers again every registerIntervalMs, so a name server with a short expiry keeps its routes', async () => {
+    const ns = new NameServer({ port: 0, logger: silentLogger, brokerExpireMs: 400, scanIntervalMs: 50 });
+    await ns.start();
+    const periodic = await startBroker({ namesrvAddr: [ns.address()], brokerName: 'periodic', registerIntervalMs: 100 });
+    const once = await startBroker({ namesrvAddr: [ns.address()], brokerName: 'once', registerIntervalMs: 60_000 });
+    try {
+      const names = async () => Object.keys((await nsClient.getBrokerClusterInfo(ns.address())).brokerAddrTable).sort();
+      expect(await names()).to.deep.equal(['once', 'periodic']);
+      await sleep(1000);
+      expect(await names()).to.deep.equal(['periodic']);
+    } finally {
+      await periodic.stop();
+      await once.stop();
+      await ns.close();
+    }
+  });
+
   it('broker - admin: topic stats, consume stats, consume-by-who, connections, reset offset (with 220 to online clients), runtime info, delete', async () => {
     const t0 = Date.now();
     await sleep(5);
