@@ -9,6 +9,7 @@ import { ResponseCode } from '../../lib/remoting/response-code';
 import { encodeBatchBody } from '../../lib/broker/message-properties';
 import { LOCK_EXPIRY_MS, RebalanceLockManager } from '../../lib/broker/rebalance-lock-manager';
 import { VirtualClock } from '../../lib/clock';
+import { SimDisk } from '../../lib/io/sim-disk';
 import { parseMsgId } from '../../lib/store/message-codec';
 import { sleep } from '../remoting/support';
 import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker } from './support';
@@ -91,6 +92,28 @@ describe('broker - send and pull', () => {
     expect(missing.remark).to.contain('topic');
     // The broker still serves.
     expect((await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('T3', 0), Buffer.from('x'))).code).to.equal(0);
+  });
+
+  it('broker - a SYNC put whose fsync does not land in syncFlushTimeoutMs is answered FLUSH_DISK_TIMEOUT (10) with its msgId', async () => {
+    const held: (() => void)[] = [];
+    let hold = false;
+    const io = new SimDisk({ dirs: ['/data'], pause: async (kind) => {
+      await new Promise((r) => setImmediate(r));
+      if (kind === 'datasync' && hold) await new Promise<void>((r) => held.push(r));
+    } });
+    const slow = await startBroker({ storeDir: '/data/store', flushMode: 'SYNC', store: { io, syncFlushTimeoutMs: 200 } });
+    try {
+      expect((await slow.call(RequestCode.SEND_MESSAGE_V2, sendV2('TF', 0), Buffer.from('warm'))).code).to.equal(0);
+      hold = true;
+      const r = await slow.call(RequestCode.SEND_MESSAGE_V2, sendV2('TF', 0), Buffer.from('slow'));
+      expect(r.code).to.equal(ResponseCode.FLUSH_DISK_TIMEOUT);
+      expect(r.field('queueOffset')).to.equal('1');
+      expect(parseMsgId(r.field('msgId')!).physicalOffset).to.be.greaterThan(0);
+    } finally {
+      hold = false;
+      for (const release of held.splice(0)) release();
+      await slow.stop();
+    }
   });
 
   it('broker - an unknown request code is REQUEST_CODE_NOT_SUPPORTED (3)', async () => {
