@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { NameServerClient } from '../../lib/client/namesrv-client';
 import { NameServer } from '../../lib/namesrv/name-server';
-import { silentLogger } from '../../lib/remoting/logger';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
@@ -12,7 +11,7 @@ import { VirtualClock } from '../../lib/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
 import { parseMsgId } from '../../lib/store/message-codec';
 import { sleep } from '../remoting/support';
-import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker } from './support';
+import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker, silentLogger } from './support';
 
 describe('broker - send and pull', () => {
   let env: BrokerEnv;
