@@ -449,7 +449,7 @@ describe('broker - name servers and admin', () => {
 
   it('broker - VIEW_MESSAGE_BY_ID and QUERY_MESSAGE return stored records', async () => {
     const s = await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TQ', 0, { KEYS: 'order-1 order-2' }), Buffer.from('q'));
-    await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TQ', 1, { KEYS: 'order-3' }), Buffer.from('other'));
+    await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TQ', 1, { KEYS: 'order-3', UNIQ_KEY: 'UNIQ-3' }), Buffer.from('other'));
     const offset = parseMsgId(s.field('msgId')!).physicalOffset;
     const v = await env.call(RequestCode.VIEW_MESSAGE_BY_ID, { offset });
     expect(decodeRecords(v.body)[0]!.msgId).to.equal(s.field('msgId'));
@@ -458,6 +458,9 @@ describe('broker - name servers and admin', () => {
     expect(q.code).to.equal(0);
     expect(decodeRecords(q.body).map((m) => m.body.toString())).to.deep.equal(['q']);
     expect(q.field('indexLastUpdatePhyoffset')).to.equal(String(offset));
+    const u = await env.call(RequestCode.QUERY_MESSAGE, { topic: 'TQ', key: 'UNIQ-3', maxNum: 64, beginTimestamp: 0, endTimestamp: '9223372036854775807', _UNIQUE_KEY_QUERY: true });
+    expect(decodeRecords(u.body).map((m) => m.body.toString())).to.deep.equal(['other']);
+    expect((await env.call(RequestCode.QUERY_MESSAGE, { topic: 'TQ', key: 'UNIQ-3', maxNum: 64, beginTimestamp: 0, endTimestamp: '9223372036854775807' })).code).to.equal(ResponseCode.QUERY_NOT_FOUND);
     expect((await env.call(RequestCode.QUERY_MESSAGE, { topic: 'TQ', key: 'none', maxNum: 64, beginTimestamp: 0, endTimestamp: '9223372036854775807' })).code).to.equal(ResponseCode.QUERY_NOT_FOUND);
   });
 });
