@@ -253,6 +253,16 @@ describe('broker - consumers', () => {
     }
   });
 
+  it('broker - a group name no topic can carry is refused by heartbeat and send-back, and creates no topic', async () => {
+    const sent = await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TV', 0), Buffer.from('x'));
+    const before = env.broker.services.topics().map((t) => t.name);
+    const hb = await env.call(RequestCode.HEART_BEAT, {}, heartbeatBody('c@1', '../bad group', [{ topic: 'TV', subString: '*' }]));
+    expect(hb.code).to.equal(ResponseCode.SYSTEM_ERROR);
+    const back = await env.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: parseMsgId(sent.field('msgId')!).physicalOffset, group: 'bad/group', delayLevel: 0 });
+    expect(back.code).to.not.equal(ResponseCode.SUCCESS);
+    expect(env.broker.services.topics().map((t) => t.name)).to.deep.equal(before);
+  });
+
   it('broker - pulls without a posted subscription use the heartbeat\'s: 24 without one, 25 when older, its tag filter otherwise', async () => {
     for (const tag of ['A', 'B', 'A']) await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TS', 0, { TAGS: tag }), Buffer.from(tag));
     let r = await env.call(RequestCode.PULL_MESSAGE, pullHeader('GS', 'TS', 0, 0));
@@ -278,6 +288,8 @@ describe('broker - consumers', () => {
     await env.client.invokeOneway(env.addr, RemotingCommand.request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1, commitOffset: 3 }), 3000);
     await env.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1, commitOffset: -1 });
     expect((await q()).field('offset')).to.equal('3');
+    await env.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'Unknown@Topic', queueId: 1, commitOffset: 3 });
+    expect(env.broker.services.offsets.subscriptions()).to.deep.equal([{ group: 'GO', topic: 'TO' }]);
     await env.call(RequestCode.PULL_MESSAGE, pullWithSub('GO', 'TO', 1, 3, '*', { sysFlag: 5, commitOffset: 4 }));
     expect((await q()).field('offset')).to.equal('4');
     // A queue never written reads as "start from 0" too; a queue of a big old log would be 22 (not reproducible here).
