@@ -281,7 +281,7 @@ describe('broker - consumers', () => {
     const t0 = Date.now();
     for (let i = 0; i < 4; i++) await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TO', 1), Buffer.from(`m${i}`));
     const q = () => env.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1 });
-    let r = await q();
+    const r = await q();
     expect([r.code, r.field('offset')]).to.deep.equal([0, '0']);
     expect((await env.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1, commitOffset: 2 })).code).to.equal(0);
     expect((await q()).field('offset')).to.equal('2');
