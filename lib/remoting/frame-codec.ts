@@ -50,7 +50,7 @@ function jsonHeaderText(cmd: RemotingCommand): string {
 }
 
 /** `RocketMQSerializable.rocketMQProtocolEncode`. */
-export function encodeRocketMqHeader(cmd: RemotingCommand): Buffer {
+function encodeRocketMqHeader(cmd: RemotingCommand): Buffer {
   const remark = cmd.remark ? Buffer.from(cmd.remark, 'utf8') : undefined;
   const entries: Buffer[] = [];
   for (const [k, v] of Object.entries(cmd.extFields ?? {})) {
@@ -175,7 +175,7 @@ function stringFieldsOnly(h: unknown): boolean {
   return true;
 }
 
-export function decodeJsonHeader(header: Buffer): RemotingCommand {
+function decodeJsonHeader(header: Buffer): RemotingCommand {
   const text = header.toString('utf8');
   // Java sends every extField as a string: native JSON.parse reads that exactly. Anything else
   // (ali-ons numbers, fastjson's unquoted keys) takes the reader that keeps each number's text.
@@ -218,7 +218,7 @@ export function decodeJsonHeader(header: Buffer): RemotingCommand {
 }
 
 /** `RocketMQSerializable.rocketMQProtocolDecode`, with every length checked against the header. */
-export function decodeRocketMqHeader(h: Buffer): RemotingCommand {
+function decodeRocketMqHeader(h: Buffer): RemotingCommand {
   let p = 0;
   const take = (n: number, what: string): number => {
     if (n < 0 || p + n > h.length) invalid(`ROCKETMQ header: ${what} overruns the header`);
@@ -241,8 +241,8 @@ export function decodeRocketMqHeader(h: Buffer): RemotingCommand {
   if (remark !== undefined) cmd.remark = remark;
   const extLength = h.readInt32BE(take(4, 'extFields length'));
   if (extLength > 0) {
-    const end = take(extLength, 'extFields') + extLength;
-    p -= extLength;
+    if (extLength > h.length - p) invalid('ROCKETMQ header: extFields overruns the header');
+    const end = p + extLength;
     const fields: ExtFields = Object.create(null);
     while (p < end) {
       const k = str(h.readInt16BE(take(2, 'key length')), 'key');

@@ -12,4 +12,3 @@ export const consoleLogger: Logger = {
   warn: (m) => console.warn(m),
 };
 
-export const silentLogger: Logger = { info: () => {}, warn: () => {} };

@@ -59,8 +59,7 @@ export class RemotingCommand {
 
   /** A header field as sent, or undefined. */
   field(name: string): string | undefined {
-    const v = this.extFields?.[name];
-    return v === undefined ? undefined : v;
+    return this.extFields?.[name];
   }
 
   /** A `@CFNotNull` string field: missing is an error (Java: "the custom field <x> is null"). */
@@ -102,7 +101,7 @@ export class RemotingCommand {
 }
 
 /** Header values as Java writes them: `toString()` of each non-null field. */
-export function toExtFields(fields: Record<string, HeaderValue>): ExtFields {
+function toExtFields(fields: Record<string, HeaderValue>): ExtFields {
   const out: ExtFields = Object.create(null);
   for (const k of Object.keys(fields)) {
     const v = fields[k];
