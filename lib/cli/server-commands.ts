@@ -161,7 +161,8 @@ ${BROKER_FLAGS_USAGE}`,
     log('keelmq dev: a name server and a broker in one process');
     log(`name server listening on ${ns.address()}`);
     log(`broker ${describeBroker(broker)}`);
-    log(`try, in another terminal: keelmq send -n ${nsAddr} TopicTest hello; keelmq consume -n ${nsAddr} TopicTest`);
+    const n = nsAddr === `127.0.0.1:${DEFAULT_NAMESRV_PORT}` ? '' : ` -n ${nsAddr}`;
+    log(`try, in another terminal: keelmq send${n} TopicTest hello; keelmq consume${n} TopicTest`);
     log(`ready namesrv=${nsAddr} broker=${broker.address()}`);
     return untilSignal(async () => {
       await broker.close();

@@ -1,0 +1,195 @@
+import { expect } from 'chai';
+import { type ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { tmpDir } from '../support/tmp';
+
+const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+/** Runs the built `keelmq` command to its end (async: the event loop keeps serving while it runs). */
+function keelmq(cwd: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+  });
+}
+
+interface Dev { child: ChildProcess; namesrv: string; broker: string; output(): string; exited: Promise<number | null> }
+
+/** `keelmq dev` on OS-chosen ports, once it printed its `ready` line. */
+async function startDev(cwd: string, dataDir: string): Promise<Dev> {
+  const child = spawn(process.execPath, [MAIN, 'dev', '--port', '0', '--namesrv-port', '0', '--dir', dataDir], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`keelmq dev not ready within 15 s: ${out}`)), 15_000);
+    const check = (c: Buffer) => {
+      out += c.toString();
+      const m = /^ready namesrv=(\S+) broker=(\S+)$/m.exec(out);
+      if (m) { clearTimeout(timer); resolve(m); }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`keelmq dev exited with ${code}: ${out}`)); });
+  });
+  return { child, namesrv: ready[1]!, broker: ready[2]!, output: () => out, exited };
+}
+
+describe('keelmq (networked CLI)', function () {
+  this.timeout(60_000);
+  let t: ReturnType<typeof tmpDir>;
+  let dev: Dev;
+  let dataDir: string;
+
+  before(async () => {
+    t = tmpDir('keelmq-cli-');
+    dataDir = path.join(t.dir, 'data');
+    dev = await startDev(t.dir, dataDir);
+  });
+
+  after(() => {
+    if (dev?.child.exitCode === null && dev.child.signalCode === null) dev.child.kill('SIGKILL');
+    t.cleanup();
+  });
+
+  it('cli - dev prints where it listens: 127.0.0.1 and the OS-chosen ports', () => {
+    expect(dev.namesrv).to.match(/^127\.0\.0\.1:\d+$/);
+    expect(dev.broker).to.match(/^127\.0\.0\.1:\d+$/);
+    expect(dev.output()).to.include(`name server listening on ${dev.namesrv}`);
+    expect(dev.output()).to.include(path.resolve(dataDir));
+  });
+
+  it('cli - topic create, send 10, consume them back by tag with a group, offsets shows the group at the end', async () => {
+    const n = ['-n', dev.namesrv];
+    const created = await keelmq(t.dir, 'topic', 'create', 'CliTopic', '--queues', '4', ...n);
+    expect(created.status, created.stderr).to.equal(0);
+    expect(created.stdout).to.match(/^created topic CliTopic with 4 queues on broker-a \(127\.0\.0\.1:\d+\)$/m);
+    const route = JSON.parse((await keelmq(t.dir, 'topic', 'route', 'CliTopic', ...n)).stdout) as { queueDatas: { writeQueueNums: number }[] };
+    expect(route.queueDatas.map((q) => q.writeQueueNums)).to.deep.equal([4]);
+
+    // Messages of another tag first, so that the consumer has something to filter out.
+    const other = await keelmq(t.dir, 'send', 'CliTopic', 'other {i}', '--tags', 'TagB', '--count', '3', ...n);
+    expect(other.status, other.stderr).to.equal(0);
+    const sent = await keelmq(t.dir, 'send', 'CliTopic', 'hello {i}', '--tags', 'TagA', '--keys', 'k1 k2', '--count', '10', ...n);
+    expect(sent.status, sent.stderr).to.equal(0);
+    const lines = sent.stdout.trim().split('\n');
+    expect(lines).to.have.length(10);
+    for (const l of lines) expect(l).to.match(/^SEND_OK msgId=[0-9A-F]{32} queue=broker-a:[0-3] offset=\d+$/);
+
+    const consumed = await keelmq(t.dir, 'consume', 'CliTopic', '--group', 'CliGroup', '--tags', 'TagA', '--count', '10', '--json', ...n);
+    expect(consumed.status, consumed.stderr).to.equal(0);
+    const msgs = consumed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { body: string; tags: string; keys: string[]; msgId: string });
+    expect(msgs.map((m) => m.body).sort()).to.deep.equal(Array.from({ length: 10 }, (_, i) => `hello ${i + 1}`).sort());
+    expect(new Set(msgs.map((m) => m.tags))).to.deep.equal(new Set(['TagA']));
+    expect(msgs[0]!.keys).to.deep.equal(['k1', 'k2']);
+    expect(new Set(msgs.map((m) => m.msgId))).to.deep.equal(new Set(lines.map((l) => /msgId=(\S+)/.exec(l)![1])));
+
+    // The group's progress was committed: every queue consumed to its end (TagB skipped).
+    const offsets = await keelmq(t.dir, 'offsets', 'CliGroup', ...n);
+    expect(offsets.status, offsets.stderr).to.equal(0);
+    const rows = offsets.stdout.trim().split('\n').filter((l) => l.startsWith('CliTopic'));
+    expect(rows).to.have.length(4);
+    const total = rows.reduce((s, r) => {
+      const [, , , brokerOffset, consumerOffset, lag] = r.split(/\s+/);
+      expect(consumerOffset, r).to.equal(brokerOffset);
+      expect(lag, r).to.equal('0');
+      return s + Number(consumerOffset);
+    }, 0);
+    expect(total).to.equal(13);
+    expect(offsets.stdout).to.match(/^total lag 0$/m);
+
+    // So the group has nothing left, while --from-beginning reads everything again.
+    const again = await keelmq(t.dir, 'consume', 'CliTopic', '--group', 'CliGroup', ...n);
+    expect(again.status, again.stderr).to.equal(0);
+    expect(again.stdout).to.equal('');
+    const all = await keelmq(t.dir, 'consume', 'CliTopic', '--from-beginning', ...n);
+    expect(all.stdout.trim().split('\n')).to.have.length(13);
+    expect(all.stdout).to.match(/^broker-a:\d@\d+ msgId=[0-9A-F]{32} tags=TagB \| other 1$/m);
+
+    // Reset to the start: the whole backlog is the group's lag again.
+    const reset = await keelmq(t.dir, 'reset-offset', 'CliGroup', 'CliTopic', '--time', '1970-01-01T00:00:00Z', ...n);
+    expect(reset.status, reset.stderr).to.equal(0);
+    expect((await keelmq(t.dir, 'offsets', 'CliGroup', '--topic', 'CliTopic', ...n)).stdout).to.match(/^total lag 13$/m);
+
+    const stats = await keelmq(t.dir, 'topic', 'stats', 'CliTopic', ...n);
+    const queueStats = stats.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/));
+    expect(queueStats.map((r) => r.slice(0, 3).join(' '))).to.deep.equal(['broker-a 0 0', 'broker-a 1 0', 'broker-a 2 0', 'broker-a 3 0']);
+    expect(queueStats.reduce((s, r) => s + Number(r[3]), 0)).to.equal(13);
+    expect((await keelmq(t.dir, 'topic', 'list', ...n)).stdout.split('\n')).to.include('CliTopic');
+    expect((await keelmq(t.dir, 'dlq', 'CliGroup', ...n)).stdout).to.equal('no dead letters for group CliGroup\n');
+  });
+
+  it('cli - a failure is one line on stderr and exit 1: no name server, a topic no broker has', async () => {
+    const down = await keelmq(t.dir, 'topic', 'list', '-n', '127.0.0.1:1');
+    expect(down.status).to.equal(1);
+    expect(down.stderr).to.match(/^keelmq: REMOTING_CONNECT_FAILED: cannot connect to 127\.0\.0\.1:1/);
+    expect(down.stderr.trim().split('\n')).to.have.length(1);
+    const missing = await keelmq(t.dir, 'topic', 'stats', 'NoSuchTopic', '-n', dev.namesrv);
+    expect(missing.status).to.equal(1);
+    expect(missing.stderr).to.equal('keelmq: TOPIC_NOT_FOUND: topic NoSuchTopic does not exist on any broker\n');
+  });
+
+  it('cli - a port in use is a clear error with exit 1, and nothing is left listening', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = String((blocker.address() as net.AddressInfo).port);
+    try {
+      const ns = await keelmq(t.dir, 'namesrv', '--port', port);
+      expect(ns.status).to.equal(1);
+      expect(ns.stderr).to.match(/^keelmq: REMOTING_LISTEN_FAILED: .*address already in use/);
+      const d = await keelmq(t.dir, 'dev', '--namesrv-port', '0', '--port', port, '--dir', path.join(t.dir, 'other'));
+      expect(d.status).to.equal(1);
+      expect(d.stderr).to.match(/REMOTING_LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+: .*address already in use/);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('cli - usage errors exit 2 with the reason and the usage; --help exits 0', async () => {
+    const cases: [string[], RegExp][] = [
+      [['send', 'T'], /keelmq send: expected a topic and a message body/],
+      [['send', 'T', 'b', '--count', 'x'], /--count must be a positive integer/],
+      [['consume', 'T', '--bogus'], /--bogus/],
+      [['consume', 'T', '--tags', 'a b'], /tag expression/],
+      [['topic'], /topic needs a subcommand/],
+      [['topic', 'frob'], /unknown command topic frob/],
+      [['topic', 'create'], /keelmq topic create: expected a topic name/],
+      [['reset-offset', 'G', 'T'], /--time is required/],
+      [['reset-offset', 'G', 'T', '--time', 'yesterday'], /--time must be an ISO 8601 time/],
+      [['dev', '--port', '70000'], /--port must be a port number/],
+      [['dev', '--flush-mode', 'SOMETIMES'], /--flush-mode: expected SYNC_FLUSH or ASYNC_FLUSH/],
+      [['broker'], /a data directory is needed/],
+      [['offsets', '-n', 'nowhere', 'G'], /--name-server: expected host:port/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => keelmq(t.dir, ...args)));
+    runs.forEach((r, i) => {
+      const [args, why] = cases[i]!;
+      expect(r.status, args.join(' ')).to.equal(2);
+      expect(r.stderr, args.join(' ')).to.match(why);
+      expect(r.stdout, args.join(' ')).to.equal('');
+    });
+    for (const args of [['send', '--help'], ['topic', 'create', '-h'], ['dev', '--help'], ['consume', '--help']]) {
+      const r = await keelmq(t.dir, ...args);
+      expect(r.status, args.join(' ')).to.equal(0);
+      expect(r.stdout, args.join(' ')).to.match(new RegExp(`^usage: keelmq ${args.slice(0, -1).join(' ')} `));
+    }
+  });
+
+  // Last: it stops the shared dev process.
+  it('cli - SIGTERM closes dev cleanly: exit 0, no abort marker left in the data directory', async () => {
+    expect(fs.existsSync(path.join(dataDir, 'abort'))).to.equal(true);
+    dev.child.kill('SIGTERM');
+    expect(await dev.exited).to.equal(0);
+    expect(fs.existsSync(path.join(dataDir, 'commitlog'))).to.equal(true);
+    expect(fs.existsSync(path.join(dataDir, 'abort'))).to.equal(false);
+    expect(dev.output()).to.match(/SIGTERM: closing\nclosed cleanly\n$/);
+  });
+});
