@@ -22,25 +22,39 @@ function keelmq(cwd: string, ...args: string[]): Promise<Run> {
   });
 }
 
-interface Dev { child: ChildProcess; namesrv: string; broker: string; output(): string; exited: Promise<number | null> }
+interface Server { child: ChildProcess; ready: RegExpExecArray; output(): string; exited: Promise<number | null> }
 
-/** `keelmq dev` on OS-chosen ports, once it printed its `ready` line. */
-async function startDev(cwd: string, dataDir: string): Promise<Dev> {
-  const child = spawn(process.execPath, [MAIN, 'dev', '--port', '0', '--namesrv-port', '0', '--dir', dataDir], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A `keelmq` server command as a child process, once it printed its `ready ...` line. */
+async function startServer(cwd: string, args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keelmq dev not ready within 15 s: ${out}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`keelmq ${args[0]!} not ready within 15 s: ${out}`)), 15_000);
     const check = (c: Buffer) => {
       out += c.toString();
-      const m = /^ready namesrv=(\S+) broker=(\S+)$/m.exec(out);
+      const m = /^ready (.*)$/m.exec(out);
       if (m) { clearTimeout(timer); resolve(m); }
     };
     child.stdout!.on('data', check);
     child.stderr!.on('data', check);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`keelmq dev exited with ${code}: ${out}`)); });
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`keelmq ${args[0]!} exited with ${code}: ${out}`)); });
   });
-  return { child, namesrv: ready[1]!, broker: ready[2]!, output: () => out, exited };
+  return { child, ready, output: () => out, exited };
+}
+
+function stopped(s: Server | undefined): void {
+  if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+}
+
+interface Dev extends Server { namesrv: string; broker: string }
+
+/** `keelmq dev` on OS-chosen ports. */
+async function startDev(cwd: string, dataDir: string): Promise<Dev> {
+  const s = await startServer(cwd, ['dev', '--port', '0', '--namesrv-port', '0', '--dir', dataDir]);
+  const m = /^namesrv=(\S+) broker=(\S+)$/.exec(s.ready[1]!);
+  if (!m) throw new Error(`unexpected ready line ${s.ready[0]}`);
+  return { ...s, namesrv: m[1]!, broker: m[2]! };
 }
 
 describe('keelmq (networked CLI)', function () {
@@ -56,7 +70,7 @@ describe('keelmq (networked CLI)', function () {
   });
 
   after(() => {
-    if (dev?.child.exitCode === null && dev.child.signalCode === null) dev.child.kill('SIGKILL');
+    stopped(dev);
     t.cleanup();
   });
 
@@ -183,6 +197,34 @@ describe('keelmq (networked CLI)', function () {
     }
   });
 
+  it('cli - consume --follow prints a message sent while it waits, and SIGINT commits the group\'s progress and exits 0', async () => {
+    const n = ['-n', dev.namesrv];
+    expect((await keelmq(t.dir, 'topic', 'create', 'FollowTopic', '--queues', '2', ...n)).status).to.equal(0);
+    const child = spawn(process.execPath, [MAIN, 'consume', 'FollowTopic', '--follow', '--group', 'FollowGroup', ...n], { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+      child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const printed = async (what: string) => {
+        for (let i = 0; i < 200 && !out.includes(what); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(out).to.include(what);
+      };
+      // Held pulls are waiting once the consumer has looked up its offsets; a send then wakes one.
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await keelmq(t.dir, 'send', 'FollowTopic', 'while waiting', ...n)).status).to.equal(0);
+      await printed('| while waiting');
+      child.kill('SIGINT');
+      expect(await exited).to.equal(0);
+      expect(out.trim().split('\n')).to.have.length(1);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    const offsets = await keelmq(t.dir, 'offsets', 'FollowGroup', '--topic', 'FollowTopic', ...n);
+    expect(offsets.stdout).to.match(/^total lag 0$/m);
+    expect(offsets.stdout.split('\n').filter((l) => /^FollowTopic .* 1 +1 +0 /.test(l))).to.have.length(1);
+  });
+
   // Last: it stops the shared dev process.
   it('cli - SIGTERM closes dev cleanly: exit 0, no abort marker left in the data directory', async () => {
     expect(fs.existsSync(path.join(dataDir, 'abort'))).to.equal(true);
@@ -191,5 +233,78 @@ describe('keelmq (networked CLI)', function () {
     expect(fs.existsSync(path.join(dataDir, 'commitlog'))).to.equal(true);
     expect(fs.existsSync(path.join(dataDir, 'abort'))).to.equal(false);
     expect(dev.output()).to.match(/SIGTERM: closing\nclosed cleanly\n$/);
+  });
+});
+
+describe('keelmq namesrv + broker --config', function () {
+  this.timeout(60_000);
+  let t: ReturnType<typeof tmpDir>;
+  let ns: Server | undefined;
+  let broker: Server | undefined;
+  beforeEach(() => { t = tmpDir('keelmq-cli-'); });
+  afterEach(() => {
+    stopped(broker);
+    stopped(ns);
+    t.cleanup();
+  });
+
+  it('cli - a broker from a RocketMQ broker.conf, flags overriding it, registers with a separate name server under the file\'s names', async () => {
+    ns = await startServer(t.dir, ['namesrv', '--port', '0']);
+    const nsAddr = /^namesrv=(\S+)$/.exec(ns.ready[1]!)![1]!;
+    const store = path.join(t.dir, 'store-x');
+    fs.writeFileSync(path.join(t.dir, 'broker.conf'), [
+      '# a RocketMQ broker.conf',
+      'brokerClusterName = ClusterX',
+      'brokerName=broker-x',
+      'brokerId=0',
+      'deleteWhen=04',
+      'brokerRole=ASYNC_MASTER',
+      'flushDiskType=SYNC_FLUSH',
+      'listenPort=10911',
+      `namesrvAddr=${nsAddr}`,
+      `storePathRootDir=${store}`,
+      'sendMessageThreadPoolNums=4',
+      '',
+    ].join('\n'));
+    broker = await startServer(t.dir, ['broker', '-c', 'broker.conf', '--port', '0']);
+    expect(broker.output()).to.match(/^keelmq broker broker-x \(cluster ClusterX, SYNC flush\) listening on 127\.0\.0\.1:\d+, data /m);
+    expect(broker.output()).to.include(`broker.conf:11: ignoring sendMessageThreadPoolNums, which keelmq does not use`);
+    expect(broker.output()).to.not.include('deleteWhen');
+    const brokerAddr = /^broker=(\S+)$/.exec(broker.ready[1]!)![1]!;
+    expect(brokerAddr).to.not.equal('127.0.0.1:10911');
+
+    const created = await keelmq(t.dir, 'topic', 'create', 'ConfTopic', '--queues', '2', '--cluster', 'ClusterX', '-n', nsAddr);
+    expect(created.status, created.stderr).to.equal(0);
+    expect(created.stdout).to.equal(`created topic ConfTopic with 2 queues on broker-x (${brokerAddr})\n`);
+    const sent = await keelmq(t.dir, 'send', 'ConfTopic', 'x', '-n', nsAddr);
+    expect(sent.stdout).to.match(/^SEND_OK .* queue=broker-x:[01] offset=0$/m);
+    expect(fs.existsSync(path.join(store, 'commitlog'))).to.equal(true);
+
+    broker.child.kill('SIGTERM');
+    ns.child.kill('SIGINT');
+    expect(await broker.exited).to.equal(0);
+    expect(await ns.exited).to.equal(0);
+    expect(fs.existsSync(path.join(store, 'abort'))).to.equal(false);
+  });
+
+  it('cli - JSON config; a bad value names the file and key (exit 1), a slave role is refused', async () => {
+    const json = path.join(t.dir, 'broker.json');
+    fs.writeFileSync(json, JSON.stringify({ brokerName: 'broker-j', storePathRootDir: path.join(t.dir, 'j'), flushDiskType: 'SOMETIMES' }));
+    const bad = await keelmq(t.dir, 'broker', '--config', json, '--port', '0');
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.equal(`keelmq: OPTION_INVALID: ${json}: flushDiskType: expected SYNC_FLUSH or ASYNC_FLUSH, got "SOMETIMES"\n`);
+    fs.writeFileSync(path.join(t.dir, 'slave.conf'), 'brokerRole=SLAVE\nstorePathRootDir=s\n');
+    const slave = await keelmq(t.dir, 'broker', '-c', 'slave.conf', '--port', '0');
+    expect(slave.status).to.equal(1);
+    expect(slave.stderr).to.match(/slave\.conf:1: brokerRole SLAVE: keelmq serves masters only/);
+    expect(fs.existsSync(path.join(t.dir, 'j'))).to.equal(false);
+    expect(fs.existsSync(path.join(t.dir, 's'))).to.equal(false);
+    // The JSON file's directory and name, with the flag overriding its flush mode.
+    fs.writeFileSync(json, JSON.stringify({ brokerName: 'broker-j', storePathRootDir: path.join(t.dir, 'j'), flushDiskType: 'SYNC_FLUSH', autoCreateTopicEnable: false }));
+    broker = await startServer(t.dir, ['broker', '--config', json, '--port', '0', '--flush-mode', 'ASYNC', '-n', '127.0.0.1:1']);
+    expect(broker.output()).to.match(/^keelmq broker broker-j \(cluster DefaultCluster, ASYNC flush\) listening on 127\.0\.0\.1:\d+, data /m);
+    expect(broker.output()).to.include('registering with name servers 127.0.0.1:1');
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).to.equal(0);
   });
 });
