@@ -12,3 +12,5 @@ export const consoleLogger: Logger = {
   warn: (m) => console.warn(m),
 };
 
+
+export const silentLogger: Logger = { info: () => {}, warn: () => {} };
