@@ -3,6 +3,10 @@ import { type ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
+import { silentLogger } from '../../lib/remoting/logger';
+import { RemotingClient } from '../../lib/remoting/remoting-client';
+import { RemotingCommand } from '../../lib/remoting/remoting-command';
+import { RequestCode } from '../../lib/remoting/request-code';
 import { tmpDir } from '../support/tmp';
 
 const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
@@ -223,6 +227,30 @@ describe('keelmq (networked CLI)', function () {
     const offsets = await keelmq(t.dir, 'offsets', 'FollowGroup', '--topic', 'FollowTopic', ...n);
     expect(offsets.stdout).to.match(/^total lag 0$/m);
     expect(offsets.stdout.split('\n').filter((l) => /^FollowTopic .* 1 +1 +0 /.test(l))).to.have.length(1);
+  });
+
+  it('cli - dlq prints the dead letters of a group with their reconsume count and original topic', async () => {
+    const n = ['-n', dev.namesrv];
+    expect((await keelmq(t.dir, 'dlq', 'DlqGroup', ...n)).stdout).to.equal('no dead letters for group DlqGroup\n');
+    const sent = await keelmq(t.dir, 'send', 'DlqTopic', 'poison', '--tags', 'bad', ...n);
+    const msgId = /msgId=([0-9A-F]{32})/.exec(sent.stdout)![1]!;
+    // What a consumer past its last retry sends (reference §8): the message goes to %DLQ%DlqGroup.
+    const client = new RemotingClient({ logger: silentLogger });
+    try {
+      const res = await client.invokeSync(dev.broker, RemotingCommand.request(RequestCode.CONSUMER_SEND_MSG_BACK, {
+        offset: parseInt(msgId.slice(16), 16), group: 'DlqGroup', delayLevel: 0, originMsgId: msgId, originTopic: 'DlqTopic', maxReconsumeTimes: 0,
+      }), 5000);
+      expect(res.code, res.remark).to.equal(0);
+    } finally {
+      await client.close();
+    }
+    const dlq = await keelmq(t.dir, 'dlq', 'DlqGroup', '--json', ...n);
+    expect(dlq.status, dlq.stderr).to.equal(0);
+    const letters = dlq.stdout.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; body: string; tags: string; properties: Record<string, string> });
+    expect(letters).to.have.length(1);
+    expect(letters[0]!).to.include({ topic: '%DLQ%DlqGroup', body: 'poison', tags: 'bad' });
+    expect(letters[0]!.properties['RETRY_TOPIC']).to.equal('DlqTopic');
+    expect((await keelmq(t.dir, 'dlq', 'DlqGroup', ...n)).stdout).to.match(/^broker-a:0@0 msgId=[0-9A-F]{32} tags=bad reconsumeTimes=\d+ properties=\{.*\} \| poison\n$/);
   });
 
   // Last: it stops the shared dev process.
