@@ -96,6 +96,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `keelmq consume T | head` closes our stdout early: that ends the command as a SIGTERM would (a
+// consumer commits, a server closes cleanly), it is not a failure; later writes go nowhere.
+let stdoutClosed = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  if (stdoutClosed) return;
+  stdoutClosed = true;
+  process.emit('SIGTERM', 'SIGTERM');
+});
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => {

@@ -74,26 +74,26 @@ const BROKER_FLAGS_USAGE = `  --host ADDR                 address to listen on (
   --cluster NAME              default DefaultCluster
   --auto-create-topics BOOL   create a topic on its first send (default true)`;
 
-/** The broker settings the flags give, for `broker` and `dev` alike; a flag left out is undefined. */
+/** The broker settings the flags give, for `broker` and `dev` alike: only those given, so the file's stay. */
 function brokerFlags(values: ParsedArgs['values']): Partial<BrokerStartConfig> {
-  const flag = <T>(name: string, parse: (v: string) => T): T | undefined => {
+  const out: Partial<BrokerStartConfig> = {};
+  const flag = <K extends keyof BrokerStartConfig>(name: string, key: K, parse: (v: string) => BrokerStartConfig[K]) => {
     const v = stringOption(values, name);
-    if (v === undefined) return undefined;
+    if (v === undefined) return;
     try {
-      return parse(v);
+      out[key] = parse(v);
     } catch (e) {
-      throw new UsageError(`--${name}: ${(e as Error).message}`);
+      throw e instanceof UsageError ? e : new UsageError(`--${name}: ${(e as Error).message}`);
     }
   };
-  return {
-    host: stringOption(values, 'host'),
-    port: values['port'] === undefined ? undefined : portOption(values, 'port', DEFAULT_BROKER_PORT),
-    storeDir: stringOption(values, 'dir'),
-    flushMode: flag('flush-mode', parseFlag.flushMode),
-    brokerName: stringOption(values, 'broker-name'),
-    clusterName: stringOption(values, 'cluster'),
-    autoCreateTopics: flag('auto-create-topics', parseFlag.boolean),
-  };
+  flag('host', 'host', (v) => v);
+  flag('port', 'port', () => portOption(values, 'port', DEFAULT_BROKER_PORT));
+  flag('dir', 'storeDir', (v) => v);
+  flag('flush-mode', 'flushMode', parseFlag.flushMode);
+  flag('broker-name', 'brokerName', (v) => v);
+  flag('cluster', 'clusterName', (v) => v);
+  flag('auto-create-topics', 'autoCreateTopics', parseFlag.boolean);
+  return out;
 }
 
 function describeBroker(b: Broker): string {
@@ -121,7 +121,7 @@ ${BROKER_FLAGS_USAGE}`,
     const file = stringOption(values, 'config');
     const fromFile = file === undefined ? {} : loadBrokerConfigFile(file, (w) => process.stderr.write(`keelmq broker: ${w}\n`));
     const ns = stringOption(values, 'name-server');
-    const config = { ...fromFile, ...definedOnly(brokerFlags(values)), ...(ns !== undefined ? { namesrvAddr: parseNamesrvAddr(ns) } : {}) };
+    const config = { ...fromFile, ...brokerFlags(values), ...(ns !== undefined ? { namesrvAddr: parseNamesrvAddr(ns) } : {}) };
     if (config.storeDir === undefined) throw new UsageError('a data directory is needed: --dir DIR, or storePathRootDir in --config');
     const broker = await Broker.start({ namesrvAddr: [`127.0.0.1:${DEFAULT_NAMESRV_PORT}`], ...config, storeDir: config.storeDir });
     log(`keelmq broker ${describeBroker(broker)}`);
@@ -145,7 +145,7 @@ ${BROKER_FLAGS_USAGE}`,
   options: { ...BROKER_OPTIONS, 'namesrv-port': { type: 'string' } },
   positionals: { min: 0, max: 0, what: 'no arguments' },
   async run({ values }) {
-    const flags = definedOnly(brokerFlags(values));
+    const flags = brokerFlags(values);
     const listen = host(values);
     const ns = new NameServer({ host: listen, port: portOption(values, 'namesrv-port', DEFAULT_NAMESRV_PORT) });
     await ns.start();
@@ -170,9 +170,3 @@ ${BROKER_FLAGS_USAGE}`,
     });
   },
 };
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
