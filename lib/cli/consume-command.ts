@@ -57,7 +57,7 @@ async function consume(admin: MQAdmin, run: ConsumeRun): Promise<number> {
   // Held pulls get their own connections: closing them ends the wait without touching the commits.
   const pulls = new BrokerClient(new RemotingClient(), 3000);
   let printed = 0;
-  let done = run.count === 0;
+  let done = false;
   const stop = () => {
     if (done) return;
     done = true;
@@ -66,7 +66,7 @@ async function consume(admin: MQAdmin, run: ConsumeRun): Promise<number> {
   const onSignal = () => stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const loop = async (q: BrokerQueue) => {
+  const pullQueue = async (q: BrokerQueue) => {
     while (!done) {
       let r;
       try {
@@ -95,6 +95,8 @@ async function consume(admin: MQAdmin, run: ConsumeRun): Promise<number> {
       if (r.status === 'NO_NEW_MSG' && !wait) return;
     }
   };
+  // One queue failing ends them all: the others would otherwise wait on.
+  const loop = (q: BrokerQueue) => pullQueue(q).catch((e: unknown) => { stop(); throw e; });
   try {
     const results = await Promise.allSettled(queues.map(loop));
     stop();
@@ -187,11 +189,12 @@ ${NAME_SERVER_USAGE}`,
       return 0;
     }
     const max = values['count'] === undefined ? undefined : intOption(values, 'count', 1);
+    const print = printer(values['json'] === true, true);
     let n = 0;
     // Drain from the start; --count only limits what is printed, it does not wait for more.
     await consume(admin, {
       topic, group, commit: false, expression: '*', fromBeginning: true, follow: false,
-      print: (m, q) => { if (max === undefined || n++ < max) printer(values['json'] === true, true)(m, q); },
+      print: (m, q) => { if (max === undefined || n++ < max) print(m, q); },
     });
     return 0;
   }),

@@ -135,7 +135,8 @@ export const devCommand: Command = {
   name: 'dev',
   usage: `usage: keelmq dev [--dir DIR] [--namesrv-port PORT] [--port PORT] [options]
 
-A name server and a broker in one process, for development: clients use -n 127.0.0.1:9876.
+A name server and a broker in one process, for development (with the default ports, the
+client commands need no -n).
 Runs until SIGINT or SIGTERM.
 
   --dir DIR                   data directory (default ${DEV_DATA_DIR})
