@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { Broker, type BrokerStartConfig } from '../broker/broker';
 import { DEFAULT_BROKER_PORT, parseNamesrvAddr } from '../broker/broker-config';
+import { isKeelError, KeelError } from '../errors';
 import { DEFAULT_NAMESRV_PORT, NameServer } from '../namesrv/name-server';
 import { UsageError, portOption, stringOption, type ParsedArgs } from './args';
 import { loadBrokerConfigFile, parseFlag } from './broker-config-file';
@@ -40,6 +41,16 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
   });
 }
 
+/** A port in use names the flag that moves it. */
+async function listening<T>(start: Promise<T>, flag: string): Promise<T> {
+  try {
+    return await start;
+  } catch (e) {
+    if (!isKeelError(e, 'REMOTING_LISTEN_FAILED')) throw e;
+    throw new KeelError('REMOTING_LISTEN_FAILED', `${e.message} (choose another port with ${flag}, or 0 for any free one)`, { cause: e.cause });
+  }
+}
+
 function host(values: ParsedArgs['values']): string {
   return stringOption(values, 'host') ?? '127.0.0.1';
 }
@@ -56,7 +67,7 @@ Runs a RocketMQ 4.x name server until SIGINT or SIGTERM.
   positionals: { min: 0, max: 0, what: 'no arguments' },
   async run({ values }) {
     const ns = new NameServer({ host: host(values), port: portOption(values, 'port', DEFAULT_NAMESRV_PORT) });
-    await ns.start();
+    await listening(ns.start(), '--port');
     log(`keelmq name server listening on ${ns.address()}`);
     log(`ready namesrv=${ns.address()}`);
     return untilSignal(() => ns.close());
@@ -123,7 +134,7 @@ ${BROKER_FLAGS_USAGE}`,
     const ns = stringOption(values, 'name-server');
     const config = { ...fromFile, ...brokerFlags(values), ...(ns !== undefined ? { namesrvAddr: parseNamesrvAddr(ns) } : {}) };
     if (config.storeDir === undefined) throw new UsageError('a data directory is needed: --dir DIR, or storePathRootDir in --config');
-    const broker = await Broker.start({ namesrvAddr: [`127.0.0.1:${DEFAULT_NAMESRV_PORT}`], ...config, storeDir: config.storeDir });
+    const broker = await listening(Broker.start({ namesrvAddr: [`127.0.0.1:${DEFAULT_NAMESRV_PORT}`], ...config, storeDir: config.storeDir }), '--port');
     log(`keelmq broker ${describeBroker(broker)}`);
     log(`registering with name servers ${broker.config.namesrvAddr.join(';') || '(none)'}`);
     log(`ready broker=${broker.address()}`);
@@ -149,12 +160,12 @@ ${BROKER_FLAGS_USAGE}`,
     const flags = brokerFlags(values);
     const listen = host(values);
     const ns = new NameServer({ host: listen, port: portOption(values, 'namesrv-port', DEFAULT_NAMESRV_PORT) });
-    await ns.start();
+    await listening(ns.start(), '--namesrv-port');
     // A broker listening on every interface still reaches its own name server on loopback.
     const nsAddr = listen === '0.0.0.0' ? `127.0.0.1:${ns.address().split(':').pop()!}` : ns.address();
     let broker: Broker;
     try {
-      broker = await Broker.start({ ...flags, storeDir: flags.storeDir ?? DEV_DATA_DIR, namesrvAddr: [nsAddr] });
+      broker = await listening(Broker.start({ ...flags, storeDir: flags.storeDir ?? DEV_DATA_DIR, namesrvAddr: [nsAddr] }), '--port');
     } catch (e) {
       await ns.close();
       throw e;

@@ -163,10 +163,14 @@ describe('keelmq (networked CLI)', function () {
     try {
       const ns = await keelmq(t.dir, 'namesrv', '--port', port);
       expect(ns.status).to.equal(1);
-      expect(ns.stderr).to.match(/^keelmq: REMOTING_LISTEN_FAILED: .*address already in use/);
+      expect(ns.stderr).to.match(/^keelmq: REMOTING_LISTEN_FAILED: .*address already in use.* \(choose another port with --port, or 0 for any free one\)\n$/);
       const d = await keelmq(t.dir, 'dev', '--namesrv-port', '0', '--port', port, '--dir', path.join(t.dir, 'other'));
       expect(d.status).to.equal(1);
-      expect(d.stderr).to.match(/REMOTING_LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+: .*address already in use/);
+      expect(d.stderr).to.match(/REMOTING_LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+: .*address already in use.* with --port,/);
+      const d2 = await keelmq(t.dir, 'dev', '--namesrv-port', port, '--port', '0', '--dir', path.join(t.dir, 'other'));
+      expect(d2.status).to.equal(1);
+      expect(d2.stderr).to.match(/REMOTING_LISTEN_FAILED: .* with --namesrv-port,/);
+      expect(fs.existsSync(path.join(t.dir, 'other'))).to.equal(false);
     } finally {
       await new Promise((r) => blocker.close(r));
     }
