@@ -33,7 +33,11 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
       log(`${sig}: closing`);
       close().then(
         () => { log('closed cleanly'); resolve(0); },
-        (e: Error) => { process.stderr.write(`keelmq: close failed: ${e.message}\n`); resolve(1); },
+        (e: Error) => {
+          // Whatever failed to close may still hold the process open: exit regardless.
+          process.stderr.write(`keelmq: close failed: ${isKeelError(e) ? `${e.code}: ` : ''}${e.message}\n`);
+          process.exit(1);
+        },
       );
     };
     process.on('SIGINT', onSignal);
@@ -177,8 +181,11 @@ ${BROKER_FLAGS_USAGE}`,
     log(`try, in another terminal: keelmq send${n} TopicTest hello; keelmq consume${n} TopicTest`);
     log(`ready namesrv=${nsAddr} broker=${broker.address()}`);
     return untilSignal(async () => {
-      await broker.close();
-      await ns.close();
+      try {
+        await broker.close();
+      } finally {
+        await ns.close();
+      }
     });
   },
 };

@@ -339,6 +339,16 @@ describe('keelmq namesrv + broker --config', function () {
     expect(fs.existsSync(path.join(store, 'abort'))).to.equal(false);
   });
 
+  it('cli - a close that fails still ends dev, with the reason and exit 1 (regression: the name server kept it running)', async () => {
+    const data = path.join(t.dir, 'doomed');
+    broker = await startServer(t.dir, ['dev', '--port', '0', '--namesrv-port', '0', '--dir', data]);
+    fs.rmSync(data, { recursive: true, force: true });
+    broker.child.kill('SIGTERM');
+    const code = await Promise.race([broker.exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);
+    expect(code).to.equal(1);
+    expect(broker.output()).to.match(/^keelmq: close failed: .*abort/m);
+  });
+
   it('cli - JSON config; a bad value names the file and key (exit 1), a slave role is refused', async () => {
     const json = path.join(t.dir, 'broker.json');
     fs.writeFileSync(json, JSON.stringify({ brokerName: 'broker-j', storePathRootDir: path.join(t.dir, 'j'), flushDiskType: 'SOMETIMES' }));
