@@ -39,3 +39,18 @@ export function intOption(values: ParsedArgs['values'], name: string, dflt: numb
   if (typeof v !== 'string' || v.trim() === '' || !Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
+
+/** A TCP port option (0: the OS chooses), or `dflt` when absent. */
+export function portOption(values: ParsedArgs['values'], name: string, dflt: number): number {
+  const v = values[name];
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d{1,5}$/.test(v) || n > 65535) throw new UsageError(`--${name} must be a port number 0..65535 (0: any free port), got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** A string option, or undefined when absent. */
+export function stringOption(values: ParsedArgs['values'], name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}

@@ -3,12 +3,34 @@ import { demoWriter, runDemo } from './demo';
 import { auditCommand } from './audit-command';
 import { KeelError } from '../errors';
 import { UsageError, intOption, parseCommandArgs } from './args';
+import { type Command, runCommand } from './command';
+import { consumeCommand, dlqCommand } from './consume-command';
+import { offsetsCommand, resetOffsetCommand } from './offsets-command';
+import { sendCommand } from './send-command';
+import { brokerCommand, DEV_DATA_DIR, devCommand, namesrvCommand } from './server-commands';
+import { topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand } from './topic-command';
 
 const HELP = `keelmq — a durable message store on the storage design of Apache RocketMQ
 
-Usage: keelmq <command> [options]
+Usage: keelmq <command> [options]     (keelmq <command> --help for its options)
 
-Commands:
+Servers (RocketMQ 4.x remoting; listen on 127.0.0.1 unless --host; SIGINT/SIGTERM close cleanly):
+  dev [--dir DIR] [--namesrv-port 9876] [--port 10911]
+      A name server and a broker in one process, data in ./${DEV_DATA_DIR}.
+  namesrv [--host ADDR] [--port 9876]
+      A name server.
+  broker [--config FILE] [-n ADDRS] [--dir DIR] [--port 10911] [--flush-mode SYNC|ASYNC] ...
+      A broker on a keelmq store, registered with the name servers.
+
+Clients (-n, --name-server ADDRS: default 127.0.0.1:9876):
+  topic create NAME [--queues N]    topic list    topic route NAME    topic stats NAME
+  send TOPIC BODY [--tags T] [--keys K] [--count N]
+  consume TOPIC [--group G] [--tags EXPR] [--count N] [--follow] [--from-beginning]
+  offsets GROUP [--topic T]
+  reset-offset GROUP TOPIC --time ISO|MS
+  dlq GROUP
+
+The store:
   demo [--dir DIR] [--producers N] [--kill-after MS] [--segment-size BYTES]
       Crash demonstration: a child process writes in SYNC mode, is killed with
       SIGKILL, the store is reopened, and every acknowledged message is checked.
@@ -18,7 +40,14 @@ Commands:
       directory; exit 0 clean, 1 damage, 2 not a store, usage or I/O error.
   help
       This text.
+
+Exit status: 0 done, 1 failed, 2 usage error.
 `;
+
+const COMMANDS: Command[] = [
+  devCommand, namesrvCommand, brokerCommand, sendCommand, consumeCommand, offsetsCommand, resetOffsetCommand, dlqCommand,
+  topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand,
+];
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 
@@ -53,10 +82,29 @@ async function main(argv: string[]): Promise<number> {
       if (typeof dir !== 'string' || dir === '') throw new UsageError('demo-writer needs --dir');
       return demoWriter(dir, intOption(values, 'producers', 16), intOption(values, 'segment-size', DEFAULT_SEGMENT_SIZE));
     }
-    default:
-      throw new UsageError(`unknown command ${cmd}`);
+    case 'topic': {
+      const [sub, ...args] = rest;
+      const c = COMMANDS.find((x) => x.name === `topic ${sub}`);
+      if (!c) throw new UsageError(sub === undefined ? 'topic needs a subcommand: create, list, route or stats' : `unknown command topic ${sub}`);
+      return runCommand(c, args);
+    }
+    default: {
+      const c = COMMANDS.find((x) => x.name === cmd);
+      if (!c) throw new UsageError(`unknown command ${cmd}`);
+      return runCommand(c, rest);
+    }
   }
 }
+
+// `keelmq consume T | head` closes our stdout early: that ends the command as a SIGTERM would (a
+// consumer commits, a server closes cleanly), it is not a failure; later writes go nowhere.
+let stdoutClosed = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  if (stdoutClosed) return;
+  stdoutClosed = true;
+  process.emit('SIGTERM', 'SIGTERM');
+});
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
