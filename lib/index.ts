@@ -45,3 +45,7 @@ export type { RemotingChannel, RequestProcessor } from './remoting/remoting-chan
 export { RequestCode } from './remoting/request-code';
 export { ResponseCode } from './remoting/response-code';
 export type { Logger } from './remoting/logger';
+export { Broker } from './broker/broker';
+export type { BrokerStartConfig } from './broker/broker';
+export { defaultBrokerConfig, resolveBrokerConfig, parseNamesrvAddr, DEFAULT_BROKER_PORT } from './broker/broker-config';
+export type { BrokerConfig } from './broker/broker-config';

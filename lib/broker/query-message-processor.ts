@@ -26,7 +26,9 @@ export class QueryMessageProcessor {
     const end = req.long('endTimestamp');
     let found: MessageExt[];
     try {
-      found = await this.ctx.services.queryMessageByKey(topic, key, { begin, end, max: Math.max(1, Math.min(maxNum, 64)) });
+      found = await this.ctx.services.queryMessageByKey(topic, key, {
+        begin, end, max: Math.max(1, Math.min(maxNum, 64)), uniqKey: req.bool('_UNIQUE_KEY_QUERY'),
+      });
     } catch (e) {
       // A key no message can have finds nothing, as an index lookup would.
       if (!isKeelError(e, 'PROPERTY_INVALID')) throw e;

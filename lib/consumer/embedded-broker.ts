@@ -59,6 +59,8 @@ export interface QueryByKeyOptions {
   end?: number;
   /** Stop after this many matches (default 64). */
   max?: number;
+  /** Match the producer's unique id (UNIQ_KEY) instead of KEYS, as RocketMQ's unique-key query does. */
+  uniqKey?: boolean;
 }
 
 /**
@@ -219,7 +221,8 @@ export class EmbeddedBroker {
     const end = options.end ?? Number.MAX_SAFE_INTEGER;
     const max = options.max ?? 64;
     const found: MessageExt[] = [];
-    const filter = { matchMessage: (m: MessageExt) => m.storeTimestamp <= end && m.keys.includes(key) };
+    const matchKey = options.uniqKey ? (m: MessageExt) => m.properties['UNIQ_KEY'] === key : (m: MessageExt) => m.keys.includes(key);
+    const filter = { matchMessage: (m: MessageExt) => m.storeTimestamp <= end && matchKey(m) };
     for (let q = 0; q < t.queues && found.length < max; q++) {
       let offset = begin > 0 ? await this.store.getOffsetByTime(topic, q, begin) : this.store.getMinOffsetInQueue(topic, q);
       const stop = end < Number.MAX_SAFE_INTEGER ? await this.store.getOffsetByTime(topic, q, end + 1) : this.store.getMaxOffsetInQueue(topic, q);

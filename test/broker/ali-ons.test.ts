@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { NameServer } from '../../lib/namesrv/name-server';
-import { silentLogger } from '../../lib/remoting/logger';
 import { sleep } from '../remoting/support';
-import { BrokerEnv, startBroker } from './support';
+import { BrokerEnv, startBroker, silentLogger } from './support';
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
 const ons = require('ali-ons') as { Producer: any; Consumer: any; Message: any };

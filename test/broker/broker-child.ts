@@ -5,7 +5,10 @@
  */
 import * as fs from 'node:fs';
 import { Broker } from '../../lib/broker/broker';
-import { silentLogger } from '../../lib/remoting/logger';
+import type { Logger } from '../../lib/remoting/logger';
+
+/** The parent reads codes, not log lines. */
+const silentLogger: Logger = { info: () => {}, warn: () => {} };
 
 async function main(): Promise<void> {
   const broker = await Broker.start({

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { NameServerClient } from '../../lib/client/namesrv-client';
 import { NameServer } from '../../lib/namesrv/name-server';
-import { silentLogger } from '../../lib/remoting/logger';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
@@ -9,9 +8,10 @@ import { ResponseCode } from '../../lib/remoting/response-code';
 import { encodeBatchBody } from '../../lib/broker/message-properties';
 import { LOCK_EXPIRY_MS, RebalanceLockManager } from '../../lib/broker/rebalance-lock-manager';
 import { VirtualClock } from '../../lib/clock';
+import { SimDisk } from '../../lib/io/sim-disk';
 import { parseMsgId } from '../../lib/store/message-codec';
 import { sleep } from '../remoting/support';
-import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker } from './support';
+import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker, silentLogger } from './support';
 
 describe('broker - send and pull', () => {
   let env: BrokerEnv;
@@ -91,6 +91,28 @@ describe('broker - send and pull', () => {
     expect(missing.remark).to.contain('topic');
     // The broker still serves.
     expect((await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('T3', 0), Buffer.from('x'))).code).to.equal(0);
+  });
+
+  it('broker - a SYNC put whose fsync does not land in syncFlushTimeoutMs is answered FLUSH_DISK_TIMEOUT (10) with its msgId', async () => {
+    const held: (() => void)[] = [];
+    let hold = false;
+    const io = new SimDisk({ dirs: ['/data'], pause: async (kind) => {
+      await new Promise((r) => setImmediate(r));
+      if (kind === 'datasync' && hold) await new Promise<void>((r) => held.push(r));
+    } });
+    const slow = await startBroker({ storeDir: '/data/store', flushMode: 'SYNC', store: { io, syncFlushTimeoutMs: 200 } });
+    try {
+      expect((await slow.call(RequestCode.SEND_MESSAGE_V2, sendV2('TF', 0), Buffer.from('warm'))).code).to.equal(0);
+      hold = true;
+      const r = await slow.call(RequestCode.SEND_MESSAGE_V2, sendV2('TF', 0), Buffer.from('slow'));
+      expect(r.code).to.equal(ResponseCode.FLUSH_DISK_TIMEOUT);
+      expect(r.field('queueOffset')).to.equal('1');
+      expect(parseMsgId(r.field('msgId')!).physicalOffset).to.be.greaterThan(0);
+    } finally {
+      hold = false;
+      for (const release of held.splice(0)) release();
+      await slow.stop();
+    }
   });
 
   it('broker - an unknown request code is REQUEST_CODE_NOT_SUPPORTED (3)', async () => {
@@ -371,6 +393,23 @@ describe('broker - name servers and admin', () => {
     }
   });
 
+  it('broker - registers again every registerIntervalMs, so a name server with a short expiry keeps its routes', async () => {
+    const ns = new NameServer({ port: 0, logger: silentLogger, brokerExpireMs: 400, scanIntervalMs: 50 });
+    await ns.start();
+    const periodic = await startBroker({ namesrvAddr: [ns.address()], brokerName: 'periodic', registerIntervalMs: 100 });
+    const once = await startBroker({ namesrvAddr: [ns.address()], brokerName: 'once', registerIntervalMs: 60_000 });
+    try {
+      const names = async () => Object.keys((await nsClient.getBrokerClusterInfo(ns.address())).brokerAddrTable).sort();
+      expect(await names()).to.deep.equal(['once', 'periodic']);
+      await sleep(1000);
+      expect(await names()).to.deep.equal(['periodic']);
+    } finally {
+      await periodic.stop();
+      await once.stop();
+      await ns.close();
+    }
+  });
+
   it('broker - admin: topic stats, consume stats, consume-by-who, connections, reset offset (with 220 to online clients), runtime info, delete', async () => {
     const t0 = Date.now();
     await sleep(5);
@@ -410,7 +449,7 @@ describe('broker - name servers and admin', () => {
 
   it('broker - VIEW_MESSAGE_BY_ID and QUERY_MESSAGE return stored records', async () => {
     const s = await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TQ', 0, { KEYS: 'order-1 order-2' }), Buffer.from('q'));
-    await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TQ', 1, { KEYS: 'order-3' }), Buffer.from('other'));
+    await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TQ', 1, { KEYS: 'order-3', UNIQ_KEY: 'UNIQ-3' }), Buffer.from('other'));
     const offset = parseMsgId(s.field('msgId')!).physicalOffset;
     const v = await env.call(RequestCode.VIEW_MESSAGE_BY_ID, { offset });
     expect(decodeRecords(v.body)[0]!.msgId).to.equal(s.field('msgId'));
@@ -419,6 +458,9 @@ describe('broker - name servers and admin', () => {
     expect(q.code).to.equal(0);
     expect(decodeRecords(q.body).map((m) => m.body.toString())).to.deep.equal(['q']);
     expect(q.field('indexLastUpdatePhyoffset')).to.equal(String(offset));
+    const u = await env.call(RequestCode.QUERY_MESSAGE, { topic: 'TQ', key: 'UNIQ-3', maxNum: 64, beginTimestamp: 0, endTimestamp: '9223372036854775807', _UNIQUE_KEY_QUERY: true });
+    expect(decodeRecords(u.body).map((m) => m.body.toString())).to.deep.equal(['other']);
+    expect((await env.call(RequestCode.QUERY_MESSAGE, { topic: 'TQ', key: 'UNIQ-3', maxNum: 64, beginTimestamp: 0, endTimestamp: '9223372036854775807' })).code).to.equal(ResponseCode.QUERY_NOT_FOUND);
     expect((await env.call(RequestCode.QUERY_MESSAGE, { topic: 'TQ', key: 'none', maxNum: 64, beginTimestamp: 0, endTimestamp: '9223372036854775807' })).code).to.equal(ResponseCode.QUERY_NOT_FOUND);
   });
 });

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { silentLogger } from '../../lib/remoting/logger';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
 import { ResponseCode } from '../../lib/remoting/response-code';
 import { tmpDir } from '../support/tmp';
-import { decodeRecords, pullWithSub, sendV2 } from './support';
+import { decodeRecords, pullWithSub, sendV2, silentLogger } from './support';
 
 const CHILD = path.join(__dirname, 'broker-child.js');
 const QUEUES = 4;

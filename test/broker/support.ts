@@ -1,12 +1,15 @@
 import * as path from 'node:path';
 import { Broker, type BrokerStartConfig } from '../../lib/broker/broker';
-import { silentLogger } from '../../lib/remoting/logger';
+import type { Logger } from '../../lib/remoting/logger';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand, type HeaderValue } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
 import { decodeRecord } from '../../lib/store/message-codec';
 import type { MessageExt } from '../../lib/store/message';
 import { tmpDir } from '../support/tmp';
+
+/** Tests look at codes, not log lines. */
+export const silentLogger: Logger = { info: () => {}, warn: () => {} };
 
 /** Delay levels short enough for tests: retries fall due in tens of milliseconds. */
 export const FAST_LEVELS = '10ms 20ms 30ms 40ms 50ms';
