@@ -43,7 +43,8 @@ bench() { # target namesrv broker-pid
     for r in $(seq 1 "$REPEATS"); do
       local c0 c1 t0 t1 line
       c0=$(cpu "$pid"); t0=$(date +%s.%N)
-      line=$(java -Xmx512m -Drocketmq.client.logRoot="$WORK/client-logs" -cp "$CP" Bench "$ns" --mode $mode --seconds "$SECONDS_PER_RUN" 2>&1 | grep -E 'RESULT|Exception' | head -3 || true)
+      # Bench.java does not exit when its start fails (its client threads keep the JVM up): bound it.
+      line=$(timeout $((SECONDS_PER_RUN + 60)) java -Xmx512m -Drocketmq.client.logRoot="$WORK/client-logs" -cp "$CP" Bench "$ns" --mode $mode --seconds "$SECONDS_PER_RUN" 2>&1 | grep -E 'RESULT|Exception' | head -3 || true)
       c1=$(cpu "$pid"); t1=$(date +%s.%N)
       echo "$target run $r: $line | broker cpu $(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.1f s over %.1f s", (b-a)/hz, e-s}'), load $(cut -d' ' -f1-3 /proc/loadavg)"
     done
