@@ -7,12 +7,15 @@
  * same ASYNC tail and is SIGKILLed as soon as the tail is acknowledged; the
  * parent then times open and checks that every acknowledged message is there.
  * Each rebuild run deletes the consumequeue directory of the closed store and
- * times open, which rebuilds it from the whole CommitLog.
+ * times open, which rebuilds it from the whole CommitLog. The power-cut rows
+ * (recoverAfterPowerCut) run on SimDisk.
  */
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MessageStore } from '../lib/index';
+import { SimDisk } from '../lib/io/sim-disk';
+import { VirtualClock } from '../lib/clock';
 import { fill, QUEUE_ID, TOPIC } from './keelmq';
 import type { Progress } from './progress';
 import type { TailReport } from './recovery-child';
@@ -123,3 +126,81 @@ export async function rebuild(s: RecoveryStore, progress: Progress): Promise<Row
     { recovery, gbPerSec: s.endOffset / seconds / 1e9 },
   );
 }
+
+/**
+ * Open after a power cut, per flush mode. A power cut cannot be had on real
+ * files, so this runs on SimDisk (in memory, the page cache kept apart from
+ * what was fsynced): a store of `storeBytes` is written in `mode`, flushed
+ * and checkpointed, then a tail of `tailBytes` is written and not fsynced
+ * (ASYNC: acknowledged, the timed flush held off; SYNC: written, its group
+ * commit held back, so not acknowledged, within the current segment), and the power goes with every
+ * unsynced write kept (the most a recovery can find to validate). What the
+ * row measures is recovery's work — CommitLog bytes scanned, against the
+ * tail, and whether any ConsumeQueue was rebuilt — and the time of open on
+ * SimDisk (CPU, no disk).
+ */
+export async function recoverAfterPowerCut(mode: 'SYNC' | 'ASYNC', storeBytes: number, tailBytes: number, bodyBytes: number, progress: Progress): Promise<Row> {
+  const clock = new VirtualClock(Date.now());
+  let holdSyncs = false;
+  const disk = new SimDisk({
+    now: () => clock.now(),
+    dirs: ['/'],
+    pause: (kind) => (holdSyncs && kind === 'datasync' ? new Promise<void>(() => undefined) : new Promise<void>((r) => setImmediate(r))),
+  });
+  const options = {
+    io: disk, clock, flushMode: mode, commitLogSegmentSize: POWER_CUT_SEGMENT,
+    // Only flush() and a SYNC group commit fsync the CommitLog: the tail stays unsynced.
+    asyncFlushIntervalMs: 1e9, asyncFlushThoroughIntervalMs: 1e9, asyncFlushLeastBytes: 2 ** 30,
+  } as const;
+  const dir = '/store';
+  const pool = new BodyPool(bodyBytes);
+  const store = await MessageStore.open(dir, options);
+  const { messages } = await fill(store, pool, storeBytes, progress);
+  await store.flush();
+  // A checkpoint after the flush: recovery starts from there.
+  await clock.advance(1001);
+  holdSyncs = mode === 'SYNC';
+  const tailStart = store.stats().writtenOffset;
+  let tailMessages = 0;
+  while (store.stats().writtenOffset - tailStart < tailBytes) {
+    const batch = pool.slice(messages + tailMessages, 1000).map((body) => ({ topic: TOPIC, queueId: QUEUE_ID, body }));
+    tailMessages += batch.length;
+    const put = store.putBatch(batch);
+    if (mode === 'ASYNC') await put;
+    else {
+      put.catch(() => undefined);
+      while (store.stats().writtenOffset - tailStart < tailBytes && store.stats().appendOffset > store.stats().writtenOffset) await new Promise((r) => setImmediate(r));
+    }
+  }
+  const tail = store.stats().writtenOffset - store.stats().flushedOffset;
+  const after = disk.crash({ keepUnsynced: 'all' });
+  // The disk after the cut shares the pause: its fsyncs run again.
+  holdSyncs = false;
+  const start = now();
+  const again = await MessageStore.open(dir, { ...options, io: after, clock: new VirtualClock(clock.now() + 60_000) });
+  const seconds = secondsSince(start);
+  const recovery = { ...again.recovery };
+  const found = again.getMaxOffsetInQueue(TOPIC, QUEUE_ID);
+  await again.close();
+  if (found < messages) throw new Error(`after a power cut the queue holds ${found} messages; ${messages} were flushed`);
+  if (recovery.fullRebuild) throw new Error(`after a power cut recovery rebuilt the ConsumeQueues from the whole log (${recovery.rebuiltQueues.join(', ')})`);
+  const ms = seconds * 1000;
+  return {
+    system: 'keelmq',
+    workload: 'recover',
+    flush: mode === 'SYNC' ? 'sync' : 'async',
+    bodyBytes,
+    producers: 1,
+    mode: `open after power cut (SimDisk), ${formatBytes(tail)} unsynced ${mode} tail on a ${formatBytes(storeBytes)} store; msgs = tail, MB/s = CommitLog scanned`,
+    messages: tailMessages,
+    msgsPerSec: tailMessages / seconds,
+    mbPerSec: recovery.scannedBytes / seconds / 1e6,
+    p50Ms: ms,
+    p99Ms: ms,
+    p999Ms: ms,
+    seconds,
+    extra: { recovery, tailBytes: tail, storeBytes: tailStart, scannedOverTail: recovery.scannedBytes / tail },
+  };
+}
+
+const POWER_CUT_SEGMENT = 16 * 1024 * 1024;

@@ -3,6 +3,7 @@
  * (RocketMQ's ClientManageProcessor and ConsumerManageProcessor.getConsumerListByGroup).
  */
 import { retryTopic } from '../consumer/message-const';
+import { isKeelError } from '../errors';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
@@ -14,10 +15,15 @@ export class ClientManageProcessor {
 
   async heartbeat(req: RemotingCommand, channel: RemotingChannel): Promise<RemotingCommand> {
     const hb = parseHeartbeat(req.body);
-    // Every consumer heartbeat makes sure the group's retry topic exists (1 queue), as Java does.
+    // Every consumer heartbeat makes sure the group's retry topic exists (1 queue), as Java does;
+    // createTopic checks the name, so a group no topic can be named after is refused here.
     for (const c of hb.consumers) {
-      const topic = retryTopic(c.groupName);
-      if (!this.ctx.services.topic(topic)) await this.ctx.services.topicConfig.ensure(topic, 1);
+      try {
+        await this.ctx.services.createTopic(retryTopic(c.groupName), 1);
+      } catch (e) {
+        if (!isKeelError(e, 'TOPIC_INVALID')) throw e;
+        return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, `consumer group ${JSON.stringify(c.groupName)} is not a valid group name`);
+      }
     }
     const changed = this.ctx.consumers.heartbeat(hb, channel, req.language, req.version);
     for (const g of changed) this.ctx.consumers.notifyIdsChanged(g);

@@ -27,9 +27,13 @@ export class ConsumerOffsetProcessor {
   }
 
   update(req: RemotingCommand): RemotingCommand {
+    const group = req.requireString('consumerGroup');
+    const topic = req.requireString('topic');
+    const queueId = req.int('queueId');
     const commitOffset = req.long('commitOffset');
-    // ali-ons sends -1 for queues it has not consumed.
-    if (commitOffset >= 0) this.ctx.services.offsets.update(req.requireString('consumerGroup'), req.requireString('topic'), req.int('queueId'), commitOffset);
+    // ali-ons sends -1 for queues it has not consumed. Offsets of topics this broker does not
+    // have (nobody could have pulled them here) are not kept: they would only fill the file.
+    if (commitOffset >= 0 && this.ctx.services.topic(topic)) this.ctx.services.offsets.update(group, topic, queueId, commitOffset);
     return ok();
   }
 

@@ -3,6 +3,7 @@
  * message, found by its commit-log offset, goes through the shared retry rule (planSendBack via
  * EmbeddedBroker.sendBack): `%RETRY%<group>` with a delay level, or `%DLQ%<group>` past the maximum.
  */
+import { retryTopic } from '../consumer/message-const';
 import { DEFAULT_MAX_RECONSUME_TIMES } from '../consumer/retry';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
@@ -24,6 +25,8 @@ export class SendBackProcessor {
     const msg = offset >= 0 ? await this.ctx.store.getMessage(offset) : null;
     if (!msg) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, `look message by offset failed, ${offset}`);
     try {
+      // Checks the group's name before sendBack writes topics named after it.
+      await this.ctx.services.createTopic(retryTopic(group), 1);
       await this.ctx.services.sendBack(group, msg, delayLevel, max);
     } catch (e) {
       const mapped = storeErrorCode(e);

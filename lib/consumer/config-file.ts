@@ -89,11 +89,10 @@ export class ConfigFile<T> {
     const tmp = `${this.path}.tmp`;
     const bytes = Buffer.from(JSON.stringify(data, null, 2) + '\n', 'utf8');
     if (!this.dirReady) {
-      if ((await this.io.stat(dir)) === null) {
-        await this.io.mkdirp(dir);
-        // The new directory's name must be durable too, or the files in it can vanish.
-        await this.io.syncDir(path.dirname(dir));
-      }
+      await this.io.mkdirp(dir);
+      // The directory's name must be durable too, or the files in it can vanish. Synced even when it exists:
+      // a process killed before this sync left it in the page cache only.
+      await this.io.syncDir(path.dirname(dir));
       this.dirReady = true;
     }
     const h = await this.io.open(tmp, { create: true });

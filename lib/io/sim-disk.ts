@@ -439,6 +439,46 @@ export class SimDisk implements FileIO {
     this.locks.clear();
   }
 
+  /**
+   * The disk as the next process finds it after the process using this one
+   * was killed (kill -9) at this moment, as a new SimDisk; this one is frozen
+   * as by crash(), so nothing the dead process still had in flight reaches the
+   * new one. Unlike crash(), nothing is lost and nothing becomes durable: the
+   * page cache survives, and a later crash() of the new disk still loses what
+   * the dead process wrote and never synced (kill, reopen, then power cut).
+   */
+  killed(): SimDisk {
+    this.stopped = true;
+    const after = new SimDisk(this.options);
+    after.capacity = this.capacity;
+    after.space = this.space;
+    const copied = new Map<Node, Node>();
+    const copy = (node: Node): Node => {
+      const done = copied.get(node);
+      if (done) return done;
+      if (node.kind === 'file') {
+        const current = node.current.clone();
+        // Dirty pages are the current content's own (mutated in place): the new disk gets copies.
+        for (const idx of node.dirty) {
+          const page = current.pages.get(idx);
+          if (page) current.pages.set(idx, Buffer.from(page));
+        }
+        const file = new FileNode(current, node.durable.clone());
+        file.dirty = new Set(node.dirty);
+        file.pending = [...node.pending];
+        copied.set(node, file);
+        return file;
+      }
+      const dir = new DirNode(node.mtimeMs);
+      copied.set(node, dir);
+      for (const [name, child] of node.entries) dir.entries.set(name, copy(child));
+      for (const [name, child] of node.durableEntries) dir.durableEntries.set(name, copy(child));
+      return dir;
+    };
+    after.root = copy(this.root) as DirNode;
+    return after;
+  }
+
   /** After operation number `n` (1-based, counted since this disk was made) the disk freezes: later operations reject with ECRASHED and change nothing. */
   crashAt(n: number): void {
     this.crashPoint = n;

@@ -167,8 +167,12 @@ export class ConsumeQueue {
     const dir = this.files.dir;
     await this.io.mkdirp(dir);
     // The queue's directory chain must be durable before its first entry is, or a power cut forgets the whole queue.
-    await this.io.syncDir(path.dirname(path.dirname(dir)));
-    await this.io.syncDir(path.dirname(dir));
+    // Each directory is synced in its parent from the store root down (consumequeue/ too: it is made with the first queue).
+    const topicDir = path.dirname(dir);
+    const cqRoot = path.dirname(topicDir);
+    await this.io.syncDir(path.dirname(cqRoot));
+    await this.io.syncDir(cqRoot);
+    await this.io.syncDir(topicDir);
     await this.io.syncDir(dir);
   }
 
@@ -248,7 +252,7 @@ export class ConsumeQueue {
     if (short) this.openDamage = `file ${path.basename(short.path)} is ${short.sizeAtOpen} bytes, not ${short.size}`;
     const first = segs[0];
     // The first valid entry of the first file is the queue's minimum (files may start with placeholders).
-    this.minOffset = await this.findFirstValid(first.start / CQ_ENTRY_SIZE, first.end / CQ_ENTRY_SIZE);
+    this.minOffset = await this.findFirstValid(first.start / CQ_ENTRY_SIZE, first.end / CQ_ENTRY_SIZE, durableBelow);
     let end = this.minOffset;
     for (let i = segs.length - 1; i >= 0; i--) {
       const lo = Math.max(segs[i].start / CQ_ENTRY_SIZE, this.minOffset);
@@ -268,9 +272,12 @@ export class ConsumeQueue {
   /**
    * The first entry with a size: a queue rebuilt after the reaper removed its
    * head starts mid-file, after zeros. Usually the very first entry answers.
-   * Anything but zeros before it is damage (openDamage).
+   * Anything but zeros before it is damage (openDamage). Past zeros, only an
+   * entry for a durable record counts: after a power cut a later write may have
+   * survived while the first entries' did not, and those entries are
+   * re-dispatched from the CommitLog, not skipped.
    */
-  private async findFirstValid(lo: number, hi: number): Promise<number> {
+  private async findFirstValid(lo: number, hi: number, durableBelow: number): Promise<number> {
     const first = await this.readFileEntry(lo);
     if (first && first.size > 0) return lo;
     for (let at = lo; at < hi; at += SCAN_CHUNK) {
@@ -278,7 +285,8 @@ export class ConsumeQueue {
       const buf = await this.readFileEntries(at, n);
       for (let i = 0; i < n; i++) {
         const p = i * CQ_ENTRY_SIZE;
-        if (buf.readInt32BE(p + 8) > 0) return at + i;
+        const size = buf.readInt32BE(p + 8);
+        if (size > 0) return readLong(buf, p) + size <= durableBelow ? at + i : lo;
         if (!this.openDamage && buf.subarray(p, p + CQ_ENTRY_SIZE).some((b) => b !== 0)) {
           this.openDamage = `entry ${at + i}, before its first valid entry, is not empty`;
         }

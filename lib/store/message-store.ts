@@ -102,10 +102,13 @@ export class MessageStore {
     const options = resolveOptions(partial);
     const io = options.io;
     const root = path.resolve(dir);
-    const isNew = (await io.stat(root)) === null;
+    // Every directory made here must itself survive a power cut: each is synced in its parent, outermost first.
+    const made: string[] = [];
+    for (let d = root; path.dirname(d) !== d && (await io.stat(d)) === null; d = path.dirname(d)) made.unshift(d);
     await io.mkdirp(root);
-    // A new data directory must itself survive a power cut.
-    if (isNew) await io.syncDir(path.dirname(root));
+    // A first open killed before that sync left the directory in the page cache only, and no checkpoint yet.
+    if (made.length === 0 && (await io.stat(path.join(root, 'checkpoint'))) === null) made.push(root);
+    for (const d of made) await io.syncDir(path.dirname(d));
     let lock: FileLock;
     try {
       lock = await io.lock(path.join(root, 'lock'));
@@ -466,6 +469,9 @@ export class MessageStore {
   /**
    * Records durable positions: ConsumeQueues are flushed first, so the
    * offset it records for them is one below which every entry is on disk.
+   * That offset never passes the CommitLog's durable one: in ASYNC mode
+   * entries exist for records still in the page cache, and trusting them after
+   * a power cut would send recovery to rebuild every queue from the start.
    */
   private async writeCheckpoint(): Promise<void> {
     const c = this.commitLog;
@@ -478,7 +484,7 @@ export class MessageStore {
     await this.checkpoint.write({
       commitLogDurable: durable,
       scanFrom,
-      consumeQueueDurable: dispatched,
+      consumeQueueDurable: Math.min(dispatched, durable),
       queueCount: slots.filter((s) => s.cq.hasFiles).length,
       lastStoreTimestamp,
     });

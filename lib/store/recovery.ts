@@ -68,6 +68,12 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   const { loss, checkpoint: cp } = await admitDurableLoss(p.io, p.root, options, p.checkpoint);
   await commitLog.load();
   await loadQueues(p);
+  if (!p.clean) {
+    // A process killed while creating a segment left its name in the page cache only: recovery writes into
+    // these files and records them durable, so every name it found is made durable first.
+    await p.io.syncDir(commitLog.segments.dir);
+    for (const s of queues.all()) await p.io.syncDir(ConsumeQueue.dirOf(p.root, s.cq.topic, s.cq.queueId));
+  }
   const report: RecoveryReport = {
     clean: p.clean, millis: 0, scannedBytes: 0, validEnd: 0, truncatedBelowDurable: false,
     stopReason: null, redispatched: 0, rebuiltQueues: [], rebuildReasons: {}, fullRebuild: false,
@@ -128,6 +134,9 @@ export async function recover(p: Parts): Promise<RecoveryReport> {
   if (!p.clean || !cp || validEnd !== cp.commitLogDurable) {
     // Whatever lies past the valid end (torn or unacknowledged bytes) must never be found by a later scan.
     await segs.truncateFrom(validEnd);
+    // What the scan validated may still be only in the page cache (the previous process was killed):
+    // every segment of it is made durable before the checkpoint records it or a consumer reads it.
+    await segs.datasyncRange(cp ? cp.scanFrom : clMin, validEnd);
   }
   for (const s of queues.all()) {
     if (s.cq.maxPhysicalEnd > validEnd) await s.cq.truncateByPhysical(validEnd);

@@ -10,7 +10,7 @@ import { LOCK_EXPIRY_MS, RebalanceLockManager } from '../../lib/broker/rebalance
 import { VirtualClock } from '../../lib/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
 import { parseMsgId } from '../../lib/store/message-codec';
-import { sleep } from '../remoting/support';
+import { sleep, until } from '../remoting/support';
 import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker, silentLogger } from './support';
 
 describe('broker - send and pull', () => {
@@ -144,9 +144,27 @@ describe('broker - send and pull', () => {
     r = await env.call(RequestCode.PULL_MESSAGE, pullWithSub('G', 'TP', 0, 0, '*', { maxMsgNums: 2 }));
     expect([r.code, r.field('nextBeginOffset')]).to.deep.equal([ResponseCode.SUCCESS, '2']);
     expect(decodeRecords(r.body)).to.have.length(2);
-    // Below the minimum: the store's reaper is the only way there; a topic that does not exist is 17.
+    // A topic that does not exist is 17.
     r = await pull('NOPE', 0);
     expect(r.code).to.equal(ResponseCode.TOPIC_NOT_EXIST);
+  });
+
+  it('broker - a pull below the queue\'s minimum (its segments reaped) is PULL_OFFSET_MOVED to the minimum', async () => {
+    const small = await startBroker({ store: { commitLogSegmentSize: 4096, consumeQueueEntries: 16, maxBodySize: 1024, maxPropertiesLength: 1024 } });
+    try {
+      for (let i = 0; i < 100; i++) await small.call(RequestCode.SEND_MESSAGE_V2, sendV2('TM', 0), Buffer.alloc(200, 97));
+      // Only durable segments are reaped.
+      await small.broker.store.flush();
+      await small.broker.store.deleteExpired({ force: true });
+      const min = small.broker.store.getMinOffsetInQueue('TM', 0);
+      expect(min).to.be.greaterThan(0);
+      const r = await small.call(RequestCode.PULL_MESSAGE, pullWithSub('G', 'TM', 0, 0));
+      expect([r.code, r.field('nextBeginOffset'), r.field('minOffset')]).to.deep.equal([ResponseCode.PULL_OFFSET_MOVED, String(min), String(min)]);
+      const ok = await small.call(RequestCode.PULL_MESSAGE, pullWithSub('G', 'TM', 0, min));
+      expect(decodeRecords(ok.body)[0]!.queueOffset).to.equal(min);
+    } finally {
+      await small.stop();
+    }
   });
 
   it('broker - long polling: a held pull answers within 100 ms of a send; an empty one NOT_FOUND after suspendTimeoutMillis', async () => {
@@ -187,11 +205,9 @@ describe('broker - send and pull', () => {
     const other = new RemotingClient({ logger: silentLogger });
     const p = other.invokeSync(env.addr, RemotingCommand.request(RequestCode.PULL_MESSAGE, pullWithSub('G', 'LF', 0, 3, '*', { sysFlag: 6, suspendTimeoutMillis: 10_000 })), 15_000);
     p.catch(() => {});
-    await sleep(100);
-    expect(env.broker['pull']!.heldCount).to.equal(1);
+    await until(() => env.broker['pull']!.heldCount === 1, 2000, 'the pull to be held');
     await other.close();
-    await sleep(50);
-    expect(env.broker['pull']!.heldCount).to.equal(0);
+    await until(() => env.broker['pull']!.heldCount === 0, 2000, 'the hold to be dropped');
   });
 });
 
@@ -216,7 +232,7 @@ describe('broker - consumers', () => {
       const list = await env.call(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: 'G1' });
       expect(list.code).to.equal(0);
       expect(JSON.parse(list.body!.toString('utf8'))).to.deep.equal({ consumerIdList: [id1, id2] });
-      await sleep(50);
+      await until(() => notified.length > 0, 2000, 'the notification');
       expect(notified).to.deep.equal(['c1:G1:true']);
       // A repeated heartbeat changes nothing and notifies nobody.
       await hb(c2, id2);
@@ -224,7 +240,7 @@ describe('broker - consumers', () => {
       expect(notified).to.have.length(1);
       // The second client's connection closes: the first is told, the list shrinks.
       await c2.close();
-      await sleep(100);
+      await until(() => notified.length > 1, 2000, 'the notification of the close');
       expect(notified).to.deep.equal(['c1:G1:true', 'c1:G1:true']);
       const after = await env.call(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: 'G1' });
       expect(JSON.parse(after.body!.toString('utf8')).consumerIdList).to.deep.equal([id1]);
@@ -235,6 +251,16 @@ describe('broker - consumers', () => {
       await c1.close();
       await c2.close();
     }
+  });
+
+  it('broker - a group name no topic can carry is refused by heartbeat and send-back, and creates no topic', async () => {
+    const sent = await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TV', 0), Buffer.from('x'));
+    const before = env.broker.services.topics().map((t) => t.name);
+    const hb = await env.call(RequestCode.HEART_BEAT, {}, heartbeatBody('c@1', '../bad group', [{ topic: 'TV', subString: '*' }]));
+    expect(hb.code).to.equal(ResponseCode.SYSTEM_ERROR);
+    const back = await env.call(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: parseMsgId(sent.field('msgId')!).physicalOffset, group: 'bad/group', delayLevel: 0 });
+    expect(back.code).to.not.equal(ResponseCode.SUCCESS);
+    expect(env.broker.services.topics().map((t) => t.name)).to.deep.equal(before);
   });
 
   it('broker - pulls without a posted subscription use the heartbeat\'s: 24 without one, 25 when older, its tag filter otherwise', async () => {
@@ -255,13 +281,15 @@ describe('broker - consumers', () => {
     const t0 = Date.now();
     for (let i = 0; i < 4; i++) await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TO', 1), Buffer.from(`m${i}`));
     const q = () => env.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1 });
-    let r = await q();
+    const r = await q();
     expect([r.code, r.field('offset')]).to.deep.equal([0, '0']);
     expect((await env.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1, commitOffset: 2 })).code).to.equal(0);
     expect((await q()).field('offset')).to.equal('2');
     await env.client.invokeOneway(env.addr, RemotingCommand.request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1, commitOffset: 3 }), 3000);
     await env.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'TO', queueId: 1, commitOffset: -1 });
     expect((await q()).field('offset')).to.equal('3');
+    await env.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'GO', topic: 'Unknown@Topic', queueId: 1, commitOffset: 3 });
+    expect(env.broker.services.offsets.subscriptions()).to.deep.equal([{ group: 'GO', topic: 'TO' }]);
     await env.call(RequestCode.PULL_MESSAGE, pullWithSub('GO', 'TO', 1, 3, '*', { sysFlag: 5, commitOffset: 4 }));
     expect((await q()).field('offset')).to.equal('4');
     // A queue never written reads as "start from 0" too; a queue of a big old log would be 22 (not reproducible here).
@@ -394,14 +422,14 @@ describe('broker - name servers and admin', () => {
   });
 
   it('broker - registers again every registerIntervalMs, so a name server with a short expiry keeps its routes', async () => {
-    const ns = new NameServer({ port: 0, logger: silentLogger, brokerExpireMs: 400, scanIntervalMs: 50 });
+    const ns = new NameServer({ port: 0, logger: silentLogger, brokerExpireMs: 1000, scanIntervalMs: 50 });
     await ns.start();
     const periodic = await startBroker({ namesrvAddr: [ns.address()], brokerName: 'periodic', registerIntervalMs: 100 });
     const once = await startBroker({ namesrvAddr: [ns.address()], brokerName: 'once', registerIntervalMs: 60_000 });
     try {
       const names = async () => Object.keys((await nsClient.getBrokerClusterInfo(ns.address())).brokerAddrTable).sort();
       expect(await names()).to.deep.equal(['once', 'periodic']);
-      await sleep(1000);
+      await sleep(2000);
       expect(await names()).to.deep.equal(['periodic']);
     } finally {
       await periodic.stop();
@@ -432,7 +460,7 @@ describe('broker - name servers and admin', () => {
       expect(reset.code).to.equal(0);
       expect(reset.body!.toString()).to.contain('{"brokerName":"bk","queueId":0,"topic":"TA"}:0');
       expect((await env.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'GA', topic: 'TA', queueId: 0 })).field('offset')).to.equal('0');
-      await sleep(50);
+      await until(() => resets.length > 0, 2000, 'the reset notice');
       expect(resets).to.deep.equal([reset.body!.toString()]);
       // Without isForce a queue only moves back: "the end" leaves offset 0 alone.
       await env.call(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, { topic: 'TA', group: 'GA', timestamp: -1, isForce: false });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { seededRandom } from '../../lib/io/sim-disk';
 import { encodeFrame } from '../../lib/remoting/frame-codec';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
@@ -9,18 +10,6 @@ import { BrokerEnv, decodeRecords, heartbeatBody, pullWithSub, sendV2, startBrok
 
 const FRAMES = 10_000;
 const SEED = 0x6b65656c;
-
-/** mulberry32: small, seeded, good enough to pick junk. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CODES = Object.values(RequestCode);
 const FIELD_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'l', 'm', 'topic', 'queueId', 'queueOffset', 'consumerGroup', 'group', 'offset',
@@ -42,7 +31,7 @@ describe('broker - junk frames', function () {
   });
 
   it(`broker - ${FRAMES} random, truncated, oversized and type-mangled frames (seeded): the broker keeps serving a normal client`, async () => {
-    const r = rng(SEED);
+    const r = seededRandom(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const int = (n: number) => Math.floor(r() * n);
     const value = (): unknown => pick([

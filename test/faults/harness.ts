@@ -350,15 +350,19 @@ export async function runPlan(plan: Plan, arm?: (disk: SimDisk) => void, onAck?:
     run.openError = e;
     return run;
   }
-  const store = run.store;
+  await drive(run.store, plan, clock, oracle, onAck);
+  run.flushedAtEnd = run.store.stats().flushedOffset;
+  return run;
+}
+
+/** Runs a plan's steps on an open store; puts still pending at the end are given virtual time until they settle. */
+export async function drive(store: MessageStore, plan: Plan, clock: VirtualClock, oracle: Oracle, onAck?: (store: MessageStore, r: PutResult) => void): Promise<void> {
   const check = onAck ? (r: PutResult) => onAck(store, r) : undefined;
   for (const s of plan.steps) {
     if (s.kind === 'put') oracle.put(store, plan.shape, s.producer, s.n, s.batch, check);
     else await clock.advance(s.ms);
   }
   for (let i = 0; i < 40 && oracle.pending > 0; i++) await clock.advance(250);
-  run.flushedAtEnd = store.stats().flushedOffset;
-  return run;
 }
 
 /** Ops of a full, fault-free run of the plan (the range crash points and faults are drawn from). */

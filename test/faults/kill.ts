@@ -48,6 +48,8 @@ export async function killOnce(dir: string, gen: number, mode: FlushMode, seed: 
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   let onReady: () => void = () => undefined;
   const readyP = new Promise<void>((r) => { onReady = r; });
+  let onFirstAck: () => void = () => undefined;
+  const firstAckP = new Promise<void>((r) => { onFirstAck = r; });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   child.stdout!.on('data', (d: Buffer) => {
@@ -57,13 +59,14 @@ export async function killOnce(dir: string, gen: number, mode: FlushMode, seed: 
     buffered = lines.pop()!;
     for (const line of lines) {
       const [k, p, s, end] = line.split(' ');
-      if (k === 'ready') { ready = true; onReady(); } else if (k === 'A') { acks++; oracle.ackFromChild(shape, Number(p), Number(s), Number(end)); } else if (k === 'E') violations.push(`child failed a put: ${line}`);
+      if (k === 'ready') { ready = true; onReady(); } else if (k === 'A') { if (acks++ === 0) onFirstAck(); oracle.ackFromChild(shape, Number(p), Number(s), Number(end)); } else if (k === 'E') violations.push(`child failed a put: ${line}`);
     }
   });
   try {
-    // While producing; every 4th generation of a directory early, during the child's open of the recovered store.
+    // While producing (from the first acknowledgement on, so that a slow, loaded machine still
+    // kills mid-write); one generation in 5, early, during the child's open of the recovered store.
     if (gen % 5 === 3) await sleep(rnd() * 150);
-    else { await Promise.race([readyP, closed]); await sleep(20 + rnd() * 300); }
+    else { await Promise.race([readyP.then(() => firstAckP), closed]); await sleep(rnd() * 300); }
   } finally {
     child.kill('SIGKILL');
     await closed;

@@ -29,7 +29,7 @@ export interface PowerCutCase extends Record<string, unknown> {
   checkpoint?: 'newest' | 'both';
 }
 
-export interface PowerCutOutcome { violations: string[]; stats: CheckStats }
+export interface PowerCutOutcome { violations: string[]; stats: CheckStats; fullRebuild: boolean | null }
 
 /** In SYNC mode a PUT_OK must never run ahead of the flushed offset. */
 export function syncAckCheck(mode: FlushMode, violations: string[]) {
@@ -62,7 +62,7 @@ export async function powerCut(p: PowerCutCase, arm?: (disk: SimDisk) => void): 
   // SYNC: every acknowledged put; ASYNC: those the flushed offset covered when power went.
   const mustSurvive = p.mode === 'SYNC' ? undefined : (l: { ends: number[] }, seq: number) => l.ends[seq]! <= run.flushedAtEnd;
   const v = await judge(DATA_DIR, simOptions(after, new VirtualClock(EPOCH + 3_600_000), p.mode), run.oracle, { prefix: true, mustSurvive }, takesPuts);
-  return { violations: [...ackViolations, ...v.violations], stats: v.stats };
+  return { violations: [...ackViolations, ...v.violations], stats: v.stats, fullRebuild: v.recovery ? v.recovery.fullRebuild : null };
 }
 
 const SLOT = 512;
@@ -91,18 +91,28 @@ export function powerCutArbitrary(mode: FlushMode, maxPoint: number): fc.Arbitra
   });
 }
 
-function tally(into: CheckStats, s: CheckStats): void {
+/** Crash-state counts, and how recovery rebuilt the index after each: incremental, or from the whole log. */
+interface CutStats extends CheckStats { incremental: number; full: number }
+
+function emptyStats(): CutStats {
+  return { present: 0, acked: 0, ackedLostAllowed: 0, unackedPresent: 0, incremental: 0, full: 0 };
+}
+
+function tally(into: CutStats, o: PowerCutOutcome): void {
+  const s = o.stats;
   into.present += s.present; into.acked += s.acked; into.ackedLostAllowed += s.ackedLostAllowed; into.unackedPresent += s.unackedPresent;
+  if (o.fullRebuild === true) into.full++;
+  else if (o.fullRebuild === false) into.incremental++;
 }
 
 /** Random crash states through fast-check, which shrinks a failure to a small case before reporting it. */
-export async function randomPowerCuts(mode: FlushMode, runs: number, seed: number, progress: (d: number, t: number) => void): Promise<{ failures: Failure[]; stats: CheckStats }> {
-  const stats: CheckStats = { present: 0, acked: 0, ackedLostAllowed: 0, unackedPresent: 0 };
+export async function randomPowerCuts(mode: FlushMode, runs: number, seed: number, progress: (d: number, t: number) => void): Promise<{ failures: Failure[]; stats: CutStats }> {
+  const stats = emptyStats();
   let done = 0;
   let last: string[] = [];
   const out = await fc.check(fc.asyncProperty(powerCutArbitrary(mode, 240), async (p) => {
     const r = await powerCut(p);
-    tally(stats, r.stats);
+    tally(stats, r);
     progress(++done, runs);
     last = r.violations;
     return r.violations.length === 0;
@@ -112,16 +122,16 @@ export async function randomPowerCuts(mode: FlushMode, runs: number, seed: numbe
 }
 
 /** Every operation of one workload as the crash point. */
-export async function everyPowerCut(seed: number, mode: FlushMode, steps: number, progress: (d: number, t: number) => void): Promise<{ cases: number; failures: Failure[]; stats: CheckStats }> {
+export async function everyPowerCut(seed: number, mode: FlushMode, steps: number, progress: (d: number, t: number) => void): Promise<{ cases: number; failures: Failure[]; stats: CutStats }> {
   const ops = await countOps(makePlan(seed, mode, steps));
-  const stats: CheckStats = { present: 0, acked: 0, ackedLostAllowed: 0, unackedPresent: 0 };
+  const stats = emptyStats();
   const cases = Array.from({ length: ops }, (_, i): PowerCutCase => ({ seed, mode, point: i + 1, crash: caseSeed(seed, i), steps }));
-  const r = await runCases(cases, async (p) => { const o = await powerCut(p); tally(stats, o.stats); return o.violations; }, progress);
+  const r = await runCases(cases, async (p) => { const o = await powerCut(p); tally(stats, o); return o.violations; }, progress);
   return { ...r, stats };
 }
 
-function notes(label: string, s: CheckStats): string {
-  return `${label}: ${s.acked} acknowledged puts across the crash states, ${s.ackedLostAllowed} of them lost within the ASYNC bound (not yet flushed), ${s.unackedPresent} unacknowledged puts survived, ${s.present} messages read back`;
+function notes(label: string, s: CutStats): string {
+  return `${label}: ${s.acked} acknowledged puts across the crash states, ${s.ackedLostAllowed} of them lost within the ASYNC bound (not yet flushed), ${s.unackedPresent} unacknowledged puts survived, ${s.present} messages read back; index recovery ${s.incremental} incremental, ${s.full} full rebuilds`;
 }
 
 export const powerCutScenario: Scenario = {
@@ -154,6 +164,8 @@ export const powerCutScenario: Scenario = {
         syncRandom: Math.max(half, Math.min(iterations, 200)), syncAcked: sync.stats.acked + everySync.stats.acked,
         asyncLostAllowed: async_.stats.ackedLostAllowed + everyAsync.stats.ackedLostAllowed,
         unackedPresent: sync.stats.unackedPresent + everySync.stats.unackedPresent,
+        incremental: sync.stats.incremental + async_.stats.incremental + everySync.stats.incremental + everyAsync.stats.incremental,
+        full: sync.stats.full + async_.stats.full + everySync.stats.full + everyAsync.stats.full,
       },
     };
   },
