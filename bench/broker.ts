@@ -214,33 +214,38 @@ export function endToEnd(run: BrokerRun, producers: number): Promise<Measurement
     const start0 = await Promise.all(Array.from({ length: queues }, (_, q) => maxOffset(remoting, brokerAddr, TOPIC, q)));
     const pullers = Array.from({ length: queues }, (_, q) => new QueuePuller(remoting, brokerAddr, GROUP, TOPIC, q, onMessage));
     const pulling = pullers.map((p, q) => p.run(start0[q]));
-    const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
-    const start = now();
-    await Promise.all(Array.from({ length: producers }, async () => {
-      while (sentAt.length < budget.count && now() < deadline) {
-        const i = sentAt.length;
-        const body = Buffer.from(run.pool.at(i));
-        body.writeUInt32BE(i, 0);
-        sentAt.push(now());
-        await producer.send(body, TAG);
-      }
-    }));
-    sendsDone = true;
-    if (latenciesNs.length === sentAt.length) allDelivered();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${sentAt.length - latenciesNs.length} of ${sentAt.length} messages not consumed ${CATCH_UP_MS} ms after the last send`)), CATCH_UP_MS);
-    });
+    let seconds: number;
     try {
-      await Promise.race([delivered, timedOut, ...pulling.map((p) => p.then(() => new Promise<never>(() => {})))]);
+      const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
+      const start = now();
+      await Promise.all(Array.from({ length: producers }, async () => {
+        while (sentAt.length < budget.count && now() < deadline) {
+          const i = sentAt.length;
+          const body = Buffer.from(run.pool.at(i));
+          body.writeUInt32BE(i, 0);
+          sentAt.push(now());
+          await producer.send(body, TAG);
+        }
+      }));
+      sendsDone = true;
+      if (latenciesNs.length === sentAt.length) allDelivered();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${sentAt.length - latenciesNs.length} of ${sentAt.length} messages not consumed ${CATCH_UP_MS} ms after the last send`)), CATCH_UP_MS);
+      });
+      try {
+        await Promise.race([delivered, timedOut, ...pulling.map((p) => p.then(() => new Promise<never>(() => {})))]);
+      } finally {
+        clearTimeout(timer);
+      }
+      seconds = secondsSince(start);
     } finally {
-      clearTimeout(timer);
+      // Also when a send or a pull failed: no puller may outlive the phase.
+      for (const p of pullers) p.stop();
+      // Held pulls end when the connection closes; the next phase (or withBroker) opens a new one.
+      remoting.closeChannel(brokerAddr);
+      await Promise.allSettled(pulling);
     }
-    const seconds = secondsSince(start);
-    for (const p of pullers) p.stop();
-    // Held pulls end when the connection closes; the next phase (or withBroker) opens a new one.
-    remoting.closeChannel(brokerAddr);
-    await Promise.all(pulling);
     return { messages: latenciesNs.length, bodyBytes: run.pool.bodyBytes, seconds, latenciesNs };
   });
 }
