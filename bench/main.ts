@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { asyncSends, batchSends, endToEnd, syncSends, type BrokerFlush, type BrokerRun } from './broker';
 import { fdatasyncLatency, sequentialWrite } from './disk';
 import { keelmq, lookupByOffset } from './keelmq';
 import { runOne as runConsumeOne } from './consume';
@@ -22,7 +23,13 @@ import { formatBytes, formatRate, formatTable, mergeRuns, metricsOf, type Flush,
 import { BodyPool, withStore, type System, type SystemStore } from './system';
 
 const SYSTEMS: readonly System[] = [keelmq, betterSqlite3, lmdb, classicLevel, hypercore];
-const SYSTEM_NAMES: readonly SystemName[] = ['disk', ...SYSTEMS.map((s) => s.name)];
+const BROKER = 'keelmq-broker';
+const SYSTEM_NAMES: readonly SystemName[] = ['disk', ...SYSTEMS.map((s) => s.name), BROKER];
+/** The broker rows' workloads, as in the issue: Java's 32 sync threads, 2,000 async sends in flight. */
+const BROKER_SYNC_PRODUCERS = 32;
+const BROKER_ASYNC_IN_FLIGHT = 2000;
+const BROKER_BATCH = 100;
+const BROKER_BATCH_PRODUCERS = 8;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 /** Messages per batch call in the async rows: large enough that per-call overhead fades. */
@@ -54,7 +61,9 @@ table on stdout, progress on stderr, writes bench/results/store.json
                        (sync includes per-put-fsync; recovery counts as async)
   --duration <s>       time cap of each timed phase (default 10, quick 2)
   --only <systems>     comma-separated: ${SYSTEM_NAMES.join(', ')}
-                       (the disk is always measured: machine.* needs it)
+                       (the disk is always measured: machine.* needs it);
+                       ${BROKER} (alias broker) = the networked broker rows, at
+                       1 KiB unless --size says otherwise
   --repeat <n>         run every workload n times; the table shows the median
                        msgs/s (min–max), the JSON every run under "runs"
   --dir <path>         where the stores are written (default: the OS temp dir);
@@ -70,6 +79,7 @@ interface Config {
   flushes: { async: boolean; sync: boolean };
   duration: number;
   systems: System[];
+  broker: boolean;
   repeat: number;
   base: string;
   recoverySizes: number[];
@@ -105,7 +115,7 @@ function parseConfig(argv: string[]): Config | null {
   if (values.flush !== undefined && values.flush !== 'async' && values.flush !== 'sync') {
     throw new UsageError(`--flush must be async or sync, got "${values.flush}"`);
   }
-  const only = values.only?.split(',').map((s) => s.trim()) ?? SYSTEM_NAMES;
+  const only = values.only?.split(',').map((s) => (s.trim() === 'broker' ? BROKER : s.trim())) ?? SYSTEM_NAMES;
   for (const name of only) {
     if (!SYSTEM_NAMES.includes(name as SystemName)) throw new UsageError(`--only: unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`);
   }
@@ -124,6 +134,7 @@ function parseConfig(argv: string[]): Config | null {
     flushes: { async: values.flush !== 'sync', sync: values.flush !== 'async' },
     duration,
     systems: SYSTEMS.filter((s) => only.includes(s.name)),
+    broker: only.includes(BROKER),
     repeat: values.repeat === undefined ? 1 : positiveInt('repeat', values.repeat),
     base: path.join(values.dir ?? os.tmpdir(), `keelmq-bench-${process.pid}`),
     recoverySizes: quick ? [256 * MiB, GiB] : [GiB, 8 * GiB],
@@ -305,6 +316,8 @@ function plan(cfg: Config): Task[] {
     }
   }
 
+  if (cfg.broker) tasks.push(...brokerTasks(cfg, budget));
+
   if (cfg.flushes.async && cfg.systems.includes(keelmq)) {
     for (const bytes of cfg.recoverySizes) {
       const group = `keelmq-recovery-${bytes}`;
@@ -365,6 +378,43 @@ function putTask(
       return row(flush, 'append', producers, producers === 1 ? 'put, awaited one by one' : `put, ${producers} producers each awaiting its put`, m);
     },
   };
+}
+
+/**
+ * The networked broker rows (bench/broker.ts): each a fresh name server + broker in a child
+ * process, this process the client. 1 KiB as the issue asks, unless --size names another size.
+ */
+function brokerTasks(cfg: Config, budget: Budget): Task[] {
+  const tasks: Task[] = [];
+  const sizes = cfg.sizes.includes(1024) ? [1024] : cfg.sizes;
+  // Java's Bench warms up for 3 s; a fresh broker's JIT needs about as much.
+  const warmUpSeconds = cfg.quick ? 1 : 3;
+  for (const flush of ['async', 'sync'] as const) {
+    if (!cfg.flushes[flush]) continue;
+    for (const size of sizes) {
+      const pool = new BodyPool(size);
+      const settings = `broker ${flush === 'async' ? 'ASYNC_FLUSH' : 'SYNC_FLUSH'} in a child process, client here over loopback`;
+      const workloads: { what: string; workload: 'send' | 'consume'; producers: number; how: string; measure: (run: BrokerRun) => Promise<Measurement> }[] = [
+        { what: `sync send ×${BROKER_SYNC_PRODUCERS}`, workload: 'send', producers: BROKER_SYNC_PRODUCERS, how: `SEND_MESSAGE_V2, ${BROKER_SYNC_PRODUCERS} producers each awaiting its reply`, measure: (r) => syncSends(r, BROKER_SYNC_PRODUCERS) },
+        { what: `async send, ${BROKER_ASYNC_IN_FLIGHT} in flight`, workload: 'send', producers: BROKER_ASYNC_IN_FLIGHT, how: `SEND_MESSAGE_V2, ${BROKER_ASYNC_IN_FLIGHT.toLocaleString('en-US')} in flight`, measure: (r) => asyncSends(r, BROKER_ASYNC_IN_FLIGHT) },
+        { what: `batch send of ${BROKER_BATCH} ×${BROKER_BATCH_PRODUCERS}`, workload: 'send', producers: BROKER_BATCH_PRODUCERS, how: `SEND_BATCH_MESSAGE of ${BROKER_BATCH}, ${BROKER_BATCH_PRODUCERS} producers`, measure: (r) => batchSends(r, BROKER_BATCH_PRODUCERS, BROKER_BATCH) },
+        { what: `produce -> consume ×${BROKER_SYNC_PRODUCERS}`, workload: 'consume', producers: BROKER_SYNC_PRODUCERS, how: `${BROKER_SYNC_PRODUCERS} sync producers -> PULL_MESSAGE long polling, one puller per queue`, measure: (r) => endToEnd(r, BROKER_SYNC_PRODUCERS) },
+      ];
+      for (const w of workloads) {
+        tasks.push({
+          group: `${BROKER}-${flush}-${size}-${w.what}`,
+          label: `${BROKER} ${w.what} ${flush} ${formatBytes(size)}`,
+          repeatable: true,
+          run: async (progress) => {
+            const run: BrokerRun = { flush: flush satisfies BrokerFlush, dir: path.join(cfg.base, `${BROKER}-${flush}`), pool, budget, warmUpSeconds, progress };
+            const m = await w.measure(run);
+            return { system: BROKER, workload: w.workload, flush, bodyBytes: size, producers: w.producers, mode: `${w.how}; ${settings}`, ...metricsOf(m) };
+          },
+        });
+      }
+    }
+  }
+  return tasks;
 }
 
 interface Target {

@@ -4,8 +4,8 @@
  * so that every system is summarised the same way.
  */
 
-export type SystemName = 'keelmq' | 'better-sqlite3' | 'lmdb' | 'classic-level' | 'hypercore' | 'disk';
-export type Workload = 'append' | 'read' | 'recover' | 'rebuild' | 'consume';
+export type SystemName = 'keelmq' | 'keelmq-broker' | 'better-sqlite3' | 'lmdb' | 'classic-level' | 'hypercore' | 'disk';
+export type Workload = 'append' | 'read' | 'recover' | 'rebuild' | 'consume' | 'send';
 /**
  * async: acknowledged once in the OS (survives a process crash, not a power cut);
  * sync: acknowledged after an fsync that covers it, several messages per fsync;

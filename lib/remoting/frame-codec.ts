@@ -10,7 +10,7 @@
  */
 import { KeelError } from '../errors';
 import { parseLenientJson } from './lenient-json';
-import { ExtFields, LANGUAGE_CODES, RemotingCommand, SerializeType } from './remoting-command';
+import { emptyExtFields, LANGUAGE_CODES, RemotingCommand, SerializeType } from './remoting-command';
 
 /** `com.rocketmq.remoting.frameMaxLength`: the whole frame, length field included. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -207,7 +207,7 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   const ext = o.extFields;
   if (ext !== undefined && ext !== null) {
     if (typeof ext !== 'object' || Array.isArray(ext)) invalid('extFields is not an object');
-    const fields: ExtFields = Object.create(null);
+    const fields = emptyExtFields();
     for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
       const s = toFieldString(v);
       if (s !== undefined) fields[k] = s;
@@ -243,7 +243,7 @@ function decodeRocketMqHeader(h: Buffer): RemotingCommand {
   if (extLength > 0) {
     if (extLength > h.length - p) invalid('ROCKETMQ header: extFields overruns the header');
     const end = p + extLength;
-    const fields: ExtFields = Object.create(null);
+    const fields = emptyExtFields();
     while (p < end) {
       const k = str(h.readInt16BE(take(2, 'key length')), 'key');
       const v = str(h.readInt32BE(take(4, 'value length')), 'value');

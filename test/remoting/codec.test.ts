@@ -148,6 +148,20 @@ describe('remoting - frame codec', () => {
       });
     });
 
+    it('field names that are Object.prototype names are ordinary fields: __proto__ is kept, nothing is inherited', () => {
+      for (const type of [SerializeType.JSON, SerializeType.ROCKETMQ]) {
+        const sent = RemotingCommand.request(10, { ['__proto__']: 'p', constructor: 'c', topic: 't' });
+        const bytes = encodeFrame(sent, type);
+        const cmd = decodeFrame(bytes);
+        expect(Object.keys(cmd.extFields!)).to.have.members(['__proto__', 'constructor', 'topic']);
+        expect(cmd.field('__proto__')).to.equal('p');
+        expect(cmd.field('constructor')).to.equal('c');
+        expect(cmd.field('toString')).to.equal(undefined);
+        expect(cmd.field('hasOwnProperty')).to.equal(undefined);
+        expect(encodeFrame(cmd, type).equals(bytes)).to.equal(true);
+      }
+    });
+
     it('typed getters reject what Java cannot parse', () => {
       const cmd = RemotingCommand.request(1, { a: '1.0', b: 'x', big: '99999999999' });
       for (const f of ['a', 'b', 'big', 'missing']) {
