@@ -4,9 +4,9 @@
  * RocketMQ has one; everything is validated once, in resolveBrokerConfig.
  */
 import * as os from 'node:os';
-import type { Clock } from '../clock';
+import type { Clock } from '../common/clock';
 import type { BrokerOptions } from '../consumer/embedded-broker';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import type { Logger } from '../remoting/logger';
 import type { FlushMode, StoreOptions } from '../store/options';
 

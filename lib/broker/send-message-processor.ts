@@ -8,7 +8,7 @@
 import { DEFAULT_MAX_RECONSUME_TIMES } from '../consumer/retry';
 import { dlqTopic, isRetryTopic, PROPERTY_DELAY, RETRY_PREFIX, SCHEDULE_TOPIC } from '../consumer/message-const';
 import type { TopicConfig } from '../consumer/topic-config';
-import { isKeelError, KeelError } from '../errors';
+import { isKeelError, KeelError } from '../common/errors';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';

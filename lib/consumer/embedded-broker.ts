@@ -1,7 +1,7 @@
 import type { MessageStore } from '../store/message-store';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
-import { KeelError } from '../errors';
-import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../options-check';
+import { KeelError } from '../common/errors';
+import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../common/options-check';
 import { dlqTopic, retryTopic, PROPERTY_DLQ_MESSAGE_ID, SCHEDULE_TOPIC } from './message-const';
 import { OffsetStore } from './offset-store';
 import { planSendBack } from './retry';

@@ -1,7 +1,7 @@
 import type { MessageExt } from '../store/message';
-import type { Clock } from '../clock';
-import { isKeelError, KeelError } from '../errors';
-import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../options-check';
+import type { Clock } from '../common/clock';
+import { isKeelError, KeelError } from '../common/errors';
+import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../common/options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { isRetryTopic, retryTopic } from './message-const';
 import { ConsumePool } from './consume-pool';

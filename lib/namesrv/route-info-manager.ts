@@ -3,7 +3,7 @@
  * topics each broker serves. Brokers keep themselves alive by registering (every 30 s); one that has
  * not registered for `brokerExpireMs`, or whose connection closes, is dropped with its routes.
  */
-import { Clock } from '../clock';
+import { Clock } from '../common/clock';
 import { Logger } from '../remoting/logger';
 import { DataVersion, RegisterBrokerBody } from '../remoting/register-broker-body';
 import { RemotingChannel } from '../remoting/remoting-channel';

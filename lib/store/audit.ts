@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FileHandle, FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { BLANK_MAGIC, MAGIC_V1, checkRecord, readRecordInfo } from './message-codec';
 import { CHECKPOINT_FILE_SIZE, decodeCheckpoint, readLong } from './checkpoint';
 import { findDurableLoss } from './durable-loss';

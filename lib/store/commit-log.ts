@@ -1,7 +1,7 @@
 import * as path from 'path';
-import type { Clock, TimerHandle } from '../clock';
+import type { Clock, TimerHandle } from '../common/clock';
 import type { FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import type { PutResult, PutStatus } from './message';
 import { END_MARKER_SIZE, layoutRecord, msgIdOf, stampRecords, writeEndMarker, type PreparedMessage } from './message-codec';
 import { CrcWorker } from './crc-offload';

@@ -2,7 +2,7 @@
  * The CommitLog record (RocketMQ message format v1, IPv4 hosts, big-endian).
  * See DESIGN.md "Record format" for the layout and the whole-record CRC.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { crc32, crc32Combine } from './crc32';
 import type { Message, MessageExt } from './message';
 

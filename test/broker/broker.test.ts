@@ -7,7 +7,7 @@ import { RequestCode } from '../../lib/remoting/request-code';
 import { ResponseCode } from '../../lib/remoting/response-code';
 import { encodeBatchBody } from '../../lib/broker/message-properties';
 import { LOCK_EXPIRY_MS, RebalanceLockManager } from '../../lib/broker/rebalance-lock-manager';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
 import { parseMsgId } from '../../lib/store/message-codec';
 import { sleep, until } from '../remoting/support';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as zlib from 'node:zlib';
-import { isKeelError, type KeelErrorCode } from '../../lib/errors';
+import { isKeelError, type KeelErrorCode } from '../../lib/common/errors';
 import { crc32 } from '../../lib/store/crc32';
 import type { Message } from '../../lib/store/message';
 import {
