@@ -3,6 +3,7 @@
  * See DESIGN.md "Record format" for the layout and the whole-record CRC.
  */
 import { KeelError } from '../common/errors';
+import { hasTopicChars } from '../common/names';
 import { crc32, crc32Combine } from './crc32';
 import type { Message, MessageExt } from './message';
 
@@ -78,8 +79,6 @@ export type RecordCheck =
 // ---------------------------------------------------------------- encoding
 
 const EMPTY = Buffer.alloc(0);
-/** RocketMQ's topic alphabet; it also keeps topics safe as ConsumeQueue directory names. */
-const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
 const TOPIC_CACHE_MAX = 4096;
 const topicCache = new Map<string, Buffer>();
 
@@ -92,7 +91,7 @@ function topicBytesOf(topic: unknown, maxLength: number): Buffer {
   if (typeof topic !== 'string') throw new TypeError(`topic must be a string, got ${typeof topic}`);
   let bytes = topicCache.get(topic);
   if (bytes === undefined) {
-    if (!TOPIC_CHARS.test(topic)) {
+    if (!hasTopicChars(topic)) {
       throw new KeelError('TOPIC_INVALID', topic.length === 0 ? 'topic is empty' : `topic ${JSON.stringify(topic)} has characters outside [%|a-zA-Z0-9_-]`);
     }
     if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
