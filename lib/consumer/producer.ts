@@ -1,5 +1,5 @@
 import type { PutStatus } from '../store/message';
-import { tagsHashCode } from '../store/message-codec';
+import { tagsHashCode } from '../common/tag-hash';
 import { KeelError } from '../common/errors';
 import { checkOptions, fn, type OptionRules } from '../common/options-check';
 import type { EmbeddedBroker } from './embedded-broker';

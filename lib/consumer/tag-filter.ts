@@ -1,5 +1,5 @@
 import type { MessageFilter } from '../store/message-store';
-import { tagsHashCode } from '../store/message-codec';
+import { tagsHashCode } from '../common/tag-hash';
 import { KeelError } from '../common/errors';
 
 /** A parsed subscription expression: `*` (everything) or `TagA || TagB`. */
