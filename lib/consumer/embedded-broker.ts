@@ -111,7 +111,7 @@ export class EmbeddedBroker {
   /** Creates a topic with `queues` queues (default 4), or grows an existing one. */
   async createTopic(name: string, queues = this.options.defaultTopicQueues): Promise<TopicConfig> {
     this.checkOpen();
-    if (typeof name !== 'string' || !isTopicName(name)) throw new KeelError('TOPIC_INVALID', `topic ${JSON.stringify(name)} must be 1..127 characters of [%|a-zA-Z0-9_-]`);
+    if (!isTopicName(name)) throw new KeelError('TOPIC_INVALID', `topic ${JSON.stringify(name)} must be 1..127 characters of [%|a-zA-Z0-9_-]`);
     return this.topicConfig.ensure(name, queues);
   }
 

@@ -163,7 +163,7 @@ export class PushConsumer {
   private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>> & Pick<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>;
 
   constructor(private readonly broker: EmbeddedBroker, options: PushConsumerOptions) {
-    if (typeof options?.group !== 'string' || !isGroupName(options.group)) {
+    if (!isGroupName(options?.group)) {
       throw new KeelError('OPTION_INVALID', `group ${JSON.stringify(options?.group)} must be 1..120 characters of [a-zA-Z0-9_|-]`);
     }
     if (typeof options.listener !== 'function') throw new TypeError('listener must be a function');
