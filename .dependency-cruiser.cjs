@@ -2,10 +2,9 @@
  * Which part of keelmq may import which (../shared/DESIGN.md, "Source layout"): dependencies point
  * one way, common <- io <- store <- consumer <- broker, so the store stays embeddable and the
  * client usable without a data directory. Rules name directories that do not exist yet (ha,
- * remoting, namesrv, broker, client) so they hold from their first file on. Until lib/common/
- * exists, its modules are lib/errors.ts and lib/clock.ts.
+ * remoting, namesrv, broker, client) so they hold from their first file on.
  */
-const COMMON = '^lib/(common/|errors\\.ts$|clock\\.ts$)';
+const COMMON = '^lib/common/';
 const ours = (dirs) => `^lib/(${dirs.join('|')})/`;
 
 /** `from` may import nothing under lib/ but `allowed` (and common). */
@@ -29,7 +28,7 @@ module.exports = {
       to: { path: ours(['consumer', 'ha', 'remoting', 'namesrv', 'broker', 'client', 'cli']) },
     },
     only('io-only-common', 'File access imports nothing of ours but common.', '^lib/io/', ['^lib/io/']),
-    only('common-is-a-leaf', 'Message types, errors, clock, ids: everyone imports them, they import nothing of ours.', COMMON, []),
+    only('common-is-a-leaf', 'Message types, errors, clock, ids, name rules: everyone imports them, they import nothing of ours.', COMMON, []),
     only('namesrv-remoting-only', 'The name server is routes over remoting: no store, no broker.', '^lib/namesrv/', ['^lib/namesrv/', '^lib/remoting/']),
     only('remoting-only-common', 'Frames and connections know nothing of what travels in them.', '^lib/remoting/', ['^lib/remoting/']),
     {

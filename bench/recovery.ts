@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MessageStore } from '../lib/index';
 import { SimDisk } from '../lib/io/sim-disk';
-import { VirtualClock } from '../lib/clock';
+import { VirtualClock } from '../lib/common/clock';
 import { fill, QUEUE_ID, TOPIC } from './keelmq';
 import type { Progress } from './progress';
 import type { TailReport } from './recovery-child';

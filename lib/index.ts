@@ -8,10 +8,10 @@ export type { Message, MessageExt, PutResult, PutStatus, GetMessagesResult, GetS
 export { defaultOptions, DEFAULT_COMMITLOG_SEGMENT_SIZE, DEFAULT_CONSUMEQUEUE_ENTRIES, DEFAULT_MAX_BODY_SIZE } from './store/options';
 export type { StoreOptions, FlushMode, RecoveryProgress } from './store/options';
 export type { RecoveryReport } from './store/recovery';
-export { KeelError, isKeelError } from './errors';
-export type { KeelErrorCode } from './errors';
-export type { Clock, TimerHandle } from './clock';
-export { systemClock, VirtualClock } from './clock';
+export { KeelError, isKeelError } from './common/errors';
+export type { KeelErrorCode } from './common/errors';
+export type { Clock, TimerHandle } from './common/clock';
+export { systemClock, VirtualClock } from './common/clock';
 export type { FileIO, FileHandle, FileStat, DiskSpace, FileLock } from './io/file-io';
 export { NodeFileIO, nodeFileIO } from './io/node-file-io';
 export { SimDisk } from './io/sim-disk';

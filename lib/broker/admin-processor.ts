@@ -8,13 +8,13 @@
  * Bodies keyed by MessageQueue are written as fastjson writes them, with object keys
  * (`{{"brokerName":"b","queueId":0,"topic":"T"}:v}`): that is what mqadmin parses.
  */
+import { isTopicName } from '../common/names';
 import { SCHEDULE_TOPIC } from '../consumer/message-const';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
 import type { BrokerContext } from './broker-context';
 
-const TOPIC_NAME = /^[%|a-zA-Z0-9_-]{1,127}$/;
 /** Topics an admin may not create or delete (`TopicValidator.isSystemTopic`, plus keelmq's schedule topic). */
 const SYSTEM_TOPICS = new Set(['TBW102', SCHEDULE_TOPIC, 'RMQ_SYS_TRANS_HALF_TOPIC', 'RMQ_SYS_TRANS_OP_HALF_TOPIC', 'RMQ_SYS_TRACE_TOPIC', 'OFFSET_MOVED_EVENT']);
 
@@ -39,7 +39,7 @@ export class AdminProcessor {
   async updateAndCreateTopic(req: RemotingCommand): Promise<RemotingCommand> {
     const topic = req.requireString('topic');
     const queues = Math.max(req.int('readQueueNums', 0), req.int('writeQueueNums', 0));
-    if (!TOPIC_NAME.test(topic)) return error(`The specified topic ${JSON.stringify(topic)} contains illegal characters or is too long`);
+    if (!isTopicName(topic)) return error(`The specified topic ${JSON.stringify(topic)} contains illegal characters or is too long`);
     if (topic === this.ctx.config.clusterName) return error(`The specified topic is conflict with cluster name ${topic}`);
     if (SYSTEM_TOPICS.has(topic)) return error(`The topic[${topic}] is conflict with system topic.`);
     if (queues < 1) return error('readQueueNums and writeQueueNums must be positive');

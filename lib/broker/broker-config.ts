@@ -4,9 +4,10 @@
  * RocketMQ has one; everything is validated once, in resolveBrokerConfig.
  */
 import * as os from 'node:os';
-import type { Clock } from '../clock';
+import type { Clock } from '../common/clock';
 import type { BrokerOptions } from '../consumer/embedded-broker';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
+import { isBrokerName } from '../common/names';
 import type { Logger } from '../remoting/logger';
 import type { FlushMode, StoreOptions } from '../store/options';
 
@@ -63,15 +64,13 @@ export function defaultBrokerConfig(): Omit<BrokerConfig, 'storeDir'> {
   };
 }
 
-const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-
 /** Defaults filled in and every field checked; OPTION_INVALID names the first bad one. */
 export function resolveBrokerConfig(partial: Partial<BrokerConfig> & { storeDir: string }): BrokerConfig {
   const c: BrokerConfig = { ...defaultBrokerConfig(), ...definedOnly(partial) } as BrokerConfig;
   const bad = (what: string): never => { throw new KeelError('OPTION_INVALID', what); };
   if (typeof c.storeDir !== 'string' || c.storeDir === '') bad('storeDir is required');
-  if (!NAME.test(c.brokerName)) bad(`brokerName must be 1..64 of [a-zA-Z0-9_-], got ${JSON.stringify(c.brokerName)}`);
-  if (!NAME.test(c.clusterName)) bad(`clusterName must be 1..64 of [a-zA-Z0-9_-], got ${JSON.stringify(c.clusterName)}`);
+  if (!isBrokerName(c.brokerName)) bad(`brokerName must be 1..64 of [a-zA-Z0-9_-], got ${JSON.stringify(c.brokerName)}`);
+  if (!isBrokerName(c.clusterName)) bad(`clusterName must be 1..64 of [a-zA-Z0-9_-], got ${JSON.stringify(c.clusterName)}`);
   if (c.brokerId !== 0) bad(`brokerId must be 0: only masters are served, got ${String(c.brokerId)}`);
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) bad(`port must be 0..65535, got ${String(c.port)}`);
   if (c.flushMode !== 'SYNC' && c.flushMode !== 'ASYNC') bad(`flushMode must be SYNC or ASYNC, got ${String(c.flushMode)}`);

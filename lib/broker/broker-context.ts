@@ -1,5 +1,5 @@
 /** What the request processors of a Broker share. */
-import type { Clock } from '../clock';
+import type { Clock } from '../common/clock';
 import type { EmbeddedBroker } from '../consumer/embedded-broker';
 import type { Logger } from '../remoting/logger';
 import type { MessageStore } from '../store/message-store';

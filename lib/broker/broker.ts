@@ -8,7 +8,7 @@
  *   broker.address();   // "127.0.0.1:10911"
  *   await broker.close();
  */
-import { systemClock } from '../clock';
+import { systemClock } from '../common/clock';
 import { EmbeddedBroker } from '../consumer/embedded-broker';
 import { consoleLogger } from '../remoting/logger';
 import type { RequestProcessor } from '../remoting/remoting-channel';

@@ -3,7 +3,7 @@
  * (RocketMQ's ClientManageProcessor and ConsumerManageProcessor.getConsumerListByGroup).
  */
 import { retryTopic } from '../consumer/message-const';
-import { isKeelError } from '../errors';
+import { isKeelError } from '../common/errors';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';

@@ -4,7 +4,7 @@
  * A change in a group's membership or subscriptions notifies every member
  * (NOTIFY_CONSUMER_IDS_CHANGED, oneway) so that it rebalances at once; a closed channel is such a change.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { parseLenientJson } from '../remoting/lenient-json';
 import type { Logger } from '../remoting/logger';
 import type { RemotingChannel } from '../remoting/remoting-channel';

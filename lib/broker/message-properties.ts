@@ -3,7 +3,7 @@
  * `MessageDecoder.decodeMessages`). Properties are `k\u0001v` joined by `\u0002`; Java omits the trailing
  * `\u0002`, ali-ons writes it, and entries with an empty name or value are skipped, as both parsers do.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 
 export function parseMessageProperties(s: string | undefined): Record<string, string> {
   const out: Record<string, string> = Object.create(null);

@@ -4,7 +4,7 @@
  * change, UNREGISTER_BROKER at close. A name server that does not answer is logged and tried
  * again at the next round; the others are not held up by it.
  */
-import type { Clock, TimerHandle } from '../clock';
+import type { Clock, TimerHandle } from '../common/clock';
 import { NameServerClient } from '../client/namesrv-client';
 import type { TopicConfig as StoredTopicConfig } from '../consumer/topic-config';
 import type { Logger } from '../remoting/logger';

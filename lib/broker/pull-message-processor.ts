@@ -6,9 +6,9 @@
  * with the suspend bit that finds nothing is held until its queue grows (store.onArrival) or its
  * suspendTimeoutMillis passes; a hold ends with its channel.
  */
-import type { TimerHandle } from '../clock';
+import type { TimerHandle } from '../common/clock';
 import { parseSubscription, type Subscription } from '../consumer/tag-filter';
-import { isKeelError } from '../errors';
+import { isKeelError } from '../common/errors';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';

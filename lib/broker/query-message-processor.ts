@@ -2,7 +2,7 @@
  * VIEW_MESSAGE_BY_ID (33) and QUERY_MESSAGE (12) (RocketMQ's QueryMessageProcessor): records as
  * stored, found by commit-log offset or by key (through the shared EmbeddedBroker.queryMessageByKey).
  */
-import { isKeelError } from '../errors';
+import { isKeelError } from '../common/errors';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
 import type { MessageExt } from '../store/message';

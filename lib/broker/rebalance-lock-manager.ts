@@ -3,8 +3,8 @@
  * pull a queue only while this broker says they hold it. A lock belongs to one clientId and
  * lapses 60 s after its last renewal (the client renews every 20 s and trusts a lock for 30 s).
  */
-import type { Clock } from '../clock';
-import { KeelError } from '../errors';
+import type { Clock } from '../common/clock';
+import { KeelError } from '../common/errors';
 import { parseLenientJson } from '../remoting/lenient-json';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';

@@ -8,7 +8,8 @@
 import { DEFAULT_MAX_RECONSUME_TIMES } from '../consumer/retry';
 import { dlqTopic, isRetryTopic, PROPERTY_DELAY, RETRY_PREFIX, SCHEDULE_TOPIC } from '../consumer/message-const';
 import type { TopicConfig } from '../consumer/topic-config';
-import { isKeelError, KeelError } from '../errors';
+import { isKeelError, KeelError } from '../common/errors';
+import { hasTopicChars, MAX_TOPIC_LENGTH } from '../common/names';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
@@ -25,8 +26,6 @@ const V2_NAMES: Record<string, string> = {
 
 /** `MQVersion.Version.V3_4_9`: from this client version on the header's maxReconsumeTimes counts. */
 const VERSION_HONOURS_MAX_RECONSUME = 121;
-const TOPIC_NAME = /^[%|a-zA-Z0-9_-]+$/;
-const MAX_TOPIC_LENGTH = 127;
 /** Topics a producer may not send to (`TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`, plus keelmq's schedule DLQ). */
 const NOT_ALLOWED_SEND = new Set([SCHEDULE_TOPIC, dlqTopic(SCHEDULE_TOPIC), 'RMQ_SYS_TRANS_HALF_TOPIC', 'RMQ_SYS_TRANS_OP_HALF_TOPIC', 'RMQ_SYS_TRACE_TOPIC']);
 
@@ -160,7 +159,7 @@ export class SendMessageProcessor {
   /** `TopicValidator.validateTopic` and the not-allowed set; undefined when the topic may be sent to. */
   private checkTopic(topic: string): RemotingCommand | undefined {
     if (topic.trim() === '') return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'The specified topic is blank.');
-    if (!TOPIC_NAME.test(topic)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$');
+    if (!hasTopicChars(topic)) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, 'The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$');
     if (topic.length > MAX_TOPIC_LENGTH) return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, `The specified topic is longer than topic max length ${MAX_TOPIC_LENGTH}.`);
     if (NOT_ALLOWED_SEND.has(topic)) return RemotingCommand.response(ResponseCode.NO_PERMISSION, `Sending message to topic[${topic}] is forbidden.`);
     return undefined;

@@ -1,5 +1,5 @@
 import { audit, type AuditProgress, type AuditReport } from '../store/audit';
-import { isKeelError } from '../errors';
+import { isKeelError } from '../common/errors';
 import { UsageError, parseCommandArgs } from './args';
 
 const USAGE = `usage: keelmq audit <data-dir> [--json] [--no-record-crc]

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import type { BrokerConfig } from '../broker/broker-config';
 import { parseNamesrvAddr } from '../broker/broker-config';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 
 export type BrokerFileConfig = Partial<Pick<BrokerConfig, 'brokerName' | 'clusterName' | 'brokerId' | 'port' | 'namesrvAddr' | 'storeDir' | 'flushMode' | 'autoCreateTopics' | 'advertisedHost'>>;
 

@@ -8,7 +8,7 @@ import type { ReceivedMessage } from '../client/message-decoder';
 import type { BrokerQueue, MQAdmin } from '../client/mq-admin';
 import { dlqTopic } from '../consumer/message-const';
 import { parseSubscription } from '../consumer/tag-filter';
-import { isKeelError } from '../errors';
+import { isKeelError } from '../common/errors';
 import { RemotingClient } from '../remoting/remoting-client';
 import { UsageError, intOption, stringOption } from './args';
 import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withAdmin } from './command';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { demoWriter, runDemo } from './demo';
 import { auditCommand } from './audit-command';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { UsageError, intOption, parseCommandArgs } from './args';
 import { type Command, runCommand } from './command';
 import { consumeCommand, dlqCommand } from './consume-command';

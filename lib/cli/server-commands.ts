@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { Broker, type BrokerStartConfig } from '../broker/broker';
 import { DEFAULT_BROKER_PORT, parseNamesrvAddr } from '../broker/broker-config';
-import { isKeelError, KeelError } from '../errors';
+import { isKeelError, KeelError } from '../common/errors';
 import { DEFAULT_NAMESRV_PORT, NameServer } from '../namesrv/name-server';
 import { UsageError, portOption, stringOption, type ParsedArgs } from './args';
 import { loadBrokerConfigFile, parseFlag } from './broker-config-file';

@@ -1,5 +1,5 @@
 /** `keelmq topic create|list|route|stats`: mqadmin's updateTopic, topicList, topicRoute and topicStatus. */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { intOption, stringOption } from './args';
 import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withAdmin } from './command';
 

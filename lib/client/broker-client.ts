@@ -4,7 +4,7 @@
  * (create topic, topic stats, consume stats, reset offset by time). Headers are those a 4.9.7
  * Java client sends (reference §3, §5).
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { expectSuccess, RemotingClient } from '../remoting/remoting-client';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';

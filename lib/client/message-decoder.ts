@@ -5,7 +5,7 @@
  * client's own reader, not the store's.
  */
 import { inflateSync } from 'node:zlib';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 
 /** A message as a client receives it. */
 export interface ReceivedMessage {

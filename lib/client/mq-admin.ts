@@ -3,7 +3,7 @@
  * plus the queue lists a producer and a pull consumer derive from a route: one connection pool,
  * several name servers tried in order.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { RemotingClient } from '../remoting/remoting-client';
 import { MASTER_ID, PERM_READ, PERM_WRITE, type ClusterInfo, type TopicRouteData } from '../remoting/topic-route-data';
 import { BrokerClient, type MessageQueue, type QueueProgress, type QueueStats } from './broker-client';

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import type { FileIO } from '../io/file-io';
-import type { Clock, TimerHandle } from '../clock';
-import { KeelError } from '../errors';
+import type { Clock, TimerHandle } from '../common/clock';
+import { KeelError } from '../common/errors';
 
 /**
  * One JSON file under `<store>/config/` (topics.json, consumerOffset.json,

@@ -1,7 +1,8 @@
 import type { MessageStore } from '../store/message-store';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
-import { KeelError } from '../errors';
-import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../options-check';
+import { KeelError } from '../common/errors';
+import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../common/options-check';
+import { isTopicName } from '../common/names';
 import { dlqTopic, retryTopic, PROPERTY_DLQ_MESSAGE_ID, SCHEDULE_TOPIC } from './message-const';
 import { OffsetStore } from './offset-store';
 import { planSendBack } from './retry';
@@ -51,7 +52,6 @@ const BROKER_OPTION_RULES: OptionRules<BrokerOptions> = {
 };
 
 /** Topic names the store accepts; checked before a name is written to topics.json. */
-const TOPIC_NAME = /^[%|a-zA-Z0-9_-]{1,127}$/;
 
 export interface QueryByKeyOptions {
   /** Store-time window, inclusive (default: all). */
@@ -111,7 +111,7 @@ export class EmbeddedBroker {
   /** Creates a topic with `queues` queues (default 4), or grows an existing one. */
   async createTopic(name: string, queues = this.options.defaultTopicQueues): Promise<TopicConfig> {
     this.checkOpen();
-    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) throw new KeelError('TOPIC_INVALID', `topic ${JSON.stringify(name)} must be 1..127 characters of [%|a-zA-Z0-9_-]`);
+    if (!isTopicName(name)) throw new KeelError('TOPIC_INVALID', `topic ${JSON.stringify(name)} must be 1..127 characters of [%|a-zA-Z0-9_-]`);
     return this.topicConfig.ensure(name, queues);
   }
 

@@ -1,4 +1,4 @@
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 
 /**
  * Property names and system topics of the consumer layer, spelled as

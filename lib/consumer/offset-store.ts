@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
-import type { Clock } from '../clock';
+import type { Clock } from '../common/clock';
 import { ConfigFile } from './config-file';
 
 interface OffsetsFile {

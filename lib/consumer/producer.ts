@@ -1,7 +1,7 @@
 import type { PutStatus } from '../store/message';
-import { tagsHashCode } from '../store/message-codec';
-import { KeelError } from '../errors';
-import { checkOptions, fn, type OptionRules } from '../options-check';
+import { tagsHashCode } from '../common/tag-hash';
+import { KeelError } from '../common/errors';
+import { checkOptions, fn, type OptionRules } from '../common/options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { checkUserTopic, SYSTEM_PROPERTIES } from './message-const';
 import { isSelectableTag } from './tag-filter';

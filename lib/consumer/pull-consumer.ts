@@ -1,6 +1,6 @@
 import type { GetMessagesResult, MessageExt, PutResult } from '../store/message';
-import { KeelError } from '../errors';
-import { checkOptions, integer, string, type OptionRules } from '../options-check';
+import { KeelError } from '../common/errors';
+import { checkOptions, integer, string, type OptionRules } from '../common/options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription } from './tag-filter';

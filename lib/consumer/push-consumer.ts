@@ -1,7 +1,8 @@
 import type { MessageExt } from '../store/message';
-import type { Clock } from '../clock';
-import { isKeelError, KeelError } from '../errors';
-import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../options-check';
+import type { Clock } from '../common/clock';
+import { isKeelError, KeelError } from '../common/errors';
+import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../common/options-check';
+import { isGroupName } from '../common/names';
 import type { EmbeddedBroker } from './embedded-broker';
 import { isRetryTopic, retryTopic } from './message-const';
 import { ConsumePool } from './consume-pool';
@@ -162,7 +163,7 @@ export class PushConsumer {
   private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>> & Pick<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>;
 
   constructor(private readonly broker: EmbeddedBroker, options: PushConsumerOptions) {
-    if (typeof options?.group !== 'string' || !/^[a-zA-Z0-9_|-]{1,120}$/.test(options.group)) {
+    if (!isGroupName(options?.group)) {
       throw new KeelError('OPTION_INVALID', `group ${JSON.stringify(options?.group)} must be 1..120 characters of [a-zA-Z0-9_|-]`);
     }
     if (typeof options.listener !== 'function') throw new TypeError('listener must be a function');

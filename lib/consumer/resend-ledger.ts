@@ -1,5 +1,5 @@
 import type { MessageStore } from '../store/message-store';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { PROPERTY_DLQ_MESSAGE_ID, retryTopic } from './message-const';
 
 interface Resent { msgId: string; queueOffset: number }

@@ -1,8 +1,8 @@
 import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
 import type { Message, MessageExt } from '../store/message';
-import type { Clock, TimerHandle } from '../clock';
-import { KeelError, type KeelErrorCode } from '../errors';
+import type { Clock, TimerHandle } from '../common/clock';
+import { KeelError, type KeelErrorCode } from '../common/errors';
 import { ConfigFile } from './config-file';
 import {
   PROPERTY_DELAY, PROPERTY_DLQ_REASON, PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_REAL_QID, PROPERTY_REAL_TOPIC, SCHEDULE_DLQ_TOPIC, SCHEDULE_TOPIC,

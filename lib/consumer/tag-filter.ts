@@ -1,6 +1,6 @@
 import type { MessageFilter } from '../store/message-store';
-import { tagsHashCode } from '../store/message-codec';
-import { KeelError } from '../errors';
+import { tagsHashCode } from '../common/tag-hash';
+import { KeelError } from '../common/errors';
 
 /** A parsed subscription expression: `*` (everything) or `TagA || TagB`. */
 export interface Subscription {

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { ConfigFile } from './config-file';
 
 export interface TopicConfig {

@@ -3,7 +3,7 @@
  * their topics here, clients ask it for routes. Nothing is shared between instances, so several run
  * side by side and every broker registers with each.
  */
-import { Clock, systemClock, TimerHandle } from '../clock';
+import { Clock, systemClock, TimerHandle } from '../common/clock';
 import { consoleLogger, Logger } from '../remoting/logger';
 import {
   bodyCrc32, decodeRegisterBrokerBody, decodeTopicConfigWrapper, RegisterBrokerBody,

@@ -3,7 +3,8 @@
  * topics each broker serves. Brokers keep themselves alive by registering (every 30 s); one that has
  * not registered for `brokerExpireMs`, or whose connection closes, is dropped with its routes.
  */
-import { Clock } from '../clock';
+import { Clock } from '../common/clock';
+import { isTopicName } from '../common/names';
 import { Logger } from '../remoting/logger';
 import { DataVersion, RegisterBrokerBody } from '../remoting/register-broker-body';
 import { RemotingChannel } from '../remoting/remoting-channel';
@@ -15,7 +16,6 @@ import {
 export const AUTO_CREATE_TOPIC = 'TBW102';
 
 /** `TopicValidator`: what a broker accepts as a topic name. */
-const VALID_TOPIC = /^[%|a-zA-Z0-9_-]{1,127}$/;
 
 export interface RegisterBrokerRequest {
   clusterName: string;
@@ -137,7 +137,7 @@ export class RouteInfoManager {
    */
   routeFor(topic: string): TopicRouteData | undefined {
     const registered = this.pickupTopicRouteData(topic);
-    if (registered || !VALID_TOPIC.test(topic)) return registered;
+    if (registered || !isTopicName(topic)) return registered;
     const template = this.pickupTopicRouteData(AUTO_CREATE_TOPIC);
     if (!template) return undefined;
     const internal = topic.startsWith('%RETRY%') || topic.startsWith('%DLQ%');

@@ -8,7 +8,7 @@
  * Anything that does not parse is a KeelError REMOTING_FRAME_INVALID; the channel closes the
  * connection on it (as Netty's decoder does), so junk can never reach a processor.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { parseLenientJson } from './lenient-json';
 import { emptyExtFields, LANGUAGE_CODES, RemotingCommand, SerializeType } from './remoting-command';
 

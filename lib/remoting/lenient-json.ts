@@ -4,7 +4,7 @@
  * in broker addresses), and header numbers must keep their exact text because fastjson turns
  * them into the strings a Java header reads (a 64-bit offset must not be rounded through a double).
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 
 export interface LenientJsonOptions {
   /** 'text': numbers come back as their literal text (exact for 64-bit values); 'number': as JS numbers. */

@@ -5,7 +5,7 @@
  * The compressed form has no topicSysFlag/order: they read back as 0/false, as in Java.
  */
 import * as zlib from 'node:zlib';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { parseLenientJson } from './lenient-json';
 
 export interface TopicConfig {

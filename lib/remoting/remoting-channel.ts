@@ -10,8 +10,8 @@
  * - a connection with no traffic either way for `idleTimeoutMs` is closed (Java: 120 s both sides).
  */
 import * as net from 'node:net';
-import { Clock, TimerHandle } from '../clock';
-import { isKeelError, KeelError } from '../errors';
+import { Clock, TimerHandle } from '../common/clock';
+import { isKeelError, KeelError } from '../common/errors';
 import { encodeFrame, FrameDecoder } from './frame-codec';
 import { Logger } from './logger';
 import { FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand } from './remoting-command';

@@ -4,8 +4,8 @@
  * processors for the requests a broker sends to clients (NOTIFY_CONSUMER_IDS_CHANGED, ...).
  */
 import * as net from 'node:net';
-import { Clock, systemClock } from '../clock';
-import { KeelError } from '../errors';
+import { Clock, systemClock } from '../common/clock';
+import { KeelError } from '../common/errors';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-codec';
 import { consoleLogger, Logger } from './logger';
 import { RemotingCommand } from './remoting-command';

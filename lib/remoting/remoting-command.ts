@@ -4,7 +4,7 @@
  * ali-ons; the codec turns them all into strings, and the typed getters below parse them the way
  * Java's `decodeCommandCustomHeader` does.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 
 /** `flag` bit 0: this frame is a response. */
 export const FLAG_RESPONSE = 1;

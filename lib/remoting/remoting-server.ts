@@ -4,8 +4,8 @@
  * close listener per connection (the name server drops a broker at once when its channel closes).
  */
 import * as net from 'node:net';
-import { Clock, systemClock } from '../clock';
-import { KeelError } from '../errors';
+import { Clock, systemClock } from '../common/clock';
+import { KeelError } from '../common/errors';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-codec';
 import { consoleLogger, Logger } from './logger';
 import { RemotingCommand } from './remoting-command';

@@ -4,7 +4,7 @@
  * quoted and sorted (BrowserCompatible + MapSortField). Quoted keys parse in every client; the
  * unquoted `{0:"…"}` older name servers send is accepted on reading.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { parseLenientJson } from './lenient-json';
 
 /** perm bits (`PermName`). */

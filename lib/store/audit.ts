@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FileHandle, FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
+import { hasTopicChars } from '../common/names';
 import { BLANK_MAGIC, MAGIC_V1, checkRecord, readRecordInfo } from './message-codec';
 import { CHECKPOINT_FILE_SIZE, decodeCheckpoint, readLong } from './checkpoint';
 import { findDurableLoss } from './durable-loss';
@@ -99,7 +100,6 @@ export interface AuditReport {
 
 const CHUNK = 4 * 1024 * 1024;
 const CQ_CACHE_ENTRIES = 1024;
-const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
 const ZEROS = Buffer.alloc(64 * 1024);
 
 /** Real files, opened O_RDONLY: audit must work on a read-only copy and never change a byte. */
@@ -366,7 +366,7 @@ class Auditor {
     this.report.records++;
     const info = readRecordInfo(w.buf, w.index(pos));
     const file = path.join('commitlog', segmentName(at - pos));
-    if (!TOPIC_CHARS.test(info.topic) || info.queueId < 0) {
+    if (!hasTopicChars(info.topic) || info.queueId < 0) {
       this.damage(file, pos, 'bad-queue', `record at log offset ${at} has topic ${JSON.stringify(info.topic)} queue ${info.queueId}`);
       return;
     }

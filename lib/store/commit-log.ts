@@ -1,9 +1,10 @@
 import * as path from 'path';
-import type { Clock, TimerHandle } from '../clock';
+import type { Clock, TimerHandle } from '../common/clock';
 import type { FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import type { PutResult, PutStatus } from './message';
-import { END_MARKER_SIZE, layoutRecord, msgIdOf, stampRecords, writeEndMarker, type PreparedMessage } from './message-codec';
+import { msgIdOf } from '../common/message-id';
+import { END_MARKER_SIZE, layoutRecord, stampRecords, writeEndMarker, type PreparedMessage } from './message-codec';
 import { CrcWorker } from './crc-offload';
 import { SegmentQueue } from './segment-queue';
 import type { SegmentFile } from './segment-file';

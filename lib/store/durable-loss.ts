@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import type { CheckpointData } from './checkpoint';
 import type { StoreOptions } from './options';
 import { parseSegmentName, segmentName } from './segment-file';

@@ -1,5 +1,5 @@
-import type { Clock, TimerHandle } from '../clock';
-import { KeelError } from '../errors';
+import type { Clock, TimerHandle } from '../common/clock';
+import { KeelError } from '../common/errors';
 import type { FlushMode } from './options';
 
 export interface FlushTarget {

@@ -2,7 +2,10 @@
  * The CommitLog record (RocketMQ message format v1, IPv4 hosts, big-endian).
  * See DESIGN.md "Record format" for the layout and the whole-record CRC.
  */
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
+import { hasTopicChars } from '../common/names';
+import { msgIdOf } from '../common/message-id';
+import { tagsHashCode } from '../common/tag-hash';
 import { crc32, crc32Combine } from './crc32';
 import type { Message, MessageExt } from './message';
 
@@ -78,8 +81,6 @@ export type RecordCheck =
 // ---------------------------------------------------------------- encoding
 
 const EMPTY = Buffer.alloc(0);
-/** RocketMQ's topic alphabet; it also keeps topics safe as ConsumeQueue directory names. */
-const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
 const TOPIC_CACHE_MAX = 4096;
 const topicCache = new Map<string, Buffer>();
 
@@ -92,7 +93,7 @@ function topicBytesOf(topic: unknown, maxLength: number): Buffer {
   if (typeof topic !== 'string') throw new TypeError(`topic must be a string, got ${typeof topic}`);
   let bytes = topicCache.get(topic);
   if (bytes === undefined) {
-    if (!TOPIC_CHARS.test(topic)) {
+    if (!hasTopicChars(topic)) {
       throw new KeelError('TOPIC_INVALID', topic.length === 0 ? 'topic is empty' : `topic ${JSON.stringify(topic)} has characters outside [%|a-zA-Z0-9_-]`);
     }
     if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
@@ -640,13 +641,6 @@ export function readRecordInfo(buf: Buffer, pos: number): { size: number; queueI
 
 // ---------------------------------------------------------------- helpers
 
-/** Java String.hashCode (over UTF-16 code units), as an int32. */
-export function tagsHashCode(tags: string): number {
-  let h = 0;
-  for (let i = 0; i < tags.length; i++) h = (Math.imul(h, 31) + tags.charCodeAt(i)) | 0;
-  return h;
-}
-
 const HOST = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/;
 
 /** "a.b.c.d:port" → unsigned IPv4 and port; TypeError on anything else. */
@@ -663,27 +657,4 @@ export function parseHost(s: string): { ip: number; port: number } {
 
 export function formatHost(ip: number, port: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}:${port}`;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));
-
-function hex32(v: number): string {
-  return HEX[v >>> 24]! + HEX[(v >>> 16) & 255]! + HEX[(v >>> 8) & 255]! + HEX[v & 255]!;
-}
-
-/** RocketMQ's offset message id: store host ip 4 + port 4 + physical offset 8, as 32 upper-case hex digits. */
-export function msgIdOf(storeHostIp: number, storeHostPort: number, physicalOffset: number): string {
-  return hex32(storeHostIp) + hex32(storeHostPort) + hex32(Math.floor(physicalOffset / TWO_32)) + hex32(physicalOffset >>> 0);
-}
-
-const MSG_ID = /^[0-9A-Fa-f]{32}$/;
-
-/** Inverse of msgIdOf; KeelError OFFSET_INVALID for anything that is not such an id. */
-export function parseMsgId(id: string): { ip: number; port: number; physicalOffset: number } {
-  if (typeof id !== 'string' || !MSG_ID.test(id)) throw new KeelError('OFFSET_INVALID', `message id must be 32 hex digits, got ${JSON.stringify(id)}`);
-  const port = parseInt(id.slice(8, 16), 16);
-  const hi = parseInt(id.slice(16, 24), 16);
-  if (port > 65535) throw new KeelError('OFFSET_INVALID', `message id ${id} has port ${port}`);
-  if (hi >= 1 << 21) throw new KeelError('OFFSET_INVALID', `message id ${id} has an offset beyond 2^53`);
-  return { ip: parseInt(id.slice(0, 8), 16), port, physicalOffset: hi * TWO_32 + parseInt(id.slice(24, 32), 16) };
 }

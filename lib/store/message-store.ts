@@ -1,8 +1,9 @@
 import * as path from 'path';
 import type { FileIO, FileLock } from '../io/file-io';
-import { KeelError, type KeelErrorCode } from '../errors';
+import { KeelError, type KeelErrorCode } from '../common/errors';
 import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
-import { checkRecord, decodeRecord, parseHost, parseMsgId, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
+import { parseMsgId } from '../common/message-id';
+import { checkRecord, decodeRecord, parseHost, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
 import { readLong, Checkpoint } from './checkpoint';
 import { CommitLog } from './commit-log';
 import { CQ_ENTRY_SIZE, decodeEntry } from './consume-queue';
@@ -11,7 +12,7 @@ import { QueueTable } from './queue-table';
 import { recover, type RecoveryReport } from './recovery';
 import { Reaper, type ReapResult, type ReaperStats } from './reaper';
 import { resolveOptions, type FlushMode, type StoreOptions } from './options';
-import type { Clock, TimerHandle } from '../clock';
+import type { Clock, TimerHandle } from '../common/clock';
 
 /** Optional filtering for getMessages: first on the ConsumeQueue tag code, then on the message. */
 export interface MessageFilter {

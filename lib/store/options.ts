@@ -1,9 +1,9 @@
-import type { Clock } from '../clock';
-import { systemClock } from '../clock';
+import type { Clock } from '../common/clock';
+import { systemClock } from '../common/clock';
 import type { FileIO } from '../io/file-io';
 import { nodeFileIO } from '../io/node-file-io';
-import { KeelError } from '../errors';
-import { boolean, checkOptions, fn, implementing, integer, oneOf, string, timerMs, type OptionRule, type OptionRules } from '../options-check';
+import { KeelError } from '../common/errors';
+import { boolean, checkOptions, fn, implementing, integer, oneOf, string, timerMs, type OptionRule, type OptionRules } from '../common/options-check';
 import { parseHost } from './message-codec';
 
 export type FlushMode = 'SYNC' | 'ASYNC';

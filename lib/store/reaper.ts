@@ -1,4 +1,4 @@
-import type { TimerHandle } from '../clock';
+import type { TimerHandle } from '../common/clock';
 import type { CommitLog } from './commit-log';
 import { CQ_ENTRY_SIZE } from './consume-queue';
 import { parseDeleteWhen, type StoreOptions } from './options';

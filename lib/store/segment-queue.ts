@@ -1,5 +1,5 @@
 import type { FileIO } from '../io/file-io';
-import { KeelError } from '../errors';
+import { KeelError } from '../common/errors';
 import { SegmentFile, parseSegmentName } from './segment-file';
 
 /**

@@ -7,9 +7,9 @@ import { RequestCode } from '../../lib/remoting/request-code';
 import { ResponseCode } from '../../lib/remoting/response-code';
 import { encodeBatchBody } from '../../lib/broker/message-properties';
 import { LOCK_EXPIRY_MS, RebalanceLockManager } from '../../lib/broker/rebalance-lock-manager';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
-import { parseMsgId } from '../../lib/store/message-codec';
+import { parseMsgId } from '../../lib/common/message-id';
 import { sleep, until } from '../remoting/support';
 import { BrokerEnv, decodeRecords, heartbeatBody, pullHeader, pullWithSub, sendV2, startBroker, silentLogger } from './support';
 

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { CORRUPT_STORE_ATTEMPTS, type ReadErrorEvent } from '../../lib/consumer/push-consumer';
-import { isKeelError } from '../../lib/errors';
+import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, until, type Opened } from './support';
 

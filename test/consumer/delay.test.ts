@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import type { MessageExt } from '../../lib/store/message';
 import { parseDelayLevels, DEFAULT_DELAY_LEVELS } from '../../lib/consumer/schedule-service';
-import { isKeelError } from '../../lib/errors';
+import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
 

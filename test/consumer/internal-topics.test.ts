@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
 import type { MessageExt } from '../../lib/store/message';

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
 import { SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
 import type { ConsumeStatus } from '../../lib/consumer/push-consumer';
-import { isKeelError } from '../../lib/errors';
+import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
 

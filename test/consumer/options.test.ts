@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { VirtualClock } from '../../lib/clock';
-import { KeelError } from '../../lib/errors';
+import { VirtualClock } from '../../lib/common/clock';
+import { KeelError } from '../../lib/common/errors';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker, type BrokerOptions } from '../../lib/consumer/embedded-broker';
 import type { PushConsumerOptions } from '../../lib/consumer/push-consumer';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import type { MessageExt } from '../../lib/store/message';
 import { parseDelayLevels, DEFAULT_DELAY_LEVELS } from '../../lib/consumer/schedule-service';
 import { dlqTopic, retryTopic, SCHEDULE_TOPIC } from '../../lib/consumer/message-const';

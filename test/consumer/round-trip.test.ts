@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import type { MessageExt } from '../../lib/store/message';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';

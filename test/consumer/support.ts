@@ -1,7 +1,7 @@
 import { MessageStore } from '../../lib/store/message-store';
 import type { StoreOptions } from '../../lib/store/options';
 import { EmbeddedBroker, type BrokerOptions } from '../../lib/consumer/embedded-broker';
-import type { Clock } from '../../lib/clock';
+import type { Clock } from '../../lib/common/clock';
 
 /**
  * Store options for tests on a virtual clock: small segments, and the store's

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { parseSubscription } from '../../lib/consumer/tag-filter';
-import { tagsHashCode } from '../../lib/store/message-codec';
-import { isKeelError } from '../../lib/errors';
+import { tagsHashCode } from '../../lib/common/tag-hash';
+import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { SCENARIOS } from './scenarios';
 import { stopChildren } from './kill';
 import { DATA_DIR, EPOCH, judge, makePlan, replayLine, runPlan, simOptions, type Scenario, type ScenarioResult } from './harness';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { makeBitFlipScenario } from './tail-damage';
 
 // A new seed each run explores new cases; a failure prints the command that replays it.

@@ -11,7 +11,7 @@ import type { Message, MessageExt, PutResult } from '../../lib/store/message';
 import type { FlushMode, StoreOptions } from '../../lib/store/options';
 import type { FileIO } from '../../lib/io/file-io';
 import { SimDisk, seededRandom } from '../../lib/io/sim-disk';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { audit, type AuditReport } from '../../lib/store/audit';
 import { crc32 } from '../../lib/store/crc32';
 

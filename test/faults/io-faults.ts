@@ -8,9 +8,9 @@
  *   the puts of that write reject WRITE_FAILED and no part of them survives.
  */
 import { seededRandom, type SimDisk } from '../../lib/io/sim-disk';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { audit } from '../../lib/store/audit';
-import type { KeelErrorCode } from '../../lib/errors';
+import type { KeelErrorCode } from '../../lib/common/errors';
 import type { FlushMode } from '../../lib/store/options';
 import {
   DATA_DIR, EPOCH, caseSeed, countOps, formatDamage, judge, makePlan, recordOps, runCases, runPlan, simOptions,

@@ -16,7 +16,7 @@
  * same, nothing damaged is served, and the audit is clean.
  */
 import { seededRandom, SimDisk } from '../../lib/io/sim-disk';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import type { FlushMode } from '../../lib/store/options';
 import { MessageStore } from '../../lib/store/message-store';
 import type { RecoveryReport } from '../../lib/store/recovery';

@@ -6,7 +6,7 @@
  */
 import * as fc from 'fast-check';
 import { seededRandom, type SimDisk, type CrashOptions } from '../../lib/io/sim-disk';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import type { FlushMode } from '../../lib/store/options';
 import type { MessageStore } from '../../lib/store/message-store';
 import type { PutResult } from '../../lib/store/message';

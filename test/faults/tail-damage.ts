@@ -9,7 +9,7 @@
 import * as path from 'path';
 import { seededRandom, type SimDisk } from '../../lib/io/sim-disk';
 import type { FileHandle } from '../../lib/io/file-io';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { MessageStore } from '../../lib/store/message-store';
 import { audit } from '../../lib/store/audit';
 import { segmentName } from '../../lib/store/segment-file';

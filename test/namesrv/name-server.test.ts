@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { BrokerRegistration, NameServerClient } from '../../lib/client/namesrv-client';
 import { NameServer, NameServerOptions } from '../../lib/namesrv/name-server';
 import { bodyCrc32, encodeRegisterBrokerBody, TopicConfig } from '../../lib/remoting/register-broker-body';

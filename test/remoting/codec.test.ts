@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isKeelError } from '../../lib/errors';
+import { isKeelError } from '../../lib/common/errors';
 import { decodeFrame, encodeFrame, FrameDecoder } from '../../lib/remoting/frame-codec';
 import { RemotingCommand, SerializeType } from '../../lib/remoting/remoting-command';
 import { decodeTopicRouteData, encodeTopicRouteData } from '../../lib/remoting/topic-route-data';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KeelError } from '../../lib/errors';
+import { KeelError } from '../../lib/common/errors';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { FLAG_ONEWAY, RemotingCommand, SerializeType } from '../../lib/remoting/remoting-command';
 import { encodeFrame } from '../../lib/remoting/frame-codec';

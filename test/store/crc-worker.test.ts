@@ -5,7 +5,7 @@ import { MessageStore } from '../../lib/store/message-store';
 import type { Message, PutResult } from '../../lib/store/message';
 import type { StoreOptions } from '../../lib/store/options';
 import { audit } from '../../lib/store/audit';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { readQueue } from '../support/store-env';
 import { tmpDir } from '../support/tmp';
 

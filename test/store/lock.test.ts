@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
-import { KeelError } from '../../lib/errors';
+import { KeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 
 describe('store - directory lock', () => {

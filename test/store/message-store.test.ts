@@ -3,7 +3,7 @@ import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
 import type { PutResult } from '../../lib/store/message';
 import type { StoreOptions } from '../../lib/store/options';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
 import { DISKS, SMALL, readQueue, removeTree, type StoreEnv } from '../support/store-env';
 import { rejectKeelCode } from '../support/reject-code';

@@ -6,8 +6,8 @@ import type { PutResult } from '../../lib/store/message';
 import { resolveOptions, type StoreOptions } from '../../lib/store/options';
 import { FIRST_PASS_DELAY_MS } from '../../lib/store/reaper';
 import { audit } from '../../lib/store/audit';
-import { VirtualClock } from '../../lib/clock';
-import { KeelError } from '../../lib/errors';
+import { VirtualClock } from '../../lib/common/clock';
+import { KeelError } from '../../lib/common/errors';
 import { SimDisk } from '../../lib/io/sim-disk';
 import type { FileHandle, FileIO } from '../../lib/io/file-io';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MessageStore } from '../../lib/store/message-store';
 import type { FlushMode, StoreOptions } from '../../lib/store/options';
-import { VirtualClock } from '../../lib/clock';
+import { VirtualClock } from '../../lib/common/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
 import { audit } from '../../lib/store/audit';
 import { DATA_DIR, EPOCH, formatDamage, readAll, simOptions } from '../faults/harness';

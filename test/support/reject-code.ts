@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KeelError } from '../../lib/errors';
+import { KeelError } from '../../lib/common/errors';
 
 /** Awaits `p`, expects it to reject with a Node-style error carrying `code`, and returns that error. */
 export async function rejectCode(p: Promise<unknown>, code: string): Promise<Error & { code: string }> {

@@ -23,14 +23,16 @@ describe('dependency rules (npm run lint:deps)', () => {
     try {
       const files: Record<string, string> = {
         'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true } }),
-        'lib/errors.ts': 'export class KeelError extends Error {}\n',
+        'lib/common/errors.ts': 'export class KeelError extends Error {}\n',
+        'lib/common/bad.ts': "import { log } from '../store/log';\nexport const bad = log;\n",
+        'lib/io/file.ts': "import { KeelError } from '../common/errors';\nexport const file = KeelError;\n",
         'lib/consumer/topics.ts': "import { log } from '../store/log';\nexport const topics = log;\n",
-        'lib/store/log.ts': "import { KeelError } from '../errors';\nexport const log = KeelError;\n",
+        'lib/store/log.ts': "import { KeelError } from '../common/errors';\nexport const log = KeelError;\n",
         'lib/store/bad.ts': "import { topics } from '../consumer/topics';\nexport const bad = topics;\n",
         'lib/io/bad.ts': "import { log } from '../store/log';\nexport const io = log;\n",
         'lib/client/core.ts': "import { log } from '../store/log';\nexport const core = log;\n",
         'lib/client/in-process-transport.ts': "import { topics } from '../consumer/topics';\nexport const local = topics;\n",
-        'lib/namesrv/routes.ts': "import { KeelError } from '../errors';\nimport { log } from '../store/log';\nexport const routes = [KeelError, log];\n",
+        'lib/namesrv/routes.ts': "import { KeelError } from '../common/errors';\nimport { log } from '../store/log';\nexport const routes = [KeelError, log];\n",
       };
       for (const [f, text] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(t.dir, f)), { recursive: true });
@@ -41,6 +43,7 @@ describe('dependency rules (npm run lint:deps)', () => {
       const errors = r.out.split('\n').filter((l) => /^\s*error /.test(l)).map((l) => l.trim()).sort();
       expect(errors).to.deep.equal([
         'error client-core-no-store: lib/client/core.ts → lib/store/log.ts',
+        'error common-is-a-leaf: lib/common/bad.ts → lib/store/log.ts',
         'error io-only-common: lib/io/bad.ts → lib/store/log.ts',
         'error namesrv-remoting-only: lib/namesrv/routes.ts → lib/store/log.ts',
         'error store-not-upward: lib/store/bad.ts → lib/consumer/topics.ts',
