@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fdatasyncLatency, sequentialWrite } from './disk';
-import { keelmq, lookupByOffset } from './keelmq';
+import { keelmq, lookupByOffset, lookupRecent } from './keelmq';
 import { runOne as runConsumeOne } from './consume';
 import { appendBatches, concurrentPuts, readBack, type Budget } from './loops';
 import { betterSqlite3 } from './peers/better-sqlite3';
@@ -255,6 +255,17 @@ function plan(cfg: Config): Task[] {
             label: at('lookup by offset'),
             repeatable: true,
             run: async (p) => row('async', 'read', 1, 'getMessage(physicalOffset), random order', await lookupByOffset(dir, pool, budget, p)),
+          });
+          tasks.push({
+            group,
+            label: at('lookup by offset, newest 64 MiB'),
+            repeatable: true,
+            run: async (p) => {
+              const recentDir = freshDir(`${dir}-recent`);
+              const m = await lookupRecent(recentDir, pool, budget, p);
+              removeDir(recentDir);
+              return row('async', 'read', 1, 'getMessage(physicalOffset), random order, among the newest 64 MiB the same open store wrote', m);
+            },
           });
         }
         tasks.push(cleanupTask(group, dir));

@@ -8,6 +8,7 @@ import { CrcWorker } from './crc-offload';
 import { SegmentQueue } from './segment-queue';
 import type { SegmentFile } from './segment-file';
 import { FlushService } from './flush-service';
+import { ReadWindow } from './read-window';
 import type { FlushMode, StoreOptions } from './options';
 import type { QueueSlot, QueueTable } from './queue-table';
 import type { Dispatcher } from './dispatcher';
@@ -130,6 +131,7 @@ export class CommitLog {
   private readonly hostPort: number;
   /** Held from start() to close(), when options.crcWorker. */
   private crc: CrcWorker | null = null;
+  private readonly window: ReadWindow;
 
   constructor(
     private readonly io: FileIO,
@@ -143,6 +145,7 @@ export class CommitLog {
     this.segments = new SegmentQueue(io, path.join(root, 'commitlog'), options.commitLogSegmentSize);
     this.hostIp = host.ip;
     this.hostPort = host.port;
+    this.window = new ReadWindow(options.readWindowBytes);
     this.flush = new FlushService(
       {
         written: () => this.writtenOffset,
@@ -325,6 +328,7 @@ export class CommitLog {
           await this.writeFailed(batch, e);
           continue;
         }
+        this.window.written(batch.start, batch.buf, batch.fill);
         this.recycle(batch);
         this.writtenOffset = batch.end;
         this.wakeWriteWaiters();
@@ -486,11 +490,18 @@ export class CommitLog {
     this.segments.obtain(seg.end);
   }
 
-  /** Reads `length` bytes at a physical offset (never across a segment end). */
+  /**
+   * Reads `length` bytes at a physical offset (never across a segment end):
+   * from the read window when it holds them, else from the file. The segment
+   * is looked up first either way, so a segment the reaper removed is never
+   * read from memory either.
+   */
   async read(offset: number, length: number): Promise<Buffer | null> {
     const seg = this.segments.find(offset);
     if (!seg || !seg.acquire()) return null;
     try {
+      const held = this.window.read(offset, length);
+      if (held) return held;
       const buf = Buffer.allocUnsafe(length);
       const n = await seg.read(buf, 0, length, offset - seg.start);
       return n === length ? buf : null;
@@ -508,6 +519,7 @@ export class CommitLog {
 
   async close(): Promise<void> {
     this.flush.stop();
+    this.window.clear();
     this.timeoutTimer?.cancel();
     if (this.crc) {
       this.crc = null;
