@@ -16,6 +16,8 @@ import type { Dispatcher } from './dispatcher';
 const CHUNK_SIZE = 2 * 1024 * 1024;
 const POOL_MAX = 16;
 const SEAL_BYTES = 256 * 1024;
+/** Bytes a sequential read fetches at once (readAhead). */
+const READ_AHEAD = 1024 * 1024;
 /** A SYNC group commit starts at the latest once this much is written and not yet covered. */
 const GROUP_COMMIT_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -132,6 +134,8 @@ export class CommitLog {
   /** Held from start() to close(), when options.crcWorker. */
   private crc: CrcWorker | null = null;
   private readonly window: ReadWindow;
+  /** The last sequential read, with what was read past it (see readAhead). */
+  private ahead: { start: number; buf: Buffer } | null = null;
 
   constructor(
     private readonly io: FileIO,
@@ -510,6 +514,35 @@ export class CommitLog {
     }
   }
 
+  /**
+   * Like read(), for consumers reading the log in order: reads up to
+   * READ_AHEAD bytes (never past `limit` nor the segment end) and serves the
+   * next calls that fall inside them from memory, so a consumer catching up
+   * pays one disk round trip per READ_AHEAD bytes instead of one per call.
+   * `limit` must be at most the visible position: bytes below it never change
+   * while the store is open (a failed write is cut back only above what was
+   * written), and a segment the reaper removed is refused before the memory
+   * is looked at.
+   */
+  async readAhead(offset: number, length: number, limit: number): Promise<Buffer | null> {
+    const seg = this.segments.find(offset);
+    if (!seg || !seg.acquire()) return null;
+    try {
+      const a = this.ahead;
+      if (a && offset >= a.start && offset + length <= a.start + a.buf.length) return a.buf.subarray(offset - a.start, offset - a.start + length);
+      const held = this.window.read(offset, length);
+      if (held) return held;
+      const want = Math.max(length, Math.min(READ_AHEAD, Math.min(limit, seg.end) - offset));
+      const buf = Buffer.allocUnsafe(want);
+      const n = await seg.read(buf, 0, want, offset - seg.start);
+      if (n < length) return null;
+      this.ahead = { start: offset, buf: buf.subarray(0, n) };
+      return buf.subarray(0, length);
+    } finally {
+      seg.release();
+    }
+  }
+
   /** Waits for the writes in flight; the caller then flushes. */
   async drain(): Promise<void> {
     while (this.writing || this.writeScheduled || this.current || this.sealed.length) {
@@ -520,6 +553,7 @@ export class CommitLog {
   async close(): Promise<void> {
     this.flush.stop();
     this.window.clear();
+    this.ahead = null;
     this.timeoutTimer?.cancel();
     if (this.crc) {
       this.crc = null;

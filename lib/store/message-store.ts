@@ -296,7 +296,7 @@ export class MessageStore {
         end = wanted[j].off + wanted[j].size;
         j++;
       }
-      const buf = await this.commitLog.read(wanted[i].off, end - wanted[i].off);
+      const buf = await this.commitLog.readAhead(wanted[i].off, end - wanted[i].off, this.commitLog.confirmedOffset);
       if (!buf) {
         // The segment was removed under us (by the reaper, or by hand): the caller retries from the new minimum.
         await cq.correctMinOffset(this.commitLog.minOffset);

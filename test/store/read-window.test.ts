@@ -3,6 +3,7 @@ import { MessageStore } from '../../lib/store/message-store';
 import type { FlushMode } from '../../lib/store/options';
 import type { PutResult } from '../../lib/store/message';
 import { SimDisk, type OpKind } from '../../lib/io/sim-disk';
+import { SMALL } from '../support/store-env';
 
 const DIR = '/data/store';
 const TOPIC = 'w';
@@ -49,7 +50,7 @@ async function visibleBodies(store: MessageStore, results: PutResult[]): Promise
   return out;
 }
 
-describe('store - read window (recent messages served from memory)', function () {
+describe('store - reads served from memory (read window, read-ahead)', function () {
   this.timeout(20_000);
 
   for (const mode of ['ASYNC', 'SYNC'] as FlushMode[]) {
@@ -117,6 +118,40 @@ describe('store - read window (recent messages served from memory)', function ()
       expect(await store.getMessage(next)).to.equal(null);
       const r = await p;
       expect((await store.getMessage(r.physicalOffset))?.body.toString()).to.equal(body('a', 1).toString());
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('read-ahead - a consumer reading in order gets OFFSET_MOVED, never bytes kept in memory, once the reaper deleted the segment', async () => {
+    // No read window: the reads go to the disk, and what they read past the request is kept.
+    const store = await MessageStore.open(DIR, { io: new SimDisk({ dirs: ['/data'] }), flushMode: 'ASYNC', ...SMALL, consumeQueueEntries: 1024, readWindowBytes: 0, deleteFileBatchMax: 1 });
+    try {
+      const sent: string[] = [];
+      for (let i = 0; i < 1200; i += 100) {
+        const batch = Array.from({ length: 100 }, (_, k) => ({ topic: TOPIC, queueId: 0, body: body('r', i + k) }));
+        await store.putBatch(batch);
+        sent.push(...batch.map((m) => m.body.toString()));
+      }
+      // The reaper deletes only flushed segments.
+      await store.flush();
+      const firstSegmentEnd = SMALL.commitLogSegmentSize;
+      // Reads the first 10 messages: the rest of the first segment is now in memory. The queue's first file
+      // outlives the segment (it also points into later ones), so the next read asks for deleted records.
+      const head = await store.getMessages(TOPIC, 0, 0, 10);
+      expect(head.messages.map((m) => m.body.toString())).to.deep.equal(sent.slice(0, 10));
+      expect(head.messages[9]!.physicalOffset).to.be.lessThan(firstSegmentEnd);
+      // The consumer asks while the reaper is at work: the segment is gone, the queue not yet corrected.
+      const deleting = store.deleteExpired({ force: true });
+      await until(() => store.stats().minOffset === firstSegmentEnd);
+      const next = await store.getMessages(TOPIC, 0, 10, 10);
+      expect((await deleting).deletedSegments.length).to.equal(1);
+      expect(next.status).to.equal('OFFSET_MOVED');
+      expect(next.messages).to.deep.equal([]);
+      // The consumer goes on from the new minimum with what is still stored.
+      const after = await store.getMessages(TOPIC, 0, next.nextBeginOffset, 5);
+      expect(after.messages.every((m) => m.physicalOffset >= firstSegmentEnd)).to.equal(true);
+      expect(after.messages.map((m) => m.body.toString())).to.deep.equal(sent.slice(next.nextBeginOffset, next.nextBeginOffset + 5));
     } finally {
       await store.close();
     }
