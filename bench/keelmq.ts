@@ -72,7 +72,7 @@ export async function lookupByOffset(dir: string, pool: BodyPool, budget: Budget
   }
 }
 
-/** The newest bytes a store keeps in memory by default (readWindowBytes), and the target range. */
+/** The target range for lookups of fresh messages, and the read window the row opens its store with. */
 export const RECENT_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -82,7 +82,7 @@ export const RECENT_BYTES = 64 * 1024 * 1024;
  * just produced makes them.
  */
 export async function lookupRecent(dir: string, pool: BodyPool, budget: Budget, progress: Progress): Promise<Measurement> {
-  const store = await MessageStore.open(dir, { flushMode: 'ASYNC' });
+  const store = await MessageStore.open(dir, { flushMode: 'ASYNC', readWindowBytes: RECENT_BYTES });
   try {
     await fill(store, pool, RECENT_BYTES - 2 * 1024 * 1024);
     return await timedLookups(store, pool, budget, progress);

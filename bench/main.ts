@@ -264,7 +264,7 @@ function plan(cfg: Config): Task[] {
               const recentDir = freshDir(`${dir}-recent`);
               const m = await lookupRecent(recentDir, pool, budget, p);
               removeDir(recentDir);
-              return row('async', 'read', 1, 'getMessage(physicalOffset), random order, among the newest 64 MiB the same open store wrote', m);
+              return row('async', 'read', 1, 'getMessage(physicalOffset), random order, among the newest 64 MiB the same open store wrote, readWindowBytes 64 MiB', m);
             },
           });
         }

@@ -52,7 +52,8 @@ export interface StoreOptions {
   /**
    * Bytes of the newest written CommitLog kept in memory, so reads of fresh
    * messages need no disk read (RocketMQ reads them from its mapped file).
-   * Allocated on the first write; 0 turns it off.
+   * Allocated on the first write; 0 (the default) turns it off: the copy into
+   * it costs batch appends 10 % (8 MiB) to 40 % (64 MiB, pages faulted in).
    */
   readWindowBytes: number;
   /** "ip:port" written as the store host of every record and used in message ids. */
@@ -116,7 +117,7 @@ export function defaultOptions(): StoreOptions {
     crcWorker: true,
     crcWorkerMinBytes: 64 * 1024,
     verifyReads: true,
-    readWindowBytes: 64 * 1024 * 1024,
+    readWindowBytes: 0,
     acceptDataLoss: false,
     storeHost: '127.0.0.1:10911',
     io: nodeFileIO,

@@ -7,6 +7,7 @@ import { SMALL } from '../support/store-env';
 
 const DIR = '/data/store';
 const TOPIC = 'w';
+const WINDOW = 1024 * 1024;
 
 /**
  * A SimDisk whose datasyncs can be held (a slow fsync), and that counts reads:
@@ -56,7 +57,7 @@ describe('store - reads served from memory (read window, read-ahead)', function 
   for (const mode of ['ASYNC', 'SYNC'] as FlushMode[]) {
     it(`read window - ${mode}: a lookup never returns a record beyond the durable position, also right after a failed write was cut back`, async () => {
       const h = heldDisk();
-      const store = await MessageStore.open(DIR, { io: h.disk, flushMode: mode });
+      const store = await MessageStore.open(DIR, { io: h.disk, flushMode: mode, readWindowBytes: WINDOW });
       try {
         const first = await store.putBatch(Array.from({ length: 20 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('a', i) })));
         // Acknowledged messages come from memory: no disk read.
@@ -108,7 +109,7 @@ describe('store - reads served from memory (read window, read-ahead)', function 
 
   it('read window - a lookup of a record still being written finds nothing; then finds the record', async () => {
     const h = heldDisk();
-    const store = await MessageStore.open(DIR, { io: h.disk, flushMode: 'ASYNC' });
+    const store = await MessageStore.open(DIR, { io: h.disk, flushMode: 'ASYNC', readWindowBytes: WINDOW });
     try {
       const a = await store.put({ topic: TOPIC, queueId: 0, body: body('a', 0) });
       const next = a.physicalOffset + a.storeSize;
@@ -157,9 +158,9 @@ describe('store - reads served from memory (read window, read-ahead)', function 
     }
   });
 
-  it('read window - readWindowBytes 0 turns it off: every read goes to the disk', async () => {
+  it('read window - off by default: every read goes to the disk', async () => {
     const h = heldDisk();
-    const store = await MessageStore.open(DIR, { io: h.disk, flushMode: 'ASYNC', readWindowBytes: 0 });
+    const store = await MessageStore.open(DIR, { io: h.disk, flushMode: 'ASYNC' });
     try {
       const r = await store.put({ topic: TOPIC, queueId: 0, body: body('a', 0) });
       const before = h.reads();
