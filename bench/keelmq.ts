@@ -62,41 +62,64 @@ export const keelmq: System = {
   },
 };
 
-/**
- * getMessage(physicalOffset) at random offsets of a store written by the
- * append workload. Offsets are collected through the ConsumeQueue first
- * (untimed) and shuffled; each lookup is timed and its body checked.
- */
+/** getMessage(physicalOffset) at random offsets of a store written by the append workload, after reopening it. */
 export async function lookupByOffset(dir: string, pool: BodyPool, budget: Budget, progress: Progress): Promise<Measurement> {
   const store = await MessageStore.open(dir, { flushMode: 'ASYNC' });
   try {
-    const offsets: number[] = [];
-    await readQueue(store, (m) => offsets.push(m.physicalOffset));
-    const order = Uint32Array.from(offsets.keys());
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    const latenciesNs: number[] = [];
-    const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
-    const total = Math.min(budget.count, order.length);
-    const start = now();
-    let done = 0;
-    while (done < total && now() < deadline) {
-      const queueOffset = order[done]!;
-      const t = now();
-      const m = await store.getMessage(offsets[queueOffset]!);
-      latenciesNs.push(Number(now() - t));
-      if (m === null || !m.body.equals(pool.at(queueOffset))) {
-        throw new Error(`keelmq getMessage(${offsets[queueOffset]}) did not return message ${queueOffset}`);
-      }
-      done++;
-      progress.update(done, total);
-    }
-    return { messages: done, bodyBytes: pool.bodyBytes, seconds: secondsSince(start), latenciesNs };
+    return await timedLookups(store, pool, budget, progress);
   } finally {
     await store.close();
   }
+}
+
+/** The issue's target range for lookups of fresh messages, and the read window the row opens its store with. */
+export const RECENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * getMessage(physicalOffset) at random offsets among the messages a store
+ * just wrote (the newest RECENT_BYTES, written untimed with putBatch by the
+ * same open store): lookups of fresh messages, as a consumer of what was
+ * just produced makes them.
+ */
+export async function lookupRecent(dir: string, pool: BodyPool, budget: Budget, progress: Progress): Promise<Measurement> {
+  const store = await MessageStore.open(dir, { flushMode: 'ASYNC', readWindowBytes: RECENT_BYTES });
+  try {
+    await fill(store, pool, RECENT_BYTES - 2 * 1024 * 1024);
+    return await timedLookups(store, pool, budget, progress);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Offsets are collected through the ConsumeQueue first (untimed) and
+ * shuffled; each lookup is timed and its body checked.
+ */
+async function timedLookups(store: MessageStore, pool: BodyPool, budget: Budget, progress: Progress): Promise<Measurement> {
+  const offsets: number[] = [];
+  await readQueue(store, (m) => offsets.push(m.physicalOffset));
+  const order = Uint32Array.from(offsets.keys());
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const latenciesNs: number[] = [];
+  const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
+  const total = Math.min(budget.count, order.length);
+  const start = now();
+  let done = 0;
+  while (done < total && now() < deadline) {
+    const queueOffset = order[done]!;
+    const t = now();
+    const m = await store.getMessage(offsets[queueOffset]!);
+    latenciesNs.push(Number(now() - t));
+    if (m === null || !m.body.equals(pool.at(queueOffset))) {
+      throw new Error(`keelmq getMessage(${offsets[queueOffset]}) did not return message ${queueOffset}`);
+    }
+    done++;
+    progress.update(done, total);
+  }
+  return { messages: done, bodyBytes: pool.bodyBytes, seconds: secondsSince(start), latenciesNs };
 }
 
 /**

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { asyncSends, batchSends, endToEnd, syncSends, type BrokerFlush, type BrokerRun } from './broker';
 import { fdatasyncLatency, sequentialWrite } from './disk';
-import { keelmq, lookupByOffset } from './keelmq';
+import { keelmq, lookupByOffset, lookupRecent } from './keelmq';
 import { runOne as runConsumeOne } from './consume';
 import { appendBatches, concurrentPuts, readBack, type Budget } from './loops';
 import { betterSqlite3 } from './peers/better-sqlite3';
@@ -266,6 +266,17 @@ function plan(cfg: Config): Task[] {
             label: at('lookup by offset'),
             repeatable: true,
             run: async (p) => row('async', 'read', 1, 'getMessage(physicalOffset), random order', await lookupByOffset(dir, pool, budget, p)),
+          });
+          tasks.push({
+            group,
+            label: at('lookup by offset, newest 64 MiB'),
+            repeatable: true,
+            run: async (p) => {
+              const recentDir = freshDir(`${dir}-recent`);
+              const m = await lookupRecent(recentDir, pool, budget, p);
+              removeDir(recentDir);
+              return row('async', 'read', 1, 'getMessage(physicalOffset), random order, among the newest 64 MiB the same open store wrote, readWindowBytes 64 MiB', m);
+            },
           });
         }
         tasks.push(cleanupTask(group, dir));

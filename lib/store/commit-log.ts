@@ -9,6 +9,7 @@ import { CrcWorker } from './crc-offload';
 import { SegmentQueue } from './segment-queue';
 import type { SegmentFile } from './segment-file';
 import { FlushService } from './flush-service';
+import { ReadWindow } from './read-window';
 import type { FlushMode, StoreOptions } from './options';
 import type { QueueSlot, QueueTable } from './queue-table';
 import type { Dispatcher } from './dispatcher';
@@ -16,6 +17,8 @@ import type { Dispatcher } from './dispatcher';
 const CHUNK_SIZE = 2 * 1024 * 1024;
 const POOL_MAX = 16;
 const SEAL_BYTES = 256 * 1024;
+/** Bytes a sequential read fetches at once (readAhead). */
+const READ_AHEAD = 1024 * 1024;
 /** A SYNC group commit starts at the latest once this much is written and not yet covered. */
 const GROUP_COMMIT_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -131,6 +134,9 @@ export class CommitLog {
   private readonly hostPort: number;
   /** Held from start() to close(), when options.crcWorker. */
   private crc: CrcWorker | null = null;
+  private readonly window: ReadWindow;
+  /** The last sequential read, with what was read past it (see readAhead). */
+  private ahead: { start: number; buf: Buffer } | null = null;
 
   constructor(
     private readonly io: FileIO,
@@ -144,6 +150,7 @@ export class CommitLog {
     this.segments = new SegmentQueue(io, path.join(root, 'commitlog'), options.commitLogSegmentSize);
     this.hostIp = host.ip;
     this.hostPort = host.port;
+    this.window = new ReadWindow(options.readWindowBytes);
     this.flush = new FlushService(
       {
         written: () => this.writtenOffset,
@@ -326,6 +333,7 @@ export class CommitLog {
           await this.writeFailed(batch, e);
           continue;
         }
+        this.window.written(batch.start, batch.buf, batch.fill);
         this.recycle(batch);
         this.writtenOffset = batch.end;
         this.wakeWriteWaiters();
@@ -487,14 +495,50 @@ export class CommitLog {
     this.segments.obtain(seg.end);
   }
 
-  /** Reads `length` bytes at a physical offset (never across a segment end). */
+  /**
+   * Reads `length` bytes at a physical offset (never across a segment end):
+   * from the read window when it holds them, else from the file. The segment
+   * is looked up first either way, so a segment the reaper removed is never
+   * read from memory either.
+   */
   async read(offset: number, length: number): Promise<Buffer | null> {
     const seg = this.segments.find(offset);
     if (!seg || !seg.acquire()) return null;
     try {
+      const held = this.window.read(offset, length);
+      if (held) return held;
       const buf = Buffer.allocUnsafe(length);
       const n = await seg.read(buf, 0, length, offset - seg.start);
       return n === length ? buf : null;
+    } finally {
+      seg.release();
+    }
+  }
+
+  /**
+   * Like read(), for consumers reading the log in order: reads up to
+   * READ_AHEAD bytes (never past `limit` nor the segment end) and serves the
+   * next calls that fall inside them from memory, so a consumer catching up
+   * pays one disk round trip per READ_AHEAD bytes instead of one per call.
+   * `limit` must be at most the visible position: bytes below it never change
+   * while the store is open (a failed write is cut back only above what was
+   * written), and a segment the reaper removed is refused before the memory
+   * is looked at.
+   */
+  async readAhead(offset: number, length: number, limit: number): Promise<Buffer | null> {
+    const seg = this.segments.find(offset);
+    if (!seg || !seg.acquire()) return null;
+    try {
+      const a = this.ahead;
+      if (a && offset >= a.start && offset + length <= a.start + a.buf.length) return a.buf.subarray(offset - a.start, offset - a.start + length);
+      const held = this.window.read(offset, length);
+      if (held) return held;
+      const want = Math.max(length, Math.min(READ_AHEAD, Math.min(limit, seg.end) - offset));
+      const buf = Buffer.allocUnsafe(want);
+      const n = await seg.read(buf, 0, want, offset - seg.start);
+      if (n < length) return null;
+      this.ahead = { start: offset, buf: buf.subarray(0, n) };
+      return buf.subarray(0, length);
     } finally {
       seg.release();
     }
@@ -509,6 +553,8 @@ export class CommitLog {
 
   async close(): Promise<void> {
     this.flush.stop();
+    this.window.clear();
+    this.ahead = null;
     this.timeoutTimer?.cancel();
     if (this.crc) {
       this.crc = null;

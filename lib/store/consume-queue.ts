@@ -2,11 +2,14 @@ import * as path from 'path';
 import type { FileIO } from '../io/file-io';
 import type { QueueEntry } from './message';
 import { SegmentQueue } from './segment-queue';
+import type { SegmentFile } from './segment-file';
 import { readLong } from './checkpoint';
 
 export const CQ_ENTRY_SIZE = 20;
 /** Entries per read when scanning a file: about 1 MiB. */
 const SCAN_CHUNK = 52428;
+/** File bytes a read of entries fetches at once: 16,384 entries. */
+const CQ_READ_AHEAD = 16384 * CQ_ENTRY_SIZE;
 
 /** Outcome of handing an entry to a queue. */
 export type AppendOutcome = 'appended' | 'present' | 'gap';
@@ -39,6 +42,8 @@ export class ConsumeQueue {
   /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
   private fresh: boolean;
   private dirReady: Promise<void> | null = null;
+  /** File bytes read past the last read (see readFile). */
+  private ahead: { pos: number; buf: Buffer } | null = null;
   /** Why the files found at open cannot be trusted as they are (then recovery rebuilds the queue), or null. */
   openDamage: string | null = null;
 
@@ -126,6 +131,7 @@ export class ConsumeQueue {
    * from the list while the entries in it count as written.
    */
   private cut(fn: () => Promise<void>): Promise<void> {
+    this.ahead = null;
     const before = [this.writing, this.cutting];
     const run = (async () => {
       for (const p of before) await p?.catch(() => undefined);
@@ -209,7 +215,7 @@ export class ConsumeQueue {
       let got = 0;
       if (seg && seg.acquire()) {
         try {
-          got = await seg.read(out, pos - from * CQ_ENTRY_SIZE, Math.min(fileEnd, seg.end) - pos, pos - seg.start);
+          got = await this.readFile(seg, out, pos - from * CQ_ENTRY_SIZE, Math.min(fileEnd, seg.end) - pos, pos, fileMax * CQ_ENTRY_SIZE);
         } finally {
           seg.release();
         }
@@ -222,6 +228,30 @@ export class ConsumeQueue {
       pos += got;
     }
     return { from, count: end - from, buf: out };
+  }
+
+  /**
+   * Copies `length` file bytes at `pos` of `seg` into `out`: from the last
+   * read-ahead when it holds them, else with one read of up to
+   * CQ_READ_AHEAD bytes (below `written`), kept for the next calls of a
+   * consumer reading in order. Entries in the files never change between
+   * cuts, and every cut drops the read-ahead.
+   */
+  private async readFile(seg: SegmentFile, out: Buffer, outPos: number, length: number, pos: number, written: number): Promise<number> {
+    const a = this.ahead;
+    if (a && pos >= a.pos && pos + length <= a.pos + a.buf.length) {
+      a.buf.copy(out, outPos, pos - a.pos, pos - a.pos + length);
+      return length;
+    }
+    const want = Math.max(length, Math.min(CQ_READ_AHEAD, Math.min(written, seg.end) - pos));
+    if (want === length) return seg.read(out, outPos, length, pos - seg.start);
+    const buf = Buffer.allocUnsafe(want);
+    const n = await seg.read(buf, 0, want, pos - seg.start);
+    if (n <= 0) return n;
+    this.ahead = { pos, buf: buf.subarray(0, n) };
+    const got = Math.min(n, length);
+    buf.copy(out, outPos, 0, got);
+    return got;
   }
 
   async read(from: number, count: number): Promise<QueueEntry[]> {

@@ -552,6 +552,23 @@ function parseProperties(s: string, skipStoreInternal: boolean): Record<string, 
   return out;
 }
 
+/** The topic of the last record decoded: a read of a queue decodes the same topic again and again. */
+let lastTopic = '';
+const lastTopicBytes = Buffer.alloc(MAX_TOPIC_BYTES);
+let lastTopicLength = 0;
+
+function topicAt(buf: Buffer, start: number, length: number): string {
+  if (length === lastTopicLength) {
+    let i = 0;
+    while (i < length && buf[start + i] === lastTopicBytes[i]) i++;
+    if (i === length) return lastTopic;
+  }
+  lastTopic = buf.toString('utf8', start, start + length);
+  buf.copy(lastTopicBytes, 0, start, start + length);
+  lastTopicLength = length;
+  return lastTopic;
+}
+
 /** Decodes a record already known valid (checkRecord); `body` is a view into buf. */
 export function decodeRecord(buf: Buffer, pos: number): MessageExt {
   const size = r32(buf, pos);
@@ -567,7 +584,7 @@ export function decodeRecord(buf: Buffer, pos: number): MessageExt {
   const storeIp = u32(buf, pos + POS_STORE_HOST);
   const storePort = u32(buf, pos + POS_STORE_HOST + 4);
   return {
-    topic: buf.toString('utf8', bodyEnd + 1, bodyEnd + 1 + topicLength),
+    topic: topicAt(buf, bodyEnd + 1, topicLength),
     queueId: r32(buf, pos + POS_QUEUE_ID),
     queueOffset: r64(buf, pos + POS_QUEUE_OFFSET),
     physicalOffset,
@@ -577,9 +594,9 @@ export function decodeRecord(buf: Buffer, pos: number): MessageExt {
     flag: r32(buf, pos + POS_FLAG),
     sysFlag: r32(buf, pos + POS_SYS_FLAG),
     bornTimestamp: r64(buf, pos + POS_BORN_TIMESTAMP),
-    bornHost: formatHost(u32(buf, pos + POS_BORN_HOST), u32(buf, pos + POS_BORN_HOST + 4)),
+    bornHost: bornHosts.of(u32(buf, pos + POS_BORN_HOST), u32(buf, pos + POS_BORN_HOST + 4)).text,
     storeTimestamp: r64(buf, pos + STORE_TIMESTAMP_POS),
-    storeHost: formatHost(storeIp, storePort),
+    storeHost: storeHosts.of(storeIp, storePort).text,
     reconsumeTimes: r32(buf, pos + POS_RECONSUME_TIMES),
     preparedTransactionOffset: r64(buf, pos + POS_PREPARED_TX_OFFSET),
     properties,
@@ -658,3 +675,26 @@ export function parseHost(s: string): { ip: number; port: number } {
 export function formatHost(ip: number, port: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}:${port}`;
 }
+
+/**
+ * The host of the last record decoded, as text: consecutive records nearly
+ * always share their hosts, and a read of many messages would otherwise
+ * format the same strings per message.
+ */
+class HostStrings {
+  private ip = -1;
+  private port = -1;
+  text = '';
+
+  of(ip: number, port: number): this {
+    if (ip !== this.ip || port !== this.port) {
+      this.ip = ip;
+      this.port = port;
+      this.text = formatHost(ip, port);
+    }
+    return this;
+  }
+}
+
+const bornHosts = new HostStrings();
+const storeHosts = new HostStrings();

@@ -49,6 +49,8 @@ export interface StoreStats {
 /** Reads of a queue span other queues' records up to this gap rather than issue another read. */
 const READ_GAP = 64 * 1024;
 const READ_SPAN = 4 * 1024 * 1024;
+/** Bytes a lookup by offset reads at first: most records fit, and it is small enough for Node's buffer pool (no allocation of its own). */
+const LOOKUP_READ = 2048;
 
 type State = 'open' | 'read-only' | 'closing' | 'closed';
 
@@ -219,13 +221,19 @@ export class MessageStore {
   async getRecord(physicalOffset: number): Promise<{ message: MessageExt; record: Buffer } | null> {
     this.readBlock();
     if (!Number.isSafeInteger(physicalOffset) || physicalOffset < 0) throw new TypeError('physicalOffset must be a non-negative integer');
-    if (physicalOffset >= this.commitLog.writtenOffset) return null;
+    // What consumers may see: flushed (SYNC) or written (ASYNC), never what recovery could take back.
+    const visible = this.commitLog.confirmedOffset;
+    if (physicalOffset >= visible) return null;
+    // One read that most records fit in (never across a segment end); a larger one takes a second.
+    const segEnd = physicalOffset - (physicalOffset % this.options.commitLogSegmentSize) + this.options.commitLogSegmentSize;
+    const first = Math.min(LOOKUP_READ, visible - physicalOffset, segEnd - physicalOffset);
+    if (first < 36) return null;
+    const head = await this.commitLog.read(physicalOffset, first);
     // A record starts here only if its own offset field says so.
-    const head = await this.commitLog.read(physicalOffset, 36);
     if (!head || head.readUInt32BE(4) !== 0xdaa320a7 || readLong(head, 28) !== physicalOffset) return null;
     const size = head.readInt32BE(0);
-    if (size <= 0 || physicalOffset + size > this.commitLog.writtenOffset) return null;
-    const buf = await this.commitLog.read(physicalOffset, size);
+    if (size <= 0 || physicalOffset + size > visible) return null;
+    const buf = size <= first ? head.subarray(0, size) : await this.commitLog.read(physicalOffset, size);
     return buf ? { message: this.decode(buf, 0, physicalOffset), record: buf } : null;
   }
 
@@ -289,7 +297,7 @@ export class MessageStore {
         end = wanted[j].off + wanted[j].size;
         j++;
       }
-      const buf = await this.commitLog.read(wanted[i].off, end - wanted[i].off);
+      const buf = await this.commitLog.readAhead(wanted[i].off, end - wanted[i].off, this.commitLog.confirmedOffset);
       if (!buf) {
         // The segment was removed under us (by the reaper, or by hand): the caller retries from the new minimum.
         await cq.correctMinOffset(this.commitLog.minOffset);

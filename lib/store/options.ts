@@ -49,6 +49,13 @@ export interface StoreOptions {
   crcWorkerMinBytes: number;
   /** Check both CRCs of every record read; a damaged one is refused with CORRUPT_STORE instead of served. */
   verifyReads: boolean;
+  /**
+   * Bytes of the newest written CommitLog kept in memory, so reads of fresh
+   * messages need no disk read (RocketMQ reads them from its mapped file).
+   * Allocated on the first write; 0 (the default) turns it off: the copy into
+   * it costs batch appends 10 % (8 MiB) to 40 % (64 MiB, pages faulted in).
+   */
+  readWindowBytes: number;
   /** "ip:port" written as the store host of every record and used in message ids. */
   storeHost: string;
   io: FileIO;
@@ -110,6 +117,7 @@ export function defaultOptions(): StoreOptions {
     crcWorker: true,
     crcWorkerMinBytes: 64 * 1024,
     verifyReads: true,
+    readWindowBytes: 0,
     acceptDataLoss: false,
     storeHost: '127.0.0.1:10911',
     io: nodeFileIO,
@@ -154,6 +162,7 @@ const STORE_OPTION_RULES: OptionRules<StoreOptions> = {
   crcWorker: boolean,
   crcWorkerMinBytes: integer(1),
   verifyReads: boolean,
+  readWindowBytes: integer(0),
   acceptDataLoss: boolean,
   storeHost: host,
   io: implementing('open', 'readdir', 'mkdirp', 'stat', 'unlink', 'rmdir', 'rename', 'syncDir', 'lock', 'statfs'),
