@@ -1,6 +1,6 @@
 import type { GetMessagesResult, MessageExt, PutResult } from '../store/message';
 import { KeelError } from '../common/errors';
-import { checkOptions, integer, string, type OptionRules } from '../common/options-check';
+import { checkOptions, integer, string, timerMs, type OptionRules } from '../common/options-check';
 import type { EmbeddedBroker } from './embedded-broker';
 import { DEFAULT_MAX_RECONSUME_TIMES } from './retry';
 import { parseSubscription } from './tag-filter';
@@ -17,6 +17,10 @@ export interface PullOptions {
   /** Tag expression (default `*`). */
   expression?: string;
 }
+
+type BlockingPullOptions = PullOptions & { timeoutMs?: number };
+
+const BLOCKING_PULL_OPTION_RULES: OptionRules<BlockingPullOptions> = { max: integer(1), expression: string, timeoutMs: timerMs(0) };
 
 const PULL_CONSUMER_OPTION_RULES: OptionRules<PullConsumerOptions> = { group: string, maxReconsumeTimes: integer(0) };
 
@@ -53,7 +57,9 @@ export class PullConsumer {
    * keeps the process alive; closing the broker (or the store) ends it at once
    * with CLIENT_STATE.
    */
-  async pullBlockIfNotFound(topic: string, queueId: number, offset: number, options: PullOptions & { timeoutMs?: number } = {}): Promise<GetMessagesResult> {
+  async pullBlockIfNotFound(topic: string, queueId: number, offset: number, options: BlockingPullOptions = {}): Promise<GetMessagesResult> {
+    // A wait handed to a timer: beyond 2^31 - 1 ms Node would fire it after 1 ms, again and again.
+    checkOptions('pull', options, BLOCKING_PULL_OPTION_RULES);
     const store = this.broker.store;
     const deadline = store.clock.now() + (options.timeoutMs ?? 20_000);
     for (;;) {

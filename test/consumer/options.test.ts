@@ -53,6 +53,18 @@ describe('consumer - options and time arguments', function () {
     expect(() => o!.broker.createProducer({ selecter: () => 0 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
   });
 
+  it('pullBlockIfNotFound options: a wait beyond a timer\'s range or of the wrong type is OPTION_INVALID, not a busy loop', async () => {
+    o = await openBroker(tmp.dir, new VirtualClock(T0));
+    await o.broker.createTopic('Orders', 1);
+    await o.broker.createProducer().send({ topic: 'Orders', body: 'm0' });
+    const pull = o.broker.createPullConsumer({ group: 'billing' });
+    for (const options of [{ timeoutMs: 2 ** 31 }, { timeoutMs: '100' }, { timeoutMs: -1 }, { max: 0 }, { timeout: 100 }]) {
+      await rejectKeelCode(pull.pullBlockIfNotFound('Orders', 0, 0, options as never), 'OPTION_INVALID');
+    }
+    // A valid wait of 0 answers at once.
+    expect((await pull.pullBlockIfNotFound('Orders', 0, 1, { timeoutMs: 0 })).status).to.equal('NO_NEW_MSG');
+  });
+
   it('a consumeTimestamp that is not a finite number is a TypeError', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
     for (const t of [NaN, Infinity, '2024-01-01']) {
