@@ -148,16 +148,8 @@ export class RemotingClient {
       socket.once('connect', () => {
         timer.cancel();
         socket.off('error', fail);
-        const o = this.options;
-        const ch = new RemotingChannel(socket, {
-          logger: o.logger,
-          clock: o.clock,
-          maxFrameBytes: o.maxFrameBytes,
-          idleTimeoutMs: o.idleTimeoutMs,
-          highWaterBytes: o.highWaterBytes,
-          maxInFlightRequests: o.maxInFlightRequests,
-          processorFor: (code) => this.processors.get(code) ?? notSupported,
-        });
+        // The client's options hold every channel option (and more, which the channel ignores).
+        const ch = new RemotingChannel(socket, { ...this.options, processorFor: (code) => this.processors.get(code) ?? notSupported });
         const mine = this.channels.get(addr);
         ch.onClose(() => { if (this.channels.get(addr) === mine) this.channels.delete(addr); });
         if (this.closed) ch.close();

@@ -115,16 +115,8 @@ export class RemotingServer {
   }
 
   private accept(socket: net.Socket): void {
-    const o = this.options;
-    const ch = new RemotingChannel(socket, {
-      logger: o.logger,
-      clock: o.clock,
-      maxFrameBytes: o.maxFrameBytes,
-      idleTimeoutMs: o.idleTimeoutMs,
-      highWaterBytes: o.highWaterBytes,
-      maxInFlightRequests: o.maxInFlightRequests,
-      processorFor: (code) => this.processors.get(code) ?? this.defaultProcessor,
-    });
+    // The server's options hold every channel option (and more, which the channel ignores).
+    const ch = new RemotingChannel(socket, { ...this.options, processorFor: (code) => this.processors.get(code) ?? this.defaultProcessor });
     this.channelSet.add(ch);
     ch.onClose(() => {
       this.channelSet.delete(ch);
