@@ -18,10 +18,12 @@ export const DEV_DATA_DIR = path.join('keelmq-data', 'dev');
 const log = (line: string) => { process.stdout.write(line + '\n'); };
 
 /**
- * Resolves with the exit status once a SIGINT or SIGTERM arrived and `close` finished. A second
- * signal while closing exits at once (status 130), for a close that hangs.
+ * Prints `ready …` and resolves with the exit status once a SIGINT or SIGTERM arrived and `close`
+ * finished. A second signal while closing exits at once (status 130), for a close that hangs.
+ * The handlers go in before the ready line: whoever reads it may signal at once, and a signal in
+ * between would kill the process by default, store unclosed.
  */
-function untilSignal(close: () => Promise<void>): Promise<number> {
+function untilSignal(readyLine: string, close: () => Promise<void>): Promise<number> {
   return new Promise((resolve) => {
     let closing = false;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -42,6 +44,7 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    log(readyLine);
   });
 }
 
@@ -73,8 +76,7 @@ Runs a RocketMQ 4.x name server until SIGINT or SIGTERM.
     const ns = new NameServer({ host: host(values), port: portOption(values, 'port', DEFAULT_NAMESRV_PORT) });
     await listening(ns.start(), '--port');
     log(`keelmq name server listening on ${ns.address()}`);
-    log(`ready namesrv=${ns.address()}`);
-    return untilSignal(() => ns.close());
+    return untilSignal(`ready namesrv=${ns.address()}`, () => ns.close());
   },
 };
 
@@ -141,8 +143,7 @@ ${BROKER_FLAGS_USAGE}`,
     const broker = await listening(Broker.start({ namesrvAddr: [`127.0.0.1:${DEFAULT_NAMESRV_PORT}`], ...config, storeDir: config.storeDir }), '--port');
     log(`keelmq broker ${describeBroker(broker)}`);
     log(`registering with name servers ${broker.config.namesrvAddr.join(';') || '(none)'}`);
-    log(`ready broker=${broker.address()}`);
-    return untilSignal(() => broker.close());
+    return untilSignal(`ready broker=${broker.address()}`, () => broker.close());
   },
 };
 
@@ -179,8 +180,7 @@ ${BROKER_FLAGS_USAGE}`,
     log(`broker ${describeBroker(broker)}`);
     const n = nsAddr === `127.0.0.1:${DEFAULT_NAMESRV_PORT}` ? '' : ` -n ${nsAddr}`;
     log(`try, in another terminal: keelmq send${n} TopicTest hello; keelmq consume${n} TopicTest`);
-    log(`ready namesrv=${nsAddr} broker=${broker.address()}`);
-    return untilSignal(async () => {
+    return untilSignal(`ready namesrv=${nsAddr} broker=${broker.address()}`, async () => {
       try {
         await broker.close();
       } finally {

@@ -30,8 +30,8 @@ function keelmq(cwd: string, ...args: string[]): Promise<Run> {
 interface Server { child: ChildProcess; ready: RegExpExecArray; output(): string; exited: Promise<number | null> }
 
 /** A `keelmq` server command as a child process, once it printed its `ready ...` line. */
-async function startServer(cwd: string, args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServer(cwd: string, args: string[], nodeArgs: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
@@ -347,6 +347,23 @@ describe('keelmq namesrv + broker --config', function () {
     const code = await Promise.race([broker.exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);
     expect(code).to.equal(1);
     expect(broker.output()).to.match(/^keelmq: close failed: .*abort/m);
+  });
+
+  it('cli - a SIGTERM sent the moment `ready` is read closes cleanly (regression: the line came before the handler, a stalled child died by the signal)', async () => {
+    // Stalls the child for 300 ms right after it writes its ready line, as a scheduler may under
+    // load: the parent reads the line and signals within that window.
+    const stall = path.join(t.dir, 'stall-after-ready.js');
+    fs.writeFileSync(stall, `const w = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  const r = w(chunk, ...rest);
+  if (String(chunk).startsWith('ready ')) { const until = Date.now() + 300; while (Date.now() < until); }
+  return r;
+};
+`);
+    ns = await startServer(t.dir, ['namesrv', '--port', '0'], ['--require', stall]);
+    ns.child.kill('SIGTERM');
+    expect(await ns.exited).to.equal(0);
+    expect(ns.output()).to.match(/SIGTERM: closing\nclosed cleanly\n$/);
   });
 
   it('cli - JSON config; a bad value names the file and key (exit 1), a slave role is refused', async () => {
