@@ -4,8 +4,8 @@
  * must read what any RocketMQ 4.x broker sends (IPv6 hosts, compressed bodies), so this is the
  * client's own reader, not the store's.
  */
-import { inflateSync } from 'node:zlib';
 import { KeelError } from '../common/errors';
+import { decompressBody } from './message-compression';
 
 /** A message as a client receives it. */
 export interface ReceivedMessage {
@@ -28,12 +28,8 @@ export interface ReceivedMessage {
   msgId: string;
 }
 
-const FLAG_COMPRESSED = 0x1;
 const FLAG_BORN_HOST_V6 = 0x10;
 const FLAG_STORE_HOST_V6 = 0x20;
-/** Bits 8..10: compression type; 0 (legacy) and 3 are zlib. */
-const COMPRESSION_MASK = 0x700;
-const COMPRESSION_ZLIB = 0x300;
 /** keelmq brokers keep their own bookkeeping among the stored properties; it is not the user's. */
 const BROKER_INTERNAL_PROPERTIES = new Set(['__CRC32#', '__TAGSCODE#']);
 
@@ -70,9 +66,7 @@ function decodeOne(r: Buffer, at: number): ReceivedMessage {
     p += 8; // prepared transaction offset
     const bodyLen = r.readInt32BE(p); p += 4;
     if (bodyLen < 0 || p + bodyLen > r.length) throw new RangeError(`body length ${bodyLen}`);
-    let body = r.subarray(p, p + bodyLen); p += bodyLen;
-    const compression = sysFlag & COMPRESSION_MASK;
-    if (sysFlag & FLAG_COMPRESSED && (compression === 0 || compression === COMPRESSION_ZLIB)) body = inflateSync(body);
+    const body = decompressBody(r.subarray(p, p + bodyLen), sysFlag); p += bodyLen;
     const topicLen = r.readUInt8(p); p += 1;
     const topic = r.toString('utf8', p, p + topicLen); p += topicLen;
     const propsLen = r.readInt16BE(p); p += 2;

@@ -1,0 +1,166 @@
+/**
+ * When a send is retried, where, and within what time: RocketMQ 4.9.7's
+ * `DefaultMQProducerImpl.sendDefaultImpl` (sync and oneway) and `MQClientAPIImpl.onExceptionImpl`
+ * (async), with the reply mapping of `MQClientAPIImpl.processSendResponse`.
+ *
+ * - sync: 1 + retryTimesWhenSendFailed (2) attempts. A reply code in `retryResponseCodes`
+ *   (17, 14, 1, 16, 204, 205) and any failure without a reply (connect, timeout, closed channel,
+ *   bad reply) try again at once on a queue the selector picks avoiding the previous broker; any
+ *   other code is thrown at once. FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE
+ *   are results, not errors, retried only with retryAnotherBrokerWhenNotStoreOK.
+ * - async: 1 + retryTimesWhenSendAsyncFailed (2) attempts, retried only when no reply came;
+ *   a reply with an error code is final (Java passes needRetry=false for it).
+ * - oneway: one attempt.
+ * One timeout (sendMsgTimeout, 3 s) covers the whole send: each attempt gets what is left, and an
+ * attempt that would start after it ran out ends the send with REMOTING_TIMEOUT.
+ *
+ * Deliberate differences: an async retry goes to the queue the selector picks (Java re-sends the
+ * same request, whose queueId belongs to the first broker, to the new broker's address); the
+ * async retries use the same budget check as sync sends.
+ */
+import { systemClock, type Clock } from '../common/clock';
+import { isKeelError, KeelError } from '../common/errors';
+import type { MessageQueue } from './message-queue';
+
+export type SendStatus = 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_SLAVE_TIMEOUT' | 'SLAVE_NOT_AVAILABLE';
+export type CommunicationMode = 'sync' | 'async' | 'oneway';
+
+/** DefaultMQProducer.retryResponseCodes: TOPIC_NOT_EXIST, SERVICE_NOT_AVAILABLE, SYSTEM_ERROR, NO_PERMISSION, NO_BUYER_ID, NOT_IN_CURRENT_UNIT. */
+export const RETRY_RESPONSE_CODES: ReadonlySet<number> = new Set([17, 14, 1, 16, 204, 205]);
+
+export interface SendRetryOptions {
+  sendMsgTimeout: number;
+  retryTimesWhenSendFailed: number;
+  retryTimesWhenSendAsyncFailed: number;
+  retryAnotherBrokerWhenNotStoreOK: boolean;
+  retryResponseCodes: ReadonlySet<number>;
+}
+
+export const DEFAULT_SEND_RETRY_OPTIONS: Readonly<SendRetryOptions> = Object.freeze({
+  sendMsgTimeout: 3000,
+  retryTimesWhenSendFailed: 2,
+  retryTimesWhenSendAsyncFailed: 2,
+  retryAnotherBrokerWhenNotStoreOK: false,
+  retryResponseCodes: RETRY_RESPONSE_CODES,
+});
+
+/** processSendResponse: the status a reply code stands for; undefined = the broker's error, thrown. */
+export function sendStatusOfResponseCode(code: number): SendStatus | undefined {
+  switch (code) {
+    case 0: return 'SEND_OK';
+    case 10: return 'FLUSH_DISK_TIMEOUT';
+    case 12: return 'FLUSH_SLAVE_TIMEOUT';
+    case 11: return 'SLAVE_NOT_AVAILABLE';
+    default: return undefined;
+  }
+}
+
+/** How many attempts a send may make in all. */
+export function sendTimesTotal(mode: CommunicationMode, options: SendRetryOptions = DEFAULT_SEND_RETRY_OPTIONS): number {
+  if (mode === 'sync') return 1 + options.retryTimesWhenSendFailed;
+  if (mode === 'async') return 1 + options.retryTimesWhenSendAsyncFailed;
+  return 1;
+}
+
+/** The reply code of a failed attempt, when the broker answered one (RemotingResponseError). */
+export function responseCodeOf(e: unknown): number | undefined {
+  if (!isKeelError(e, 'REMOTING_ERROR_RESPONSE')) return undefined;
+  const code = (e as { responseCode?: unknown }).responseCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * Whether a failed attempt is tried again (if attempts and time are left). Errors that are not
+ * KeelErrors are bugs, never retried. Every retried failure also isolates the broker in the fault
+ * strategy (`updateFaultItem(broker, latency, true)`).
+ */
+export function isRetriableSendError(e: unknown, mode: CommunicationMode, options: SendRetryOptions = DEFAULT_SEND_RETRY_OPTIONS): boolean {
+  if (mode === 'oneway' || !(e instanceof KeelError)) return false;
+  const code = responseCodeOf(e);
+  if (code !== undefined) return mode === 'sync' && options.retryResponseCodes.has(code);
+  if (isKeelError(e, 'REMOTING_ERROR_RESPONSE')) return false;
+  // async: only when no reply came at all (Java: send failed or timed out); a reply that does not
+  // parse is final there, as processSendResponse's exception is.
+  return mode === 'sync' || !isKeelError(e, 'REMOTING_REQUEST_INVALID');
+}
+
+/** Whether a result with this status ends the send (true) or a sync send tries another broker. */
+export function acceptsSendStatus(status: SendStatus, mode: CommunicationMode, options: SendRetryOptions = DEFAULT_SEND_RETRY_OPTIONS): boolean {
+  return status === 'SEND_OK' || mode !== 'sync' || !options.retryAnotherBrokerWhenNotStoreOK;
+}
+
+/** What the send has left for its next attempt; undefined when the budget is spent (Java: `timeout < costTime`). */
+export function remainingSendTimeout(timeoutMs: number, startedAt: number, now: number): number | undefined {
+  const cost = now - startedAt;
+  return timeoutMs < cost ? undefined : timeoutMs - cost;
+}
+
+/** Every attempt failed; `responseCode` is the broker's code when the last failure was a reply. */
+export class SendFailedError extends KeelError {
+  readonly responseCode: number | undefined;
+  constructor(readonly brokersSent: readonly string[], cause: unknown, elapsedMs: number, topic: string) {
+    super('SEND_FAILED', `send to ${topic} failed after ${brokersSent.length} attempt(s) in ${elapsedMs} ms on [${brokersSent.join(', ')}]: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.responseCode = responseCodeOf(cause);
+  }
+}
+
+export interface SendLoop<R extends { status: SendStatus }> {
+  topic: string;
+  mode: CommunicationMode;
+  options?: SendRetryOptions;
+  /** The budget of the whole send; default options.sendMsgTimeout. */
+  timeoutMs?: number;
+  clock?: Clock;
+  /** The queue for an attempt (MQFaultStrategy.selectOneMessageQueue); undefined ends the send. */
+  select(lastBrokerName: string | undefined): MessageQueue | undefined;
+  /** One attempt; undefined for oneway (nothing comes back). */
+  attempt(mq: MessageQueue, timeoutMs: number): Promise<R | undefined>;
+  /** MQFaultStrategy.updateFaultItem. */
+  updateFaultItem?(brokerName: string, latencyMs: number, isolation: boolean): void;
+}
+
+/**
+ * The attempt loop of a send. Resolves with the accepted result (undefined for oneway), or with
+ * the last non-OK result when retries on other brokers did not do better; rejects with
+ * REMOTING_TIMEOUT when the budget ran out before an attempt, with a non-retriable error as is,
+ * and with SendFailedError when every attempt failed.
+ */
+export async function runSendAttempts<R extends { status: SendStatus }>(loop: SendLoop<R>): Promise<R | undefined> {
+  const options = loop.options ?? DEFAULT_SEND_RETRY_OPTIONS;
+  const clock = loop.clock ?? systemClock;
+  const timeoutMs = loop.timeoutMs ?? options.sendMsgTimeout;
+  const total = sendTimesTotal(loop.mode, options);
+  const startedAt = clock.now();
+  const brokersSent: string[] = [];
+  let lastResult: R | undefined;
+  let lastError: unknown;
+  let mq: MessageQueue | undefined;
+  for (let times = 0; times < total; times++) {
+    const selected = loop.select(mq?.brokerName);
+    if (!selected) break;
+    mq = selected;
+    brokersSent.push(mq.brokerName);
+    const begin = clock.now();
+    const left = remainingSendTimeout(timeoutMs, startedAt, begin);
+    if (left === undefined) {
+      if (lastResult) return lastResult;
+      throw new KeelError('REMOTING_TIMEOUT', `send to ${loop.topic} used up its ${timeoutMs} ms timeout after ${times} attempt(s)`, { cause: lastError });
+    }
+    try {
+      const result = await loop.attempt(mq, left);
+      loop.updateFaultItem?.(mq.brokerName, clock.now() - begin, false);
+      if (!result || acceptsSendStatus(result.status, loop.mode, options)) return result;
+      lastResult = result;
+    } catch (e) {
+      if (!(e instanceof KeelError)) throw e;
+      loop.updateFaultItem?.(mq.brokerName, clock.now() - begin, true);
+      lastError = e;
+      if (!isRetriableSendError(e, loop.mode, options)) {
+        if (lastResult) return lastResult;
+        throw e;
+      }
+    }
+  }
+  if (lastResult) return lastResult;
+  throw new SendFailedError(brokersSent, lastError ?? new KeelError('NOT_FOUND', `no queue to send ${loop.topic} to`), clock.now() - startedAt, loop.topic);
+}
