@@ -65,6 +65,9 @@ describe('send retry policy (lib/client/send-retry-policy)', () => {
       expect(isRetriableSendError(new KeelError(c, 'x'), 'async'), c).to.equal(true);
       expect(isRetriableSendError(new KeelError(c, 'x'), 'oneway'), c).to.equal(false);
     }
+    // a reply that does not parse: a RemotingCommandException, retried by the sync loop, final for async (a reply came)
+    expect(isRetriableSendError(new KeelError('REMOTING_REQUEST_INVALID', 'x'), 'sync')).to.equal(true);
+    expect(isRetriableSendError(new KeelError('REMOTING_REQUEST_INVALID', 'x'), 'async')).to.equal(false);
     expect(isRetriableSendError(new TypeError('bug'), 'sync')).to.equal(false);
   });
 
