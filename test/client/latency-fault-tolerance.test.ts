@@ -85,6 +85,17 @@ describe('latency fault tolerance (lib/client/latency-fault-tolerance)', () => {
     expect(JSON.stringify(info.messageQueueList)).to.equal(before);
   });
 
+  it('fault strategy - every broker unavailable and the picked one not in this topic\'s route: it leaves the table, round-robin is used', () => {
+    const clock = new ManualClock();
+    const s = new MQFaultStrategy({ sendLatencyFaultEnable: true, clock, random: fixedStart(0) });
+    const info = topicRouteToPublishInfo('T', routeOf({ a: 2 }), fixedStart(0));
+    s.updateFaultItem('other-topics-broker', 1, true);
+    s.updateFaultItem('a', 5000, false);
+    // sorted: other-topics-broker (latency 1) before a; two items, half = 1 -> other-topics-broker
+    expect(s.selectOneMessageQueue(info)!.brokerName).to.equal('a');
+    expect(s.faultTolerance.pickOneAtLeast(), 'removed; only a is left').to.equal('a');
+  });
+
   it('fault table - pickOneAtLeast ranks available first, then lower latency, then sooner available', () => {
     const clock = new ManualClock();
     const t = new LatencyFaultTolerance(clock, fixedStart(0));
