@@ -106,7 +106,8 @@ function isPrivateV4(a: number[]): boolean {
 
 /**
  * `UtilAll.getIP`: the first public IPv4 or public IPv6 address, else the first private IPv4,
- * else (`createFakeIP`) the low 4 bytes of the current time.
+ * else (`createFakeIP`) the low 4 bytes of the current time. Link-local (fe80::/10) and site-local
+ * (fec0::/10) IPv6 addresses are internal, as in `isInternalV6IP`.
  */
 export function localIpBytes(clock: Clock = systemClock): Buffer {
   let internal: Buffer | undefined;
@@ -117,7 +118,7 @@ export function localIpBytes(clock: Clock = systemClock): Buffer {
         const parts = a.address.split('.').map(Number);
         if (!isPrivateV4(parts)) return Buffer.from(parts);
         internal ??= Buffer.from(parts);
-      } else if (a.family === 'IPv6' && !/^fe[89ab]|^fe[c-f]/i.test(a.address) && a.address !== '::') {
+      } else if (a.family === 'IPv6' && !/^fe[89a-f]/i.test(a.address) && a.address !== '::') {
         return ipv6Bytes(a.address);
       }
     }
