@@ -4,7 +4,7 @@
  */
 export { MessageStore } from './store/message-store';
 export type { MessageFilter, StoreStats } from './store/message-store';
-export type { Message, MessageExt, PutResult, PutStatus, GetMessagesResult, GetStatus, QueueEntry } from './store/message';
+export type { Message, MessageExt, PutResult, PutStatus, GetMessagesResult, GetStatus, QueueEntry } from './common/message';
 export { defaultOptions, DEFAULT_COMMITLOG_SEGMENT_SIZE, DEFAULT_CONSUMEQUEUE_ENTRIES, DEFAULT_MAX_BODY_SIZE } from './store/options';
 export type { StoreOptions, FlushMode, RecoveryProgress } from './store/options';
 export type { RecoveryReport } from './store/recovery';

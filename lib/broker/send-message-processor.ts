@@ -14,7 +14,7 @@ import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
-import type { Message, PutResult, PutStatus } from '../store/message';
+import type { Message, PutResult, PutStatus } from '../common/message';
 import type { BrokerContext } from './broker-context';
 import { type BatchItem, decodeBatchBody, parseMessageProperties } from './message-properties';
 

@@ -1,5 +1,5 @@
 import type { MessageStore } from '../store/message-store';
-import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
+import type { GetMessagesResult, Message, MessageExt, PutResult } from '../common/message';
 import { KeelError } from '../common/errors';
 import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../common/options-check';
 import { isTopicName } from '../common/names';

@@ -1,4 +1,4 @@
-import type { PutStatus } from '../store/message';
+import type { PutStatus } from '../common/message';
 import { tagsHashCode } from '../common/tag-hash';
 import { KeelError } from '../common/errors';
 import { checkOptions, fn, type OptionRules } from '../common/options-check';

@@ -1,4 +1,4 @@
-import type { GetMessagesResult, MessageExt, PutResult } from '../store/message';
+import type { GetMessagesResult, MessageExt, PutResult } from '../common/message';
 import { KeelError } from '../common/errors';
 import { checkOptions, integer, string, timerMs, type OptionRules } from '../common/options-check';
 import type { EmbeddedBroker } from './embedded-broker';

@@ -1,4 +1,4 @@
-import type { MessageExt } from '../store/message';
+import type { MessageExt } from '../common/message';
 import type { Clock } from '../common/clock';
 import { isKeelError, KeelError } from '../common/errors';
 import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../common/options-check';

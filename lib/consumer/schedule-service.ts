@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
-import type { Message, MessageExt } from '../store/message';
+import type { Message, MessageExt } from '../common/message';
 import type { Clock, TimerHandle } from '../common/clock';
 import { KeelError, type KeelErrorCode } from '../common/errors';
 import { ConfigFile } from './config-file';

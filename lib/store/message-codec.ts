@@ -7,7 +7,7 @@ import { hasTopicChars } from '../common/names';
 import { msgIdOf } from '../common/message-id';
 import { tagsHashCode } from '../common/tag-hash';
 import { crc32, crc32Combine } from './crc32';
-import type { Message, MessageExt } from './message';
+import type { Message, MessageExt } from '../common/message';
 
 export const MAGIC_V1 = 0xdaa320a7;
 export const BLANK_MAGIC = 0xcbd43194;

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import type { FileIO, FileLock } from '../io/file-io';
 import { KeelError, type KeelErrorCode } from '../common/errors';
-import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
+import type { GetMessagesResult, Message, MessageExt, PutResult } from '../common/message';
 import { parseMsgId } from '../common/message-id';
 import { checkRecord, decodeRecord, parseHost, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
 import { readLong, Checkpoint } from './checkpoint';

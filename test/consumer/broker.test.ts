@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, until, type Opened } from './support';

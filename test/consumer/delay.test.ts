@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { parseDelayLevels, DEFAULT_DELAY_LEVELS } from '../../lib/consumer/schedule-service';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { SCHEDULE_DLQ_TOPIC, SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';

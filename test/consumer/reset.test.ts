@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { ConsumeStatus } from '../../lib/consumer/push-consumer';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';

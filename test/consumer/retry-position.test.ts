@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { dlqTopic, retryTopic, SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
 import { tmpDir } from '../support/tmp';
 import { openBroker, until, type Opened } from './support';

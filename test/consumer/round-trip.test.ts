@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';
 import { openBroker, until, type Opened } from './support';
