@@ -26,6 +26,8 @@ export { PullConsumer } from './client/pull-consumer';
 export type { PullConsumerOptions, PullOptions } from './client/pull-consumer';
 export type { ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute } from './client/transport';
 export { InProcessTransport } from './client/in-process-transport';
+export { RemotingTransport } from './client/remoting-transport';
+export type { RemotingTransportOptions } from './client/remoting-transport';
 export { DEFAULT_DELAY_LEVELS, parseDelayLevels } from './consumer/schedule-service';
 export { DEFAULT_MAX_RECONSUME_TIMES } from './common/retry';
 export {

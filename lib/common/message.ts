@@ -119,5 +119,6 @@ export interface SendResult {
   queueId: number;
   /** Offset in the queue (for a delayed message: in its schedule queue). */
   queueOffset: number;
-  storeTimestamp: number;
+  /** When the store wrote it; in-process only (RocketMQ's send reply does not carry it). */
+  storeTimestamp?: number;
 }
