@@ -5,7 +5,6 @@
  * consumer layer and the store (.dependency-cruiser.cjs, client-core-no-store).
  */
 import type { GetMessagesResult, SendResult } from '../common/message';
-import { KeelError } from '../common/errors';
 import { retryTopic } from '../common/message-const';
 import { EmbeddedBroker } from '../consumer/embedded-broker';
 import type {
@@ -111,12 +110,12 @@ export class InProcessTransport implements ClientTransport {
     return this.broker.consumerIds(group);
   }
 
-  async lockBatch(): Promise<MessageQueue[]> {
-    throw new KeelError('CLIENT_STATE', 'queue locks (orderly consumers) are not offered in-process yet');
+  async lockBatch(group: string, clientId: string, mqs: MessageQueue[]): Promise<MessageQueue[]> {
+    return this.broker.locks.tryLockBatch(group, mqs, clientId);
   }
 
-  async unlockBatch(): Promise<void> {
-    throw new KeelError('CLIENT_STATE', 'queue locks (orderly consumers) are not offered in-process yet');
+  async unlockBatch(group: string, clientId: string, mqs: MessageQueue[]): Promise<void> {
+    this.broker.locks.unlockBatch(group, mqs, clientId);
   }
 
   /** The broker's, not the transport's: closing the EmbeddedBroker ends what this serves. */

@@ -8,6 +8,7 @@ import { OffsetStore } from './offset-store';
 import { planSendBack } from '../common/retry';
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels, ScheduleMessageService } from './schedule-service';
 import { TopicConfigManager, type TopicConfig } from './topic-config';
+import { QueueLockTable } from './queue-lock-table';
 import { ResendLedger } from './resend-ledger';
 import { keepAlive } from '../common/keep-alive';
 
@@ -86,6 +87,8 @@ export interface RegisteredConsumer {
 export class EmbeddedBroker {
   private readonly consumers = new Set<RegisteredConsumer>();
   private readonly resends: ResendLedger;
+  /** Queue locks of orderly consumers. */
+  readonly locks: QueueLockTable;
   /** Wakes of the long polls waiting (see waitForArrival). */
   private readonly waits = new Set<() => void>();
   private closing: Promise<void> | null = null;
@@ -100,6 +103,7 @@ export class EmbeddedBroker {
     private readonly detach: () => void,
   ) {
     this.resends = new ResendLedger(store);
+    this.locks = new QueueLockTable(store.clock);
   }
 
   static async open(store: MessageStore, partial?: Partial<BrokerOptions>): Promise<EmbeddedBroker> {

@@ -8,6 +8,7 @@ import { Broker } from '../../lib/broker/broker';
 import { MQAdmin } from '../../lib/client/mq-admin';
 import { Producer } from '../../lib/client/producer';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
+import { transportOf } from '../../lib/client/in-process-transport';
 import { RemotingTransport } from '../../lib/client/remoting-transport';
 import type { ClientTransport } from '../../lib/client/transport';
 import type { MessageExt } from '../../lib/common/message';
@@ -128,6 +129,18 @@ for (const envDef of ENVS) {
       await sleep(200);
       await second.shutdown();
       expect(resumed.sort()).to.deep.equal(['m-20', 'm-22', 'm-24', 'm-26', 'm-28']);
+    });
+
+    it(`client (${envDef.name}) - queue locks (orderly consumers): one client holds a queue of a group until it unlocks it`, async () => {
+      await env.createTopic('Locked', 2);
+      const t = transportOf(env.target());
+      const mqs = (await t.route('Locked')).readQueues;
+      expect(mqs).to.have.length(2);
+      expect(await t.lockBatch('G', 'client-a', mqs)).to.deep.equal(mqs);
+      expect(await t.lockBatch('G', 'client-b', mqs)).to.deep.equal([]);
+      expect(await t.lockBatch('Other', 'client-b', mqs)).to.deep.equal(mqs);
+      await t.unlockBatch('G', 'client-a', [mqs[0]!]);
+      expect(await t.lockBatch('G', 'client-b', mqs)).to.deep.equal([mqs[0]]);
     });
   });
 }
