@@ -9,6 +9,7 @@ import { systemClock, type Clock, type TimerHandle } from '../common/clock';
 import { KeelError } from '../common/errors';
 import type { GetMessagesResult, GetStatus, PutStatus, SendResult } from '../common/message';
 import { RemotingClient } from '../remoting/remoting-client';
+import { MASTER_ID } from '../remoting/topic-route-data';
 import { BrokerClient, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
@@ -199,11 +200,18 @@ export class RemotingTransport implements ClientTransport {
     }
   }
 
-  /** The master of `brokerName`, from the routes seen: every queue a client uses came from a route. */
+  /** The master of `brokerName`: from the routes seen, else from the name server's cluster info. */
   private async addr(brokerName: string): Promise<string> {
-    const a = this.masters.get(brokerName);
+    let a = this.masters.get(brokerName);
     if (a !== undefined) return a;
-    throw new KeelError('NOT_FOUND', `no master address known for broker ${brokerName}: read a route that has it first`);
+    const info = await this.admin.clusterInfo();
+    for (const [name, b] of Object.entries(info.brokerAddrTable)) {
+      const master = b.brokerAddrs[String(MASTER_ID)];
+      if (master !== undefined) this.masters.set(name, master);
+    }
+    a = this.masters.get(brokerName);
+    if (a === undefined) throw new KeelError('NOT_FOUND', `no master of broker ${brokerName} is registered with the name server`);
+    return a;
   }
 
   /** The masters of every topic the consumer reads. */

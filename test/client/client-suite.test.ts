@@ -12,6 +12,7 @@ import { transportOf } from '../../lib/client/in-process-transport';
 import { RemotingTransport } from '../../lib/client/remoting-transport';
 import type { ClientTransport } from '../../lib/client/transport';
 import type { MessageExt } from '../../lib/common/message';
+import { parseSubscription } from '../../lib/common/tag-filter';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
 import { NameServer } from '../../lib/namesrv/name-server';
 import { MessageStore } from '../../lib/store/message-store';
@@ -129,6 +130,38 @@ for (const envDef of ENVS) {
       await sleep(200);
       await second.shutdown();
       expect(resumed.sort()).to.deep.equal(['m-20', 'm-22', 'm-24', 'm-26', 'm-28']);
+    });
+
+    it(`client (${envDef.name}) - transport: batch send, a held pull answered by an arrival, offsets committed and read back, queue offsets`, async () => {
+      await env.createTopic('Raw', 1);
+      const t = transportOf(env.target());
+      const [mq] = (await t.route('Raw')).writeQueues;
+      const before = Date.now();
+      const rs = await t.sendBatch(mq!, [0, 1, 2].map((i) => ({ topic: 'Raw', body: `b-${i}`, tags: i === 1 ? 'X' : 'Y', keys: `k${i}` })));
+      expect(rs.map((r) => r.queueOffset)).to.deep.equal([0, 1, 2]);
+      const all = await t.pull({ group: 'R', mq: mq!, offset: 0, maxMessages: 32, subscription: parseSubscription('*'), suspendMs: 0 });
+      expect(all.messages.map((m) => [m.body.toString(), m.tags, m.keys])).to.deep.equal([['b-0', 'Y', ['k0']], ['b-1', 'X', ['k1']], ['b-2', 'Y', ['k2']]]);
+      expect(all.messages.map((m) => m.msgId)).to.deep.equal(rs.map((r) => r.msgId));
+      const onlyX = await t.pull({ group: 'R', mq: mq!, offset: 0, maxMessages: 32, subscription: parseSubscription('X'), suspendMs: 0 });
+      expect(onlyX.messages.map((m) => m.body.toString())).to.deep.equal(['b-1']);
+
+      const held = t.pull({ group: 'R', mq: mq!, offset: 3, maxMessages: 32, subscription: parseSubscription('*'), suspendMs: 10_000 });
+      await sleep(100);
+      const sentAt = Date.now();
+      await t.send(mq!, { topic: 'Raw', body: 'late' });
+      const late = await held;
+      expect(late.messages.map((m) => m.body.toString())).to.deep.equal(['late']);
+      expect(Date.now() - sentAt).to.be.below(1000);
+      // Nothing comes: the hold ends after its time with NO_NEW_MSG at the same offset.
+      const empty = await t.pull({ group: 'R', mq: mq!, offset: 4, maxMessages: 32, subscription: parseSubscription('*'), suspendMs: 200 });
+      expect(empty).to.include({ status: 'NO_NEW_MSG', nextBeginOffset: 4 });
+
+      // (No "none yet" check: a RocketMQ broker answers 0 for a group new to a queue that starts at 0.)
+      t.commitOffset('R', mq!, 3);
+      await t.flushOffsets('R');
+      expect(await transportOf(env.target()).queryOffset('R', mq!)).to.equal(3);
+      expect([await t.minOffset(mq!), await t.maxOffset(mq!)]).to.deep.equal([0, 4]);
+      expect(await t.searchOffset(mq!, before - 60_000)).to.equal(0);
     });
 
     it(`client (${envDef.name}) - queue locks (orderly consumers): one client holds a queue of a group until it unlocks it`, async () => {
