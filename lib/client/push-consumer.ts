@@ -249,13 +249,17 @@ export class PushConsumer {
     if (this.pool) await within(this.transport.clock, this.pool.idle(), this.o.awaitTerminationMs);
     for (const pq of this.queues.values()) this.commit(pq);
     this.queues.clear();
+    let unregisterFailed: unknown;
     try {
       await this.unregister?.();
-    } finally {
-      this.state = 'stopped';
-      this.release?.();
+    } catch (e) {
+      // The offsets are still written; the failure is reported after.
+      unregisterFailed = e;
     }
+    this.state = 'stopped';
+    this.release?.();
     await this.transport.flushOffsets(this.group);
+    if (unregisterFailed !== undefined) throw unregisterFailed;
   }
 
   /** Read errors and skipped damaged records since start(). */
