@@ -1,8 +1,9 @@
 /**
  * Which part of keelmq may import which (../shared/DESIGN.md, "Source layout"): dependencies point
  * one way, common <- io <- store <- consumer <- broker, so the store stays embeddable and the
- * client usable without a data directory. Rules name directories that do not exist yet (ha,
- * remoting, namesrv, broker, client) so they hold from their first file on.
+ * client usable without a data directory. The client runtime (lib/client) works over its transport
+ * interface; only lib/client/in-process-transport.ts maps it onto the consumer layer's services.
+ * Rules name directories that do not exist yet (ha) so they hold from their first file on.
  */
 const COMMON = '^lib/common/';
 const ours = (dirs) => `^lib/(${dirs.join('|')})/`;

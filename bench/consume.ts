@@ -11,8 +11,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { MessageStore } from '../lib/store/message-store';
 import { EmbeddedBroker } from '../lib/consumer/embedded-broker';
-import { ConsumeStatus } from '../lib/consumer/push-consumer';
+import { ConsumeStatus, PushConsumer } from '../lib/client/push-consumer';
 import { metricsOf, now, secondsSince, type Row } from './stats';
+import { Producer } from '../lib/client/producer';
 
 export interface ConsumeBenchOptions {
   /** Parent of the temporary data directories (default the OS temp dir). */
@@ -58,7 +59,7 @@ export async function runOne(flush: 'async' | 'sync', bodyBytes: number, opts: C
     let consumed = 0;
     let allConsumed!: () => void;
     const done = new Promise<void>((r) => { allConsumed = r; });
-    const consumer = broker.createPushConsumer({
+    const consumer = new PushConsumer(broker, {
       group: 'bench',
       consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       consumeConcurrency: concurrency,
@@ -72,7 +73,7 @@ export async function runOne(flush: 'async' | 'sync', bodyBytes: number, opts: C
       },
     }).subscribe(TOPIC);
     await consumer.start();
-    const producer = broker.createProducer();
+    const producer = new Producer(broker);
     const template = Buffer.alloc(bodyBytes, 0x61);
     let next = 0;
     const start = now();

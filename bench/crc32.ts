@@ -12,7 +12,7 @@ import * as zlib from 'node:zlib';
 import * as CRC32 from 'crc-32';
 import { crc32 } from '../lib/store/crc32';
 import { encodeRecord, prepareMessage } from '../lib/store/message-codec';
-import type { Message } from '../lib/store/message';
+import type { Message } from '../lib/common/message';
 
 type Crc = (buf: Uint8Array, start: number, end: number) => number;
 

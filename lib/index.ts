@@ -4,7 +4,7 @@
  */
 export { MessageStore } from './store/message-store';
 export type { MessageFilter, StoreStats } from './store/message-store';
-export type { Message, MessageExt, PutResult, PutStatus, GetMessagesResult, GetStatus, QueueEntry } from './store/message';
+export type { Message, MessageExt, PutResult, PutStatus, GetMessagesResult, GetStatus, QueueEntry } from './common/message';
 export { defaultOptions, DEFAULT_COMMITLOG_SEGMENT_SIZE, DEFAULT_CONSUMEQUEUE_ENTRIES, DEFAULT_MAX_BODY_SIZE } from './store/options';
 export type { StoreOptions, FlushMode, RecoveryProgress } from './store/options';
 export type { RecoveryReport } from './store/recovery';
@@ -18,18 +18,22 @@ export { SimDisk } from './io/sim-disk';
 export { EmbeddedBroker, defaultBrokerOptions, DEFAULT_TOPIC_QUEUES } from './consumer/embedded-broker';
 export type { BrokerOptions, QueryByKeyOptions } from './consumer/embedded-broker';
 export type { TopicConfig } from './consumer/topic-config';
-export { Producer } from './consumer/producer';
-export type { ProducerMessage, ProducerOptions, QueueSelector, SendResult } from './consumer/producer';
-export { PushConsumer, ConsumeStatus, CORRUPT_STORE_ATTEMPTS } from './consumer/push-consumer';
-export type { ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions, PushConsumerStats, ReadErrorEvent, SkippedRecord } from './consumer/push-consumer';
-export { PullConsumer } from './consumer/pull-consumer';
-export type { PullConsumerOptions, PullOptions } from './consumer/pull-consumer';
+export { Producer } from './client/producer';
+export type { ProducerMessage, ProducerOptions, QueueSelector, SendResult } from './client/producer';
+export { PushConsumer, ConsumeStatus, CORRUPT_STORE_ATTEMPTS } from './client/push-consumer';
+export type { ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions, PushConsumerStats, ReadErrorEvent, SkippedRecord } from './client/push-consumer';
+export { PullConsumer } from './client/pull-consumer';
+export type { PullConsumerOptions, PullOptions } from './client/pull-consumer';
+export type { ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute } from './client/transport';
+export { InProcessTransport } from './client/in-process-transport';
+export { RemotingTransport } from './client/remoting-transport';
+export type { RemotingTransportOptions } from './client/remoting-transport';
 export { DEFAULT_DELAY_LEVELS, parseDelayLevels } from './consumer/schedule-service';
-export { DEFAULT_MAX_RECONSUME_TIMES } from './consumer/retry';
+export { DEFAULT_MAX_RECONSUME_TIMES } from './common/retry';
 export {
   SCHEDULE_TOPIC, SCHEDULE_DLQ_TOPIC, retryTopic, dlqTopic, SYSTEM_PROPERTIES, PROPERTY_DELAY, PROPERTY_REAL_TOPIC, PROPERTY_REAL_QID, PROPERTY_RETRY_TOPIC,
   PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_ORIGIN_QUEUE_ID, PROPERTY_ORIGIN_QUEUE_OFFSET, PROPERTY_DLQ_MESSAGE_ID, PROPERTY_DLQ_REASON,
-} from './consumer/message-const';
+} from './common/message-const';
 export { audit } from './store/audit';
 export type { AuditReport, AuditDamage, AuditOptions, AuditProgress, AuditIO, DamageKind } from './store/audit';
 export { NameServer, DEFAULT_NAMESRV_PORT } from './namesrv/name-server';

@@ -9,7 +9,7 @@
  * (`{{"brokerName":"b","queueId":0,"topic":"T"}:v}`): that is what mqadmin parses.
  */
 import { isTopicName } from '../common/names';
-import { SCHEDULE_TOPIC } from '../consumer/message-const';
+import { SCHEDULE_TOPIC } from '../common/message-const';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';

@@ -2,7 +2,7 @@
  * HEART_BEAT (34), UNREGISTER_CLIENT (35) and GET_CONSUMER_LIST_BY_GROUP (38)
  * (RocketMQ's ClientManageProcessor and ConsumerManageProcessor.getConsumerListByGroup).
  */
-import { retryTopic } from '../consumer/message-const';
+import { retryTopic } from '../common/message-const';
 import { isKeelError } from '../common/errors';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';

@@ -7,7 +7,7 @@
  * suspendTimeoutMillis passes; a hold ends with its channel.
  */
 import type { TimerHandle } from '../common/clock';
-import { parseSubscription, type Subscription } from '../consumer/tag-filter';
+import { parseSubscription, type Subscription } from '../common/tag-filter';
 import { isKeelError } from '../common/errors';
 import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';

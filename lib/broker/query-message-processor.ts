@@ -5,7 +5,7 @@
 import { isKeelError } from '../common/errors';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
-import type { MessageExt } from '../store/message';
+import type { MessageExt } from '../common/message';
 import type { BrokerContext } from './broker-context';
 
 export class QueryMessageProcessor {

@@ -1,26 +1,14 @@
 /**
- * LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42) (RocketMQ's RebalanceLockManager): orderly consumers
- * pull a queue only while this broker says they hold it. A lock belongs to one clientId and
- * lapses 60 s after its last renewal (the client renews every 20 s and trusts a lock for 30 s).
+ * LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42) (RocketMQ's RebalanceLockManager): the request bodies
+ * and replies, over the lock table the in-process transport uses too (lib/consumer/queue-lock-table.ts).
  */
-import type { Clock } from '../common/clock';
 import { KeelError } from '../common/errors';
 import { parseLenientJson } from '../remoting/lenient-json';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
+import { QueueLockTable, type MessageQueue } from '../consumer/queue-lock-table';
 
-export const LOCK_EXPIRY_MS = 60_000;
-
-export interface MessageQueue {
-  brokerName: string;
-  queueId: number;
-  topic: string;
-}
-
-interface LockEntry {
-  clientId: string;
-  lastUpdate: number;
-}
+export { LOCK_EXPIRY_MS } from '../consumer/queue-lock-table';
 
 interface LockBatchBody {
   consumerGroup: string;
@@ -49,39 +37,8 @@ export function parseLockBatchBody(body: Buffer | undefined): LockBatchBody {
   return { consumerGroup: o.consumerGroup, clientId: o.clientId, mqSet };
 }
 
-export class RebalanceLockManager {
-  /** group → "topic@brokerName@queueId" → holder. */
-  private readonly table = new Map<string, Map<string, LockEntry>>();
-
-  constructor(private readonly clock: Clock) {}
-
-  /** Locks what is free, lapsed or already `clientId`'s; returns the queues it now holds. */
-  tryLockBatch(group: string, mqs: MessageQueue[], clientId: string): MessageQueue[] {
-    const now = this.clock.now();
-    let g = this.table.get(group);
-    if (!g) this.table.set(group, (g = new Map()));
-    const locked: MessageQueue[] = [];
-    for (const mq of mqs) {
-      const k = mqKey(mq);
-      const e = g.get(k);
-      if (!e || e.clientId === clientId || now - e.lastUpdate > LOCK_EXPIRY_MS) {
-        g.set(k, { clientId, lastUpdate: now });
-        locked.push(mq);
-      }
-    }
-    return locked;
-  }
-
-  unlockBatch(group: string, mqs: MessageQueue[], clientId: string): void {
-    const g = this.table.get(group);
-    if (!g) return;
-    for (const mq of mqs) {
-      const k = mqKey(mq);
-      if (g.get(k)?.clientId === clientId) g.delete(k);
-    }
-    if (g.size === 0) this.table.delete(group);
-  }
-
+/** The lock table, answering the LOCK_BATCH_MQ / UNLOCK_BATCH_MQ requests. */
+export class RebalanceLockManager extends QueueLockTable {
   lock(req: RemotingCommand): RemotingCommand {
     const b = parseLockBatchBody(req.body);
     const lockOKMQSet = this.tryLockBatch(b.consumerGroup, b.mqSet, b.clientId);
@@ -93,8 +50,4 @@ export class RebalanceLockManager {
     this.unlockBatch(b.consumerGroup, b.mqSet, b.clientId);
     return RemotingCommand.response(ResponseCode.SUCCESS);
   }
-}
-
-function mqKey(mq: MessageQueue): string {
-  return `${mq.topic}@${mq.brokerName}@${mq.queueId}`;
 }

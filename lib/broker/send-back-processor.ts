@@ -3,8 +3,8 @@
  * message, found by its commit-log offset, goes through the shared retry rule (planSendBack via
  * EmbeddedBroker.sendBack): `%RETRY%<group>` with a delay level, or `%DLQ%<group>` past the maximum.
  */
-import { retryTopic } from '../consumer/message-const';
-import { DEFAULT_MAX_RECONSUME_TIMES } from '../consumer/retry';
+import { retryTopic } from '../common/message-const';
+import { DEFAULT_MAX_RECONSUME_TIMES } from '../common/retry';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
 import type { BrokerContext } from './broker-context';

@@ -5,8 +5,8 @@
  * `%RETRY%` topic past its maxReconsumeTimes becomes a dead letter (handleRetryAndDLQ).
  * The reply's msgId is the offset id, so the store's storeHost is the broker's advertised address.
  */
-import { DEFAULT_MAX_RECONSUME_TIMES } from '../consumer/retry';
-import { dlqTopic, isRetryTopic, PROPERTY_DELAY, RETRY_PREFIX, SCHEDULE_TOPIC } from '../consumer/message-const';
+import { DEFAULT_MAX_RECONSUME_TIMES } from '../common/retry';
+import { dlqTopic, isRetryTopic, PROPERTY_DELAY, RETRY_PREFIX, SCHEDULE_TOPIC } from '../common/message-const';
 import type { TopicConfig } from '../consumer/topic-config';
 import { isKeelError, KeelError } from '../common/errors';
 import { hasTopicChars, MAX_TOPIC_LENGTH } from '../common/names';
@@ -14,7 +14,7 @@ import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
-import type { Message, PutResult, PutStatus } from '../store/message';
+import type { Message, PutResult, PutStatus } from '../common/message';
 import type { BrokerContext } from './broker-context';
 import { type BatchItem, decodeBatchBody, parseMessageProperties } from './message-properties';
 

@@ -6,8 +6,8 @@
 import { BrokerClient } from '../client/broker-client';
 import type { ReceivedMessage } from '../client/message-decoder';
 import type { BrokerQueue, MQAdmin } from '../client/mq-admin';
-import { dlqTopic } from '../consumer/message-const';
-import { parseSubscription } from '../consumer/tag-filter';
+import { dlqTopic } from '../common/message-const';
+import { parseSubscription } from '../common/tag-filter';
 import { isKeelError } from '../common/errors';
 import { RemotingClient } from '../remoting/remoting-client';
 import { UsageError, intOption, stringOption } from './args';

@@ -1,10 +1,12 @@
 /**
  * The broker calls of a RocketMQ client and of mqadmin (`MQClientAPIImpl`), one request each,
- * over one RemotingClient: send, pull, consumer offsets, and the admin codes keelmq's CLI uses
- * (create topic, topic stats, consume stats, reset offset by time). Headers are those a 4.9.7
- * Java client sends (reference §3, §5).
+ * over one RemotingClient: send (one, batch), pull, send-back, consumer offsets and queue offsets,
+ * heartbeat and consumer list, queue locks, and the admin codes keelmq's CLI uses (create topic,
+ * topic stats, consume stats, reset offset by time). Headers are those a 4.9.7 Java client sends
+ * (reference §3, §5).
  */
 import { KeelError } from '../common/errors';
+import { tagsHashCode } from '../common/tag-hash';
 import { expectSuccess, RemotingClient } from '../remoting/remoting-client';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
@@ -18,6 +20,16 @@ export interface OutgoingMessage {
   /** Space separated in the KEYS property. */
   keys?: string[];
   properties?: Record<string, string>;
+  flag?: number;
+}
+
+/** A consumer group as HEART_BEAT announces it (reference §3.6). */
+export interface HeartbeatConsumer {
+  groupName: string;
+  consumeType: 'CONSUME_PASSIVELY' | 'CONSUME_ACTIVELY';
+  consumeFromWhere?: string;
+  /** topic → tag expression. */
+  subscriptions: { topic: string; expression: string; tags: readonly string[]; subVersion: number }[];
 }
 
 export type SendStatus = 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_SLAVE_TIMEOUT' | 'SLAVE_NOT_AVAILABLE';
@@ -82,16 +94,47 @@ export class BrokerClient {
 
   /** SEND_MESSAGE_V2 to one queue. A non-OK status that still stored the message is returned, not thrown (as Java). */
   async send(addr: string, producerGroup: string, queueId: number, m: OutgoingMessage): Promise<SendResult> {
-    const props: Record<string, string> = { ...m.properties, WAIT: 'true' };
-    if (m.tags) props['TAGS'] = m.tags;
-    if (m.keys && m.keys.length > 0) props['KEYS'] = m.keys.join(' ');
     const req = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, {
-      a: producerGroup, b: m.topic, c: 'TBW102', d: 4, e: queueId, f: 0, g: Date.now(), h: 0, i: encodeProperties(props), j: 0, k: false,
+      a: producerGroup, b: m.topic, c: 'TBW102', d: 4, e: queueId, f: 0, g: Date.now(), h: m.flag ?? 0, i: encodeProperties(sendProperties(m)), j: 0, k: false,
     }, m.body);
     const res = await this.remoting.invokeSync(addr, req, this.timeoutMs);
     const status = SEND_STATUS[res.code];
     if (status === undefined) expectSuccess(res, `send to ${m.topic}`);
     return { status: status!, msgId: res.requireString('msgId'), queueId: res.int('queueId'), queueOffset: res.long('queueOffset') };
+  }
+
+  /**
+   * SEND_BATCH_MESSAGE: every item its own message in one queue of `topic` (reference §6.5); the
+   * reply's msgId is the items' offset ids joined by commas and queueOffset the first item's.
+   */
+  async sendBatch(addr: string, producerGroup: string, topic: string, queueId: number, ms: OutgoingMessage[]): Promise<SendResult[]> {
+    const items = ms.map((m) => {
+      const props = Buffer.from(encodeProperties(sendProperties(m)), 'utf8');
+      const item = Buffer.alloc(20 + m.body.length + 2 + props.length);
+      item.writeInt32BE(item.length, 0);
+      item.writeInt32BE(m.flag ?? 0, 12);
+      item.writeInt32BE(m.body.length, 16);
+      m.body.copy(item, 20);
+      item.writeInt16BE(props.length, 20 + m.body.length);
+      props.copy(item, 22 + m.body.length);
+      return item;
+    });
+    const req = RemotingCommand.request(RequestCode.SEND_BATCH_MESSAGE, {
+      a: producerGroup, b: topic, c: 'TBW102', d: 4, e: queueId, f: 0, g: Date.now(), h: 0, i: encodeProperties({ WAIT: 'true' }), j: 0, k: false, m: true,
+    }, Buffer.concat(items));
+    const res = await this.remoting.invokeSync(addr, req, this.timeoutMs);
+    const status = SEND_STATUS[res.code];
+    if (status === undefined) expectSuccess(res, `batch send to ${topic}`);
+    const ids = res.requireString('msgId').split(',');
+    const first = res.long('queueOffset');
+    return ids.map((msgId, i) => ({ status: status!, msgId, queueId: res.int('queueId'), queueOffset: first + i }));
+  }
+
+  /** CONSUMER_SEND_MSG_BACK: the broker finds the message by its commit-log offset and retries or dead-letters it. */
+  async sendBack(addr: string, group: string, msg: { physicalOffset: number; topic: string; msgId: string; properties: Record<string, string> }, delayLevel: number, maxReconsumeTimes: number): Promise<void> {
+    expectSuccess(await this.call(addr, RequestCode.CONSUMER_SEND_MSG_BACK, {
+      offset: msg.physicalOffset, group, delayLevel, originMsgId: msg.properties['UNIQ_KEY'] ?? msg.msgId, originTopic: msg.topic, unitMode: false, maxReconsumeTimes,
+    }), 'CONSUMER_SEND_MSG_BACK');
   }
 
   /** PULL_MESSAGE with the subscription posted, as a lite pull consumer sends it; the client timeout leaves room for the hold. */
@@ -129,6 +172,56 @@ export class BrokerClient {
     return expectSuccess(await this.call(addr, RequestCode.GET_MIN_OFFSET, { topic, queueId }), 'GET_MIN_OFFSET').long('offset');
   }
 
+  /** The next offset to be written. */
+  async maxOffset(addr: string, topic: string, queueId: number): Promise<number> {
+    return expectSuccess(await this.call(addr, RequestCode.GET_MAX_OFFSET, { topic, queueId }), 'GET_MAX_OFFSET').long('offset');
+  }
+
+  async searchOffset(addr: string, topic: string, queueId: number, timestamp: number): Promise<number> {
+    return expectSuccess(await this.call(addr, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic, queueId, timestamp }), 'SEARCH_OFFSET_BY_TIMESTAMP').long('offset');
+  }
+
+  /** HEART_BEAT with HeartbeatData (reference §3.6); the broker creates `%RETRY%<group>` for each consumer group. */
+  async heartbeat(addr: string, clientId: string, consumers: HeartbeatConsumer[], producerGroups: string[] = []): Promise<void> {
+    const body = {
+      clientID: clientId,
+      consumerDataSet: consumers.map((c) => ({
+        groupName: c.groupName, consumeType: c.consumeType, messageModel: 'CLUSTERING', consumeFromWhere: c.consumeFromWhere ?? 'CONSUME_FROM_LAST_OFFSET', unitMode: false,
+        subscriptionDataSet: c.subscriptions.map((s) => ({
+          classFilterMode: false, topic: s.topic, subString: s.expression, tagsSet: s.tags, codeSet: s.tags.map(tagsHashCode), subVersion: s.subVersion, expressionType: 'TAG',
+        })),
+      })),
+      producerDataSet: producerGroups.map((groupName) => ({ groupName })),
+    };
+    const req = RemotingCommand.request(RequestCode.HEART_BEAT, {}, Buffer.from(JSON.stringify(body), 'utf8'));
+    expectSuccess(await this.remoting.invokeSync(addr, req, this.timeoutMs), 'HEART_BEAT');
+  }
+
+  async unregisterClient(addr: string, clientId: string, consumerGroup: string): Promise<void> {
+    expectSuccess(await this.call(addr, RequestCode.UNREGISTER_CLIENT, { clientID: clientId, consumerGroup }), 'UNREGISTER_CLIENT');
+  }
+
+  /** GET_CONSUMER_LIST_BY_GROUP: the client ids byte for byte; none when the broker knows no consumer of the group. */
+  async consumerIds(addr: string, group: string): Promise<string[]> {
+    const res = await this.call(addr, RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: group });
+    if (res.code === ResponseCode.SYSTEM_ERROR) return [];
+    const list = (JSON.parse((expectSuccess(res, 'GET_CONSUMER_LIST_BY_GROUP').body ?? Buffer.from('{}')).toString('utf8')) as { consumerIdList?: unknown }).consumerIdList;
+    return Array.isArray(list) ? list.map(String) : [];
+  }
+
+  /** LOCK_BATCH_MQ: the queues the broker now holds for `clientId`. */
+  async lockBatch(addr: string, group: string, clientId: string, mqs: MessageQueue[]): Promise<MessageQueue[]> {
+    const req = RemotingCommand.request(RequestCode.LOCK_BATCH_MQ, {}, lockBody(group, clientId, mqs));
+    const body = expectSuccess(await this.remoting.invokeSync(addr, req, this.timeoutMs), 'LOCK_BATCH_MQ').body;
+    const set = (JSON.parse((body ?? Buffer.from('{}')).toString('utf8')) as { lockOKMQSet?: unknown }).lockOKMQSet;
+    return Array.isArray(set) ? set.map((q: MessageQueue) => ({ brokerName: String(q.brokerName), topic: String(q.topic), queueId: Number(q.queueId) })) : [];
+  }
+
+  async unlockBatch(addr: string, group: string, clientId: string, mqs: MessageQueue[]): Promise<void> {
+    const req = RemotingCommand.request(RequestCode.UNLOCK_BATCH_MQ, {}, lockBody(group, clientId, mqs));
+    expectSuccess(await this.remoting.invokeSync(addr, req, this.timeoutMs), 'UNLOCK_BATCH_MQ');
+  }
+
   /** UPDATE_AND_CREATE_TOPIC as mqadmin updateTopic sends it: read and write queues alike, perm RW. */
   async createTopic(addr: string, topic: string, queues: number): Promise<void> {
     expectSuccess(await this.call(addr, RequestCode.UPDATE_AND_CREATE_TOPIC, {
@@ -158,6 +251,18 @@ export class BrokerClient {
   private call(addr: string, code: number, fields: Record<string, string | number | boolean | undefined>): Promise<RemotingCommand> {
     return this.remoting.invokeSync(addr, RemotingCommand.request(code, fields), this.timeoutMs);
   }
+}
+
+/** The properties a producer sends: the user's, TAGS, KEYS, and WAIT (store before answering). */
+function sendProperties(m: OutgoingMessage): Record<string, string> {
+  const props: Record<string, string> = { ...m.properties, WAIT: 'true' };
+  if (m.tags) props['TAGS'] = m.tags;
+  if (m.keys && m.keys.length > 0) props['KEYS'] = m.keys.join(' ');
+  return props;
+}
+
+function lockBody(consumerGroup: string, clientId: string, mqSet: MessageQueue[]): Buffer {
+  return Buffer.from(JSON.stringify({ consumerGroup, clientId, mqSet: mqSet.map((q) => ({ brokerName: q.brokerName, queueId: q.queueId, topic: q.topic })) }), 'utf8');
 }
 
 /**

@@ -1,18 +1,16 @@
 import type { MessageStore } from '../store/message-store';
-import type { GetMessagesResult, Message, MessageExt, PutResult } from '../store/message';
+import type { GetMessagesResult, Message, MessageExt, PutResult, SendResult } from '../common/message';
 import { KeelError } from '../common/errors';
 import { boolean, checkOptions, integer, string, timerMs, type OptionRules } from '../common/options-check';
 import { isTopicName } from '../common/names';
-import { dlqTopic, retryTopic, PROPERTY_DLQ_MESSAGE_ID, SCHEDULE_TOPIC } from './message-const';
+import { checkKey, dlqTopic, retryTopic, PROPERTY_DLQ_MESSAGE_ID, SCHEDULE_TOPIC } from '../common/message-const';
 import { OffsetStore } from './offset-store';
-import { planSendBack } from './retry';
+import { planSendBack } from '../common/retry';
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels, ScheduleMessageService } from './schedule-service';
 import { TopicConfigManager, type TopicConfig } from './topic-config';
-import { checkKey, Producer, type ProducerOptions, type SendResult } from './producer';
+import { QueueLockTable } from './queue-lock-table';
 import { ResendLedger } from './resend-ledger';
-import { PushConsumer, type PushConsumerOptions } from './push-consumer';
-import { PullConsumer, type PullConsumerOptions } from './pull-consumer';
-import { keepAlive } from './keep-alive';
+import { keepAlive } from '../common/keep-alive';
 
 export interface BrokerOptions {
   /** Create a topic on its first send or subscription (default true); otherwise TOPIC_NOT_FOUND. */
@@ -64,16 +62,33 @@ export interface QueryByKeyOptions {
 }
 
 /**
- * The consumer layer over one open MessageStore, in the same process: topics
- * and their queues, consumer offsets, delay levels, retries and dead letters,
- * and the factory of producers and consumers. It keeps its state in
+ * A push consumer running on a broker in the same process, as the broker sees
+ * it (lib/client's ConsumerRegistration): closing the broker shuts it down, and
+ * an offset reset reaches it.
+ */
+export interface RegisteredConsumer {
+  readonly group: string;
+  readonly clientId: string;
+  shutdown(): Promise<void>;
+  resetOffsets(topic: string, offsets: ReadonlyMap<number, number>): void;
+}
+
+/**
+ * The broker-side services over one open MessageStore, in the same process:
+ * topics and their queues, consumer offsets, delay levels, retries and dead
+ * letters, key query and the arrival wait of long polls. Producers and
+ * consumers reach it through lib/client's in-process transport
+ * (`new Producer(broker)`), the networked Broker through its request
+ * processors. It keeps its state in
  * `<store>/config/` and its timers on the store's clock. A store has at most
  * one broker (BROKER_IN_USE otherwise); closing the store closes its broker
  * first.
  */
 export class EmbeddedBroker {
-  private readonly consumers = new Set<PushConsumer>();
+  private readonly consumers = new Set<RegisteredConsumer>();
   private readonly resends: ResendLedger;
+  /** Queue locks of orderly consumers. */
+  readonly locks: QueueLockTable;
   /** Wakes of the long polls waiting (see waitForArrival). */
   private readonly waits = new Set<() => void>();
   private closing: Promise<void> | null = null;
@@ -88,6 +103,7 @@ export class EmbeddedBroker {
     private readonly detach: () => void,
   ) {
     this.resends = new ResendLedger(store);
+    this.locks = new QueueLockTable(store.clock);
   }
 
   static async open(store: MessageStore, partial?: Partial<BrokerOptions>): Promise<EmbeddedBroker> {
@@ -125,10 +141,6 @@ export class EmbeddedBroker {
     if (!this.options.autoCreateTopics) throw new KeelError('TOPIC_NOT_FOUND', `topic ${name} does not exist (autoCreateTopics is off)`);
     return this.createTopic(name);
   }
-
-  createProducer(options: Partial<ProducerOptions> = {}): Producer { return new Producer(this, options); }
-  createPushConsumer(options: PushConsumerOptions): PushConsumer { return new PushConsumer(this, options); }
-  createPullConsumer(options: PullConsumerOptions): PullConsumer { return new PullConsumer(this, options); }
 
   /**
    * @internal Stores a message in its queue, or in the schedule topic when it
@@ -237,7 +249,7 @@ export class EmbeddedBroker {
   }
 
   /** @internal a push consumer starting; one per group, because queues are not shared out between consumers. */
-  register(c: PushConsumer): void {
+  register(c: RegisteredConsumer): void {
     this.checkOpen();
     if (this.closing) throw new KeelError('CLIENT_STATE', 'the broker is closing');
     for (const other of this.consumers) {
@@ -247,14 +259,20 @@ export class EmbeddedBroker {
   }
 
   /** @internal */
-  unregister(c: PushConsumer): void { this.consumers.delete(c); }
+  unregister(c: RegisteredConsumer): void { this.consumers.delete(c); }
+
+  /** @internal the client ids of the group's running push consumers. */
+  consumerIds(group: string): string[] {
+    return [...this.consumers].filter((c) => c.group === group).map((c) => c.clientId);
+  }
 
   /**
    * @internal Resolves when a message arrives in the queue, `ms` of the clock
-   * passed, or the broker is closing (the long poll of a pull consumer).
-   * Keeps the process alive meanwhile. CLIENT_STATE once the broker is closing.
+   * passed, the signal aborted, or the broker is closing (the long poll of a
+   * consumer). Keeps the process alive meanwhile. CLIENT_STATE once the broker
+   * is closing.
    */
-  waitForArrival(topic: string, queueId: number, ms: number): Promise<void> {
+  waitForArrival(topic: string, queueId: number, ms: number, signal?: AbortSignal): Promise<void> {
     if (this.closing || this.closed) return Promise.reject(new KeelError('CLIENT_STATE', 'the broker is closed'));
     const store = this.store;
     const waits = this.waits;
@@ -264,7 +282,8 @@ export class EmbeddedBroker {
       const timer = store.clock.setTimeout(done, ms);
       const release = keepAlive();
       waits.add(done);
-      function done(): void { timer.cancel(); off(); release(); waits.delete(done); resolve(); }
+      signal?.addEventListener('abort', done);
+      function done(): void { timer.cancel(); off(); release(); waits.delete(done); signal?.removeEventListener('abort', done); resolve(); }
     });
   }
 

@@ -1,6 +1,6 @@
 import type { MessageStore } from '../store/message-store';
 import { KeelError } from '../common/errors';
-import { PROPERTY_DLQ_MESSAGE_ID, retryTopic } from './message-const';
+import { PROPERTY_DLQ_MESSAGE_ID, retryTopic } from '../common/message-const';
 
 interface Resent { msgId: string; queueOffset: number }
 

@@ -1,12 +1,12 @@
 import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
-import type { Message, MessageExt } from '../store/message';
+import type { Message, MessageExt } from '../common/message';
 import type { Clock, TimerHandle } from '../common/clock';
 import { KeelError, type KeelErrorCode } from '../common/errors';
 import { ConfigFile } from './config-file';
 import {
   PROPERTY_DELAY, PROPERTY_DLQ_REASON, PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_REAL_QID, PROPERTY_REAL_TOPIC, SCHEDULE_DLQ_TOPIC, SCHEDULE_TOPIC,
-} from './message-const';
+} from '../common/message-const';
 import type { TopicConfigManager } from './topic-config';
 
 export const DEFAULT_DELAY_LEVELS = '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h';

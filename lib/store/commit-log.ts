@@ -2,7 +2,7 @@ import * as path from 'path';
 import type { Clock, TimerHandle } from '../common/clock';
 import type { FileIO } from '../io/file-io';
 import { KeelError } from '../common/errors';
-import type { PutResult, PutStatus } from './message';
+import type { PutResult, PutStatus } from '../common/message';
 import { msgIdOf } from '../common/message-id';
 import { END_MARKER_SIZE, layoutRecord, stampRecords, writeEndMarker, type PreparedMessage } from './message-codec';
 import { CrcWorker } from './crc-offload';

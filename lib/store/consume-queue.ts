@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { FileIO } from '../io/file-io';
-import type { QueueEntry } from './message';
+import type { QueueEntry } from '../common/message';
 import { SegmentQueue } from './segment-queue';
 import type { SegmentFile } from './segment-file';
 import { readLong } from './checkpoint';

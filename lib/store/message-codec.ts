@@ -4,46 +4,20 @@
  */
 import { KeelError } from '../common/errors';
 import { hasTopicChars } from '../common/names';
-import { msgIdOf } from '../common/message-id';
 import { tagsHashCode } from '../common/tag-hash';
 import { crc32, crc32Combine } from './crc32';
-import type { Message, MessageExt } from './message';
+import type { Message } from '../common/message';
+import {
+  BLANK_MAGIC, CRC_HEAD, CRC_PROPERTY, CRC_PROPERTY_SIZE, END_MARKER_SIZE, hasCrcProperty, IPV6_HOST_FLAGS, MAGIC_V1, MAX_TOPIC_BYTES, parseProperties, POS_BODY, POS_BODY_CRC, POS_BODY_LENGTH,
+  POS_BORN_HOST, POS_BORN_TIMESTAMP, POS_FLAG, POS_MAGIC, POS_PHYSICAL_OFFSET, POS_PREPARED_TX_OFFSET, POS_QUEUE_ID, POS_QUEUE_OFFSET, POS_RECONSUME_TIMES, POS_STORE_HOST,
+  POS_SYS_FLAG, r32, r64, RECORD_FIXED_OVERHEAD, STORE_TIMESTAMP_POS, TAGS_CODE_PROPERTY, TWO_32, u32,
+} from '../common/record-codec';
 
-export const MAGIC_V1 = 0xdaa320a7;
-export const BLANK_MAGIC = 0xcbd43194;
-export const RECORD_FIXED_OVERHEAD = 91;
-export const END_MARKER_SIZE = 8;
-/** Name of the whole-record CRC property: `__CRC32#` 0x01, 10 decimal digits (most significant first), 0x02. */
-export const CRC_PROPERTY = '__CRC32#';
-/**
- * Name of the property that persists an explicit `Message.tagsCode` (the deliver-at
- * time of delay-level messages), so that a ConsumeQueue rebuilt from the log gets
- * the same entry as the original dispatch. Store-internal like CRC_PROPERTY.
- */
-export const TAGS_CODE_PROPERTY = '__TAGSCODE#';
-export const STORE_TIMESTAMP_POS = 56;
+export {
+  MAGIC_V1, BLANK_MAGIC, RECORD_FIXED_OVERHEAD, END_MARKER_SIZE, CRC_PROPERTY, TAGS_CODE_PROPERTY, STORE_TIMESTAMP_POS, decodeRecord, formatHost,
+} from '../common/record-codec';
 
-const CRC_PROPERTY_SIZE = 20;
-const MAX_TOPIC_BYTES = 127;
 const MAX_PROPERTIES_BYTES = 32767;
-/** sysFlag bits that announce 20-byte IPv6 host fields, which this layout never has. */
-const IPV6_HOST_FLAGS = (1 << 4) | (1 << 5);
-const TWO_32 = 4294967296;
-
-const POS_MAGIC = 4;
-const POS_BODY_CRC = 8;
-const POS_QUEUE_ID = 12;
-const POS_FLAG = 16;
-const POS_QUEUE_OFFSET = 20;
-const POS_PHYSICAL_OFFSET = 28;
-const POS_SYS_FLAG = 36;
-const POS_BORN_TIMESTAMP = 40;
-const POS_BORN_HOST = 48;
-const POS_STORE_HOST = 64;
-const POS_RECONSUME_TIMES = 72;
-const POS_PREPARED_TX_OFFSET = 76;
-const POS_BODY_LENGTH = 84;
-const POS_BODY = 88;
 
 export interface RecordLimits { maxBodySize: number; maxTopicLength: number; maxPropertiesLength: number; maxQueuesPerTopic: number }
 
@@ -388,8 +362,6 @@ function viewFor(buf: Buffer): DataView {
   return view;
 }
 
-const CRC_HEAD = Buffer.from(CRC_PROPERTY + '\u0001', 'latin1');
-
 /**
  * Fills the body CRC and, with `wholeCrc`, the CRC property's digits of the
  * laid-out record at buf[pos, pos + size).
@@ -448,26 +420,6 @@ export function writeEndMarker(buf: Buffer, pos: number, remaining: number): voi
 }
 
 // ---------------------------------------------------------------- decoding
-
-function r32(b: Buffer, p: number): number {
-  return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-}
-
-function u32(b: Buffer, p: number): number {
-  return r32(b, p) >>> 0;
-}
-
-function r64(b: Buffer, p: number): number {
-  return u32(b, p) * TWO_32 + u32(b, p + 4);
-}
-
-/** Whether props end with a well-formed CRC property (its value is not checked here). */
-function hasCrcProperty(b: Buffer, ps: number, pe: number): boolean {
-  const q = pe - CRC_PROPERTY_SIZE;
-  if (q < ps || b[pe - 1] !== 2 || (q > ps && b[q - 1] !== 2)) return false;
-  for (let i = 0; i < 9; i++) if (b[q + i] !== CRC_HEAD[i]) return false;
-  return true;
-}
 
 /** The CRC value of a CRC property at the end of props, or -1 when its digits are malformed. */
 function crcPropertyValue(b: Buffer, pe: number): number {
@@ -530,80 +482,6 @@ export function checkRecord(buf: Buffer, pos: number, available: number, expecte
 /** Decodes `name 0x01 value 0x02 ...`; a missing final 0x02 is tolerated. */
 export function decodeProperties(buf: Buffer, start: number, end: number): Record<string, string> {
   return parseProperties(buf.toString('utf8', start, end), false);
-}
-
-function parseProperties(s: string, skipStoreInternal: boolean): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  const n = s.length;
-  while (i < n) {
-    let j = s.indexOf('\u0001', i);
-    if (j < 0) j = n;
-    let k = s.indexOf('\u0002', j + 1);
-    if (k < 0) k = n;
-    const name = s.slice(i, j);
-    i = k + 1;
-    if (skipStoreInternal && name === TAGS_CODE_PROPERTY) continue;
-    const value = j < n ? s.slice(j + 1, k) : '';
-    // A plain assignment to "__proto__" would replace the prototype instead.
-    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
-  }
-  return out;
-}
-
-/** The topic of the last record decoded: a read of a queue decodes the same topic again and again. */
-let lastTopic = '';
-const lastTopicBytes = Buffer.alloc(MAX_TOPIC_BYTES);
-let lastTopicLength = 0;
-
-function topicAt(buf: Buffer, start: number, length: number): string {
-  if (length === lastTopicLength) {
-    let i = 0;
-    while (i < length && buf[start + i] === lastTopicBytes[i]) i++;
-    if (i === length) return lastTopic;
-  }
-  lastTopic = buf.toString('utf8', start, start + length);
-  buf.copy(lastTopicBytes, 0, start, start + length);
-  lastTopicLength = length;
-  return lastTopic;
-}
-
-/** Decodes a record already known valid (checkRecord); `body` is a view into buf. */
-export function decodeRecord(buf: Buffer, pos: number): MessageExt {
-  const size = r32(buf, pos);
-  const bodyLength = r32(buf, pos + POS_BODY_LENGTH);
-  const bodyEnd = pos + POS_BODY + bodyLength;
-  const topicLength = buf[bodyEnd]!;
-  const ps = bodyEnd + 1 + topicLength + 2;
-  let pe = ps + ((buf[ps - 2]! << 8) | buf[ps - 1]!);
-  if (hasCrcProperty(buf, ps, pe)) pe -= CRC_PROPERTY_SIZE;
-  const properties = parseProperties(buf.toString('utf8', ps, pe), true);
-  const keys = properties['KEYS'];
-  const physicalOffset = r64(buf, pos + POS_PHYSICAL_OFFSET);
-  const storeIp = u32(buf, pos + POS_STORE_HOST);
-  const storePort = u32(buf, pos + POS_STORE_HOST + 4);
-  return {
-    topic: topicAt(buf, bodyEnd + 1, topicLength),
-    queueId: r32(buf, pos + POS_QUEUE_ID),
-    queueOffset: r64(buf, pos + POS_QUEUE_OFFSET),
-    physicalOffset,
-    storeSize: size,
-    body: buf.subarray(pos + POS_BODY, bodyEnd),
-    bodyCRC: u32(buf, pos + POS_BODY_CRC),
-    flag: r32(buf, pos + POS_FLAG),
-    sysFlag: r32(buf, pos + POS_SYS_FLAG),
-    bornTimestamp: r64(buf, pos + POS_BORN_TIMESTAMP),
-    bornHost: bornHosts.of(u32(buf, pos + POS_BORN_HOST), u32(buf, pos + POS_BORN_HOST + 4)).text,
-    storeTimestamp: r64(buf, pos + STORE_TIMESTAMP_POS),
-    storeHost: storeHosts.of(storeIp, storePort).text,
-    reconsumeTimes: r32(buf, pos + POS_RECONSUME_TIMES),
-    preparedTransactionOffset: r64(buf, pos + POS_PREPARED_TX_OFFSET),
-    properties,
-    tags: properties['TAGS'],
-    keys: keys === undefined ? [] : keys.split(' ').filter((k) => k.length > 0),
-    msgId: msgIdOf(storeIp, storePort, physicalOffset),
-  };
 }
 
 const TAGS_NAME = Buffer.from('TAGS', 'latin1');
@@ -672,29 +550,4 @@ export function parseHost(s: string): { ip: number; port: number } {
   throw new TypeError(`host must be "a.b.c.d:port" (IPv4), got ${JSON.stringify(s)}`);
 }
 
-export function formatHost(ip: number, port: number): string {
-  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}:${port}`;
-}
 
-/**
- * The host of the last record decoded, as text: consecutive records nearly
- * always share their hosts, and a read of many messages would otherwise
- * format the same strings per message.
- */
-class HostStrings {
-  private ip = -1;
-  private port = -1;
-  text = '';
-
-  of(ip: number, port: number): this {
-    if (ip !== this.ip || port !== this.port) {
-      this.ip = ip;
-      this.port = port;
-      this.text = formatHost(ip, port);
-    }
-    return this;
-  }
-}
-
-const bornHosts = new HostStrings();
-const storeHosts = new HostStrings();

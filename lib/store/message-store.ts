@@ -1,7 +1,7 @@
 import * as path from 'path';
 import type { FileIO, FileLock } from '../io/file-io';
 import { KeelError, type KeelErrorCode } from '../common/errors';
-import type { GetMessagesResult, Message, MessageExt, PutResult } from './message';
+import type { GetMessagesResult, Message, MessageExt, MessageFilter, PutResult } from '../common/message';
 import { parseMsgId } from '../common/message-id';
 import { checkRecord, decodeRecord, parseHost, prepareMessage, STORE_TIMESTAMP_POS, type PreparedMessage, type RecordLimits } from './message-codec';
 import { readLong, Checkpoint } from './checkpoint';
@@ -14,11 +14,7 @@ import { Reaper, type ReapResult, type ReaperStats } from './reaper';
 import { resolveOptions, type FlushMode, type StoreOptions } from './options';
 import type { Clock, TimerHandle } from '../common/clock';
 
-/** Optional filtering for getMessages: first on the ConsumeQueue tag code, then on the message. */
-export interface MessageFilter {
-  matchTagsCode?(tagsCode: number): boolean;
-  matchMessage?(msg: MessageExt): boolean;
-}
+export type { MessageFilter } from '../common/message';
 
 export interface StoreStats {
   /** First byte of the CommitLog still on disk. */

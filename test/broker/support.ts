@@ -5,7 +5,7 @@ import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand, type HeaderValue } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
 import { decodeRecord } from '../../lib/store/message-codec';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { tmpDir } from '../support/tmp';
 
 /** Tests look at codes, not log lines. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { hasTopicChars, isBrokerName, isGroupName, isTopicName, MAX_TOPIC_LENGTH } from '../../lib/common/names';
-import { dlqTopic, retryTopic } from '../../lib/consumer/message-const';
+import { dlqTopic, retryTopic } from '../../lib/common/message-const';
 
 describe('name rules (lib/common/names)', () => {
   it('names - topics are 1..127 of [%|a-zA-Z0-9_-], as RocketMQ has them', () => {

@@ -2,10 +2,13 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PullConsumer } from '../../lib/client/pull-consumer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 const T0 = 1_700_000_000_000;
 
@@ -22,7 +25,7 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     await o.broker.createTopic('Eight', 8);
-    const r = await o.broker.createProducer().send({ topic: 'Auto', body: 'x' });
+    const r = await new Producer(o.broker).send({ topic: 'Auto', body: 'x' });
     expect(r.queueId).to.be.within(0, 3);
     const saved = JSON.parse(fs.readFileSync(path.join(tmp.dir, 'config', 'topics.json'), 'utf8'));
     expect(saved.topics.Eight).to.deep.equal({ queues: 8 });
@@ -31,20 +34,20 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     await o.close();
     o = await openBroker(tmp.dir, clock, { autoCreateTopics: false });
     expect(o.broker.topic('Eight')?.queues).to.equal(8);
-    expect(isKeelError(await rejects(o.broker.createProducer().send({ topic: 'Nope', body: 'x' })), 'TOPIC_NOT_FOUND')).to.equal(true);
+    expect(isKeelError(await rejects(new Producer(o.broker).send({ topic: 'Nope', body: 'x' })), 'TOPIC_NOT_FOUND')).to.equal(true);
     expect(o.broker.topic('Nope')).to.equal(undefined);
   });
 
   it('the producer spreads messages round robin, keeps a sharding key on one queue, and honours a selector', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     const rr = await Promise.all(Array.from({ length: 8 }, () => p.send({ topic: 'RR', body: 'x' })));
     expect(rr.map((r) => r.queueId).sort()).to.deep.equal([0, 0, 1, 1, 2, 2, 3, 3]);
     const sharded = await Promise.all(Array.from({ length: 6 }, (_, i) => p.send({ topic: 'RR', body: String(i), shardingKey: 'order-42' })));
     expect(new Set(sharded.map((r) => r.queueId)).size).to.equal(1);
     const offsets = sharded.map((r) => r.queueOffset);
     expect(offsets).to.deep.equal([...offsets].sort((a, b) => a - b));
-    const sel = o.broker.createProducer({ selector: (queues) => queues - 1 });
+    const sel = new Producer(o.broker, { selector: (queues) => queues - 1 });
     expect((await sel.send({ topic: 'RR', body: 'x' })).queueId).to.equal(3);
     expect(isKeelError(await rejects(p.send({ topic: 'RR', body: 'x', queueId: 4 })), 'QUEUE_INVALID')).to.equal(true);
   });
@@ -53,10 +56,10 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     await o.broker.createTopic('Log', 1);
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (let i = 0; i < 10; i++) { await clock.advance(1000); await p.send({ topic: 'Log', body: String(i) }); }
     const start = async (group: string, options: object, got: string[]) => {
-      const c = o!.broker.createPushConsumer({ group, listener: (msgs) => { got.push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; }, ...options }).subscribe('Log');
+      const c = new PushConsumer(o!.broker, { group, listener: (msgs) => { got.push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; }, ...options }).subscribe('Log');
       await c.start();
       return c;
     };
@@ -85,14 +88,14 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     await o.broker.createTopic('Pull', 1);
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (let i = 0; i < 6; i++) await p.send({ topic: 'Pull', body: String(i), tags: i % 2 ? 'odd' : 'even' });
-    const c = o.broker.createPullConsumer({ group: 'puller' });
-    expect(c.queues('Pull')).to.deep.equal([0]);
+    const c = new PullConsumer(o.broker, { group: 'puller' });
+    expect(await c.queues('Pull')).to.deep.equal([0]);
     const r = await c.pull('Pull', 0, 0, { expression: 'odd' });
     expect(r.messages.map((m) => m.body.toString())).to.deep.equal(['1', '3', '5']);
     expect(r.nextBeginOffset).to.equal(6);
-    expect(c.fetchConsumeOffset('Pull', 0)).to.equal(undefined);
+    expect(await c.fetchConsumeOffset('Pull', 0)).to.equal(undefined);
     c.updateConsumeOffset('Pull', 0, r.nextBeginOffset);
     await c.persistConsumerOffset();
     const saved = JSON.parse(fs.readFileSync(path.join(tmp.dir, 'config', 'consumerOffset.json'), 'utf8'));
@@ -114,7 +117,7 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
   it('finds messages by key (within a time window) and by id', async () => {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) {
       await clock.advance(10);

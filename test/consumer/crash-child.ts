@@ -9,12 +9,12 @@
 import * as fs from 'fs';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
-import { ConsumeStatus } from '../../lib/consumer/push-consumer';
+import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 
 async function main(): Promise<void> {
   const store = await MessageStore.open(process.argv[2]!, { commitLogSegmentSize: 1 << 20, maxBodySize: 64 * 1024 });
   const broker = await EmbeddedBroker.open(store, { offsetPersistIntervalMs: 50 });
-  await broker.createPushConsumer({
+  await new PushConsumer(broker, {
     group: 'crash',
     consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
     consumeBatchSize: 8,

@@ -6,6 +6,7 @@ import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
 import { tmpDir } from '../support/tmp';
 import { until } from './support';
+import { Producer } from '../../lib/client/producer';
 
 const CHILD = path.join(__dirname, 'crash-child.js');
 const TOTAL = 2000;
@@ -50,7 +51,7 @@ describe('consumer - crash', function () {
     const store = await MessageStore.open(tmp.dir, { commitLogSegmentSize: 1 << 20, maxBodySize: 64 * 1024 });
     const broker = await EmbeddedBroker.open(store);
     await broker.createTopic('Work', QUEUES);
-    const p = broker.createProducer();
+    const p = new Producer(broker);
     const max = new Array<number>(QUEUES).fill(0);
     for (let i = 0; i < TOTAL; i++) {
       const r = await p.send({ topic: 'Work', body: `m${i}` });

@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { VirtualClock } from '../../lib/common/clock';
-import { CORRUPT_STORE_ATTEMPTS, type ReadErrorEvent } from '../../lib/consumer/push-consumer';
+import { CORRUPT_STORE_ATTEMPTS, type ReadErrorEvent, PushConsumer } from '../../lib/client/push-consumer';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
 
 const T0 = 1_700_000_000_000;
 const PULL_RETRY_MS = 3000;
@@ -33,7 +34,7 @@ describe('consumer - a damaged record', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     await o.broker.createTopic('Dmg', 1);
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (let i = 0; i < 10; i++) await p.send({ topic: 'Dmg', body: `body-${i}-of-ten` });
     await o.close();
     damageBody(tmp.dir, 'body-5-of-ten');
@@ -45,7 +46,7 @@ describe('consumer - a damaged record', function () {
 
     const got: string[] = [];
     const events: ReadErrorEvent[] = [];
-    const c = broker.createPushConsumer({
+    const c = new PushConsumer(broker, {
       group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       listener: (msgs) => { got.push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; },
       onReadError: (e) => { events.push(e); throw new Error('a failing handler does not stop the queue'); },

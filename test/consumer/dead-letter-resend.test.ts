@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import { dlqTopic, retryTopic } from '../../lib/consumer/message-const';
+import { dlqTopic, retryTopic } from '../../lib/common/message-const';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';
 import { openBroker, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PullConsumer } from '../../lib/client/pull-consumer';
 
 describe('consumer - resending a dead letter', function () {
   this.timeout(30_000);
@@ -14,10 +16,10 @@ describe('consumer - resending a dead letter', function () {
 
   /** Two dead letters of group `puller`, sent back by a pull consumer with level -1. */
   async function deadLetters(opened: Opened): Promise<string[]> {
-    const p = opened.broker.createProducer();
+    const p = new Producer(opened.broker);
     await p.send({ topic: 'T', body: 'one', queueId: 1 });
     await p.send({ topic: 'T', body: 'two', queueId: 1 });
-    const c = opened.broker.createPullConsumer({ group: 'puller' });
+    const c = new PullConsumer(opened.broker, { group: 'puller' });
     for (const m of (await c.pull('T', 1, 0)).messages) await c.sendMessageBack(m, -1);
     return (await opened.broker.deadLetters('puller')).messages.map((m) => m.msgId);
   }
@@ -50,7 +52,7 @@ describe('consumer - resending a dead letter', function () {
     expect(o.store.getMaxOffsetInQueue(retryTopic('puller'), 0), 'one copy per dead letter').to.equal(2);
 
     // The resent copy failing again becomes a new dead letter, which can be resent in its turn.
-    const c = o.broker.createPullConsumer({ group: 'puller' });
+    const c = new PullConsumer(o.broker, { group: 'puller' });
     const [copy] = (await c.pull(retryTopic('puller'), 0, 0, { max: 1 })).messages;
     await c.sendMessageBack(copy!, -1);
     const newer = (await o.broker.deadLetters('puller', 2)).messages[0]!;

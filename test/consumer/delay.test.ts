@@ -2,11 +2,13 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { parseDelayLevels, DEFAULT_DELAY_LEVELS } from '../../lib/consumer/schedule-service';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 const DELAYS = parseDelayLevels(DEFAULT_DELAY_LEVELS);
 const T0 = 1_700_000_000_000;
@@ -19,7 +21,7 @@ describe('consumer - delay levels', function () {
   afterEach(async () => { await o?.close(); o = null; tmp.cleanup(); });
 
   async function consumeAll(opened: Opened, clock: VirtualClock, got: Map<number, { at: number; m: MessageExt }[]>): Promise<void> {
-    const c = opened.broker.createPushConsumer({
+    const c = new PushConsumer(opened.broker, {
       group: 'delayed', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       listener: (msgs) => {
         for (const m of msgs) {
@@ -33,7 +35,7 @@ describe('consumer - delay levels', function () {
   }
 
   async function sendOnePerLevel(opened: Opened): Promise<void> {
-    const p = opened.broker.createProducer();
+    const p = new Producer(opened.broker);
     for (let level = 1; level <= 18; level++) {
       await p.send({ topic: 'Later', body: `level ${level}`, tags: 'D', properties: { level: String(level) }, delayLevel: level });
     }
@@ -99,7 +101,7 @@ describe('consumer - delay levels', function () {
   it('a level outside 1..18 is refused and stores nothing', async () => {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (const delayLevel of [19, -1, 1.5]) {
       const e = await p.send({ topic: 'Later', body: 'x', delayLevel }).then(() => null, (err: unknown) => err);
       expect(isKeelError(e, 'DELAY_LEVEL_INVALID'), String(e)).to.equal(true);
@@ -112,13 +114,13 @@ describe('consumer - delay levels', function () {
     o = await openBroker(tmp.dir, clock, { delayLevels: '250ms 2s' });
     const got = new Map<number, { at: number; m: MessageExt }[]>();
     await consumeAll(o, clock, got);
-    await o.broker.createProducer().send({ topic: 'Later', body: 'x', properties: { level: '2' }, delayLevel: 2 });
+    await new Producer(o.broker).send({ topic: 'Later', body: 'x', properties: { level: '2' }, delayLevel: 2 });
     await clock.advance(1999);
     await sleep(15);
     expect(got.size).to.equal(0);
     await clock.advance(1);
     await until(() => got.size === 1, 'level 2 of 2');
-    const e = await o.broker.createProducer().send({ topic: 'Later', body: 'x', delayLevel: 3 }).then(() => null, (err: unknown) => err);
+    const e = await new Producer(o.broker).send({ topic: 'Later', body: 'x', delayLevel: 3 }).then(() => null, (err: unknown) => err);
     expect(isKeelError(e, 'DELAY_LEVEL_INVALID')).to.equal(true);
   });
 });

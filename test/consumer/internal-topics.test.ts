@@ -2,11 +2,13 @@ import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
-import type { MessageExt } from '../../lib/store/message';
-import { SCHEDULE_DLQ_TOPIC, SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
+import type { MessageExt } from '../../lib/common/message';
+import { SCHEDULE_DLQ_TOPIC, SCHEDULE_TOPIC } from '../../lib/common/message-const';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';
 import { openBroker, sleep, testStoreOptions, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 const T0 = 1_700_000_000_000;
 
@@ -19,7 +21,7 @@ describe('consumer - internal topics and undeliverable schedule entries', functi
 
   it('a producer cannot send to the schedule, retry or dead-letter topics', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (const topic of [SCHEDULE_TOPIC, '%RETRY%billing', '%DLQ%billing']) {
       await rejectKeelCode(p.send({ topic, body: 'x', queueId: 0, properties: { x: '1' } }), 'TOPIC_RESERVED');
       await rejectKeelCode(p.send({ topic, body: 'x', delayLevel: 2 }), 'TOPIC_RESERVED');
@@ -28,7 +30,7 @@ describe('consumer - internal topics and undeliverable schedule entries', functi
   });
 
   function consume(opened: Opened, got: MessageExt[]): Promise<void> {
-    return opened.broker.createPushConsumer({
+    return new PushConsumer(opened.broker, {
       group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       listener: (msgs) => { got.push(...msgs); return 'CONSUME_SUCCESS'; },
     }).subscribe('Later').start();
@@ -49,7 +51,7 @@ describe('consumer - internal topics and undeliverable schedule entries', functi
     for (const [i, properties] of bad.entries()) {
       await o.store.put({ topic: SCHEDULE_TOPIC, queueId: 0, body: `bad ${i}`, properties, tagsCode: T0 + 1000 });
     }
-    await o.broker.createProducer().send({ topic: 'Later', body: 'good', delayLevel: 1 });
+    await new Producer(o.broker).send({ topic: 'Later', body: 'good', delayLevel: 1 });
     const got: MessageExt[] = [];
     await consume(o, got);
     await clock.advance(1000);
@@ -72,7 +74,7 @@ describe('consumer - internal topics and undeliverable schedule entries', functi
   it('an entry the store refuses as bad input on delivery is moved aside with the store\'s code as reason, pointing at the entry', async () => {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock, { delayLevels: '1s' });
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     await p.send({ topic: 'Later', body: 'x'.repeat(2000), delayLevel: 1, queueId: 0 });
     await p.send({ topic: 'Later', body: 'small', delayLevel: 1, queueId: 0 });
     await o.close();

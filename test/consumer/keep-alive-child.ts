@@ -9,7 +9,9 @@
 import * as fs from 'fs';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
-import { ConsumeStatus } from '../../lib/consumer/push-consumer';
+import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
+import { Producer } from '../../lib/client/producer';
+import { PullConsumer } from '../../lib/client/pull-consumer';
 
 const LATER_MS = 300;
 
@@ -20,11 +22,11 @@ async function main(): Promise<void> {
   await broker.createTopic('Wait', 1);
   const t0 = Date.now();
   const later = (fn: () => Promise<unknown>): void => { setTimeout(() => { fn().catch(fail); }, LATER_MS).unref(); };
-  const send = () => broker.createProducer().send({ topic: 'Wait', body: 'hello' });
+  const send = () => new Producer(broker).send({ topic: 'Wait', body: 'hello' });
   const say = (what: string) => fs.writeSync(1, `${what} after ${Date.now() - t0} ms\n`);
 
   if (mode === 'push') {
-    const consumer = broker.createPushConsumer({
+    const consumer = new PushConsumer(broker, {
       group: 'waiter',
       listener: (msgs) => {
         say(`got ${msgs[0]!.body.toString()}`);
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
     later(send);
     return;
   }
-  const puller = broker.createPullConsumer({ group: 'waiter' });
+  const puller = new PullConsumer(broker, { group: 'waiter' });
   if (mode === 'pull') {
     later(send);
     const r = await puller.pullBlockIfNotFound('Wait', 0, 0, { timeoutMs: 60_000 });

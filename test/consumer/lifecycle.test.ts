@@ -3,11 +3,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { VirtualClock } from '../../lib/common/clock';
 import { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
-import { SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
-import type { ConsumeStatus } from '../../lib/consumer/push-consumer';
+import { SCHEDULE_TOPIC } from '../../lib/common/message-const';
+import type { ConsumeStatus } from '../../lib/client/push-consumer';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
+import { PullConsumer } from '../../lib/client/pull-consumer';
 
 const T0 = 1_700_000_000_000;
 
@@ -40,7 +43,7 @@ describe('consumer - broker and consumer lifecycle', function () {
     expect(isKeelError(second, 'BROKER_IN_USE'), String(second)).to.equal(true);
 
     await o.broker.createTopic('Later', 1);
-    await o.broker.createProducer().send({ topic: 'Later', body: 'once', delayLevel: 1 });
+    await new Producer(o.broker).send({ topic: 'Later', body: 'once', delayLevel: 1 });
     await until(() => o!.store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 0) === 1, 'the delayed message in its level');
     await clock.advance(1000);
     await until(() => o!.store.getMaxOffsetInQueue('Later', 0) === 1, 'the delivery');
@@ -60,11 +63,11 @@ describe('consumer - broker and consumer lifecycle', function () {
     const { store, broker } = o;
     await broker.createTopic('T', 1);
     const got: string[] = [];
-    const c = broker.createPushConsumer({ group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', listener: (msgs) => { got.push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; } }).subscribe('T');
+    const c = new PushConsumer(broker, { group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', listener: (msgs) => { got.push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; } }).subscribe('T');
     await c.start();
-    for (let i = 0; i < 3; i++) await broker.createProducer().send({ topic: 'T', body: String(i) });
+    for (let i = 0; i < 3; i++) await new Producer(broker).send({ topic: 'T', body: String(i) });
     await until(() => got.length === 3, 'consumed');
-    const poll = rejects(broker.createPullConsumer({ group: 'p' }).pullBlockIfNotFound('T', 0, 3, { timeoutMs: 3_600_000 }));
+    const poll = rejects(new PullConsumer(broker, { group: 'p' }).pullBlockIfNotFound('T', 0, 3, { timeoutMs: 3_600_000 }));
     await store.close();
     o = null;
     expect(savedOffsets(tmp.dir, 'T', 'g')).to.deep.equal({ 0: 3 });
@@ -76,7 +79,7 @@ describe('consumer - broker and consumer lifecycle', function () {
   it('lifecycle - broker.close() wakes a pending long poll at once (CLIENT_STATE), without waiting for its timeout', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
     await o.broker.createTopic('Poll', 1);
-    const poll = rejects(o.broker.createPullConsumer({ group: 'p' }).pullBlockIfNotFound('Poll', 0, 0, { timeoutMs: 3_600_000 }));
+    const poll = rejects(new PullConsumer(o.broker, { group: 'p' }).pullBlockIfNotFound('Poll', 0, 0, { timeoutMs: 3_600_000 }));
     expect(await settlesWithin(poll, 20), 'waits while nothing arrives').to.equal(false);
     await o.broker.close();
     expect(await settlesWithin(poll, 5000), 'woken by close').to.equal(true);
@@ -90,7 +93,7 @@ describe('consumer - broker and consumer lifecycle', function () {
     await broker.createTopic('Slow', 1);
     const calls: { body: string; reconsumeTimes: number }[] = [];
     let answerLate: (s: ConsumeStatus) => void = () => undefined;
-    const c = broker.createPushConsumer({
+    const c = new PushConsumer(broker, {
       group: 'slow', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', consumeTimeoutMs: 60_000,
       listener: (msgs) => {
         calls.push(...msgs.map((m) => ({ body: m.body.toString(), reconsumeTimes: m.reconsumeTimes })));
@@ -98,7 +101,7 @@ describe('consumer - broker and consumer lifecycle', function () {
         return new Promise<ConsumeStatus>((resolve) => { answerLate = resolve; });
       },
     }).subscribe('Slow');
-    await broker.createProducer().send({ topic: 'Slow', body: 'stuck' });
+    await new Producer(broker).send({ topic: 'Slow', body: 'stuck' });
     await c.start();
     await until(() => calls.length === 1, 'first delivery');
     await clock.advance(59_999);
@@ -122,10 +125,10 @@ describe('consumer - broker and consumer lifecycle', function () {
     o = await openBroker(tmp.dir, clock);
     const { broker } = o;
     await broker.createTopic('T', 1);
-    const p = broker.createProducer();
+    const p = new Producer(broker);
     for (const body of ['ok', 'stuck', 'after']) await p.send({ topic: 'T', body });
     const first: string[] = [];
-    const c = broker.createPushConsumer({
+    const c = new PushConsumer(broker, {
       group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', awaitTerminationMs: 5000,
       listener: (msgs) => {
         first.push(msgs[0]!.body.toString());
@@ -144,7 +147,7 @@ describe('consumer - broker and consumer lifecycle', function () {
     expect(savedOffsets(tmp.dir, 'T', 'g')).to.deep.equal({ 0: 1 });
 
     const second: string[] = [];
-    await broker.createPushConsumer({ group: 'g', listener: (msgs) => { second.push(msgs[0]!.body.toString()); return 'CONSUME_SUCCESS'; } }).subscribe('T').start();
+    await new PushConsumer(broker, { group: 'g', listener: (msgs) => { second.push(msgs[0]!.body.toString()); return 'CONSUME_SUCCESS'; } }).subscribe('T').start();
     await until(() => second.length === 2, 'the uncommitted messages again');
     expect(second.sort()).to.deep.equal(['after', 'stuck']);
   });
@@ -154,12 +157,12 @@ describe('consumer - broker and consumer lifecycle', function () {
     const { broker } = o;
     await broker.createTopic('T', 1);
     let answer: ((s: ConsumeStatus) => void) | null = null;
-    const c = broker.createPushConsumer({
+    const c = new PushConsumer(broker, {
       group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       listener: () => new Promise<ConsumeStatus>((resolve) => { answer = resolve; }),
     }).subscribe('T');
     await c.start();
-    await broker.createProducer().send({ topic: 'T', body: 'x' });
+    await new Producer(broker).send({ topic: 'T', body: 'x' });
     await until(() => answer !== null, 'delivery');
     const order: string[] = [];
     void c.shutdown().then(() => order.push('shutdown'));

@@ -3,10 +3,13 @@ import { VirtualClock } from '../../lib/common/clock';
 import { KeelError } from '../../lib/common/errors';
 import { MessageStore } from '../../lib/store/message-store';
 import { EmbeddedBroker, type BrokerOptions } from '../../lib/consumer/embedded-broker';
-import type { PushConsumerOptions } from '../../lib/consumer/push-consumer';
+import type { PushConsumerOptions } from '../../lib/client/push-consumer';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';
 import { openBroker, testStoreOptions, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
+import { PullConsumer } from '../../lib/client/pull-consumer';
 
 const T0 = 1_700_000_000_000;
 const listener = () => 'CONSUME_SUCCESS' as const;
@@ -45,19 +48,19 @@ describe('consumer - options and time arguments', function () {
       { group: 'g', listener, pullBatchSize: '32' },
     ];
     for (const options of bad) {
-      expect(() => o!.broker.createPushConsumer(options as PushConsumerOptions), JSON.stringify(options)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+      expect(() => new PushConsumer(o!.broker, options as PushConsumerOptions), JSON.stringify(options)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
     }
-    expect(() => o!.broker.createPullConsumer({ group: 'g', maxReconsumeTimes: -1 })).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
-    expect(() => o!.broker.createPullConsumer({ group: 'g', maxReconsume: 3 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
-    expect(() => o!.broker.createProducer({ selector: 'hash' } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
-    expect(() => o!.broker.createProducer({ selecter: () => 0 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+    expect(() => new PullConsumer(o!.broker, { group: 'g', maxReconsumeTimes: -1 })).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+    expect(() => new PullConsumer(o!.broker, { group: 'g', maxReconsume: 3 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+    expect(() => new Producer(o!.broker, { selector: 'hash' } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
+    expect(() => new Producer(o!.broker, { selecter: () => 0 } as never)).to.throw(KeelError).with.property('code', 'OPTION_INVALID');
   });
 
   it('pullBlockIfNotFound options: a wait beyond a timer\'s range or of the wrong type is OPTION_INVALID, not a busy loop', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
     await o.broker.createTopic('Orders', 1);
-    await o.broker.createProducer().send({ topic: 'Orders', body: 'm0' });
-    const pull = o.broker.createPullConsumer({ group: 'billing' });
+    await new Producer(o.broker).send({ topic: 'Orders', body: 'm0' });
+    const pull = new PullConsumer(o.broker, { group: 'billing' });
     for (const options of [{ timeoutMs: 2 ** 31 }, { timeoutMs: '100' }, { timeoutMs: -1 }, { max: 0 }, { timeout: 100 }]) {
       await rejectKeelCode(pull.pullBlockIfNotFound('Orders', 0, 0, options as never), 'OPTION_INVALID');
     }
@@ -68,7 +71,7 @@ describe('consumer - options and time arguments', function () {
   it('a consumeTimestamp that is not a finite number is a TypeError', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
     for (const t of [NaN, Infinity, '2024-01-01']) {
-      expect(() => o!.broker.createPushConsumer({ group: 'g', listener, consumeFromWhere: 'CONSUME_FROM_TIMESTAMP', consumeTimestamp: t as number }), String(t)).to.throw(TypeError);
+      expect(() => new PushConsumer(o!.broker, { group: 'g', listener, consumeFromWhere: 'CONSUME_FROM_TIMESTAMP', consumeTimestamp: t as number }), String(t)).to.throw(TypeError);
     }
   });
 
@@ -76,9 +79,9 @@ describe('consumer - options and time arguments', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     await o.broker.createTopic('Orders', 2);
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (let i = 0; i < 10; i++) { await clock.advance(1); await p.send({ topic: 'Orders', body: `${i}`, queueId: i % 2 }); }
-    const pull = o.broker.createPullConsumer({ group: 'billing' });
+    const pull = new PullConsumer(o.broker, { group: 'billing' });
     pull.updateConsumeOffset('Orders', 0, 5);
     pull.updateConsumeOffset('Orders', 1, 5);
     for (const t of [NaN, undefined, '0']) {
@@ -87,6 +90,6 @@ describe('consumer - options and time arguments', function () {
       expect(error, String(t)).to.be.instanceOf(TypeError);
     }
     // Before the fix, NaN compared false with every store time and rewound the group to offset 0.
-    expect([pull.fetchConsumeOffset('Orders', 0), pull.fetchConsumeOffset('Orders', 1)]).to.deep.equal([5, 5]);
+    expect(await Promise.all([pull.fetchConsumeOffset('Orders', 0), pull.fetchConsumeOffset('Orders', 1)])).to.deep.equal([5, 5]);
   });
 });

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
-import { ConsumeStatus } from '../../lib/consumer/push-consumer';
+import type { MessageExt } from '../../lib/common/message';
+import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
 
 const T0 = 1_700_000_000_000;
 
@@ -18,16 +19,16 @@ describe('consumer - reset offsets by time', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     const { broker, store } = o;
-    const p = broker.createProducer();
+    const p = new Producer(broker);
     // Three messages per millisecond tick, so the instant falls on a run of equal store times.
     const stored: { body: string; queueId: number; queueOffset: number; at: number }[] = [];
     for (let tick = 0; tick < 80; tick++) {
       await clock.advance(1);
       const rs = await Promise.all([0, 1, 2].map((j) => p.send({ topic: 'Events', body: `${tick}.${j}` })));
-      rs.forEach((r, j) => stored.push({ body: `${tick}.${j}`, queueId: r.queueId, queueOffset: r.queueOffset, at: r.storeTimestamp }));
+      rs.forEach((r, j) => stored.push({ body: `${tick}.${j}`, queueId: r.queueId, queueOffset: r.queueOffset, at: r.storeTimestamp! }));
     }
     const got: MessageExt[] = [];
-    await broker.createPushConsumer({
+    await new PushConsumer(broker, {
       group: 'audit', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', consumeConcurrency: 4,
       listener: (msgs) => { got.push(...msgs); return 'CONSUME_SUCCESS'; },
     }).subscribe('Events').start();
@@ -52,12 +53,12 @@ describe('consumer - reset offsets by time', function () {
     const clock = new VirtualClock(T0);
     o = await openBroker(tmp.dir, clock);
     const { broker, store } = o;
-    const p = broker.createProducer();
+    const p = new Producer(broker);
     for (let i = 0; i < 40; i++) { await clock.advance(10); await p.send({ topic: 'Slow', body: String(i), queueId: 0 }); }
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
     const got: string[] = [];
-    await broker.createPushConsumer({
+    await new PushConsumer(broker, {
       group: 'slow', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', consumeConcurrency: 8,
       listener: async (msgs) => { got.push(...msgs.map((m) => m.body.toString())); await gate; return ConsumeStatus.CONSUME_SUCCESS; },
     }).subscribe('Slow').start();

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
-import { dlqTopic, retryTopic, SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
+import type { MessageExt } from '../../lib/common/message';
+import { dlqTopic, retryTopic, SCHEDULE_TOPIC } from '../../lib/common/message-const';
 import { tmpDir } from '../support/tmp';
 import { openBroker, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 const T0 = 1_700_000_000_000;
 
@@ -19,13 +21,13 @@ describe('consumer - a retried message keeps its original position', function ()
     o = await openBroker(tmp.dir, clock);
     const { broker, store } = o;
     await broker.createTopic('Orders', 4);
-    const producer = broker.createProducer();
+    const producer = new Producer(broker);
     for (const body of ['a', 'b']) await producer.send({ topic: 'Orders', body, queueId: 2 });
     const sent = await producer.send({ topic: 'Orders', body: 'c', queueId: 2 });
     expect([sent.queueId, sent.queueOffset]).to.deep.equal([2, 2]);
 
     const calls: { m: MessageExt; ctxTopic: string; ctxQueue: number }[] = [];
-    await broker.createPushConsumer({
+    await new PushConsumer(broker, {
       group: 'billing', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', maxReconsumeTimes: 2,
       listener: (msgs, ctx) => {
         const m = msgs[0]!;

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { parseDelayLevels, DEFAULT_DELAY_LEVELS } from '../../lib/consumer/schedule-service';
-import { dlqTopic, retryTopic, SCHEDULE_TOPIC } from '../../lib/consumer/message-const';
+import { dlqTopic, retryTopic, SCHEDULE_TOPIC } from '../../lib/common/message-const';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 const DELAYS = parseDelayLevels(DEFAULT_DELAY_LEVELS);
 const T0 = 1_700_000_000_000;
@@ -23,10 +25,10 @@ describe('consumer - retries and dead letters', function () {
       const clock = new VirtualClock(T0);
       o = await openBroker(tmp.dir, clock);
       const { broker, store } = o;
-      const producer = broker.createProducer();
+      const producer = new Producer(broker);
       const sent = await producer.send({ topic: 'Orders', body: 'order-1', tags: 'Paid', keys: ['K1'], properties: { customer: 'c7' } });
       const calls: Call[] = [];
-      const consumer = broker.createPushConsumer({
+      const consumer = new PushConsumer(broker, {
         group: 'billing',
         consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
         listener: (msgs, ctx) => {
@@ -95,7 +97,7 @@ describe('consumer - retries and dead letters', function () {
     const { broker } = o;
     let fail = true;
     const seen: MessageExt[] = [];
-    const consumer = broker.createPushConsumer({
+    const consumer = new PushConsumer(broker, {
       group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       listener: (msgs, ctx) => {
         seen.push(...msgs);
@@ -104,7 +106,7 @@ describe('consumer - retries and dead letters', function () {
       },
     }).subscribe('T');
     await consumer.start();
-    const sent = await broker.createProducer().send({ topic: 'T', body: 'x' });
+    const sent = await new Producer(broker).send({ topic: 'T', body: 'x' });
     await until(() => seen.length === 1, 'first delivery');
     await until(() => o!.store.getMaxOffsetInQueue(dlqTopic('g'), 0) === 1, 'dead letter (level -1 skips retries)');
     const [dead] = (await broker.deadLetters('g')).messages;

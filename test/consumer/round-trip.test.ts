@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import { tmpDir } from '../support/tmp';
 import { rejectKeelCode } from '../support/reject-code';
 import { openBroker, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 describe('consumer - what a producer sends reads back as sent', function () {
   this.timeout(30_000);
@@ -14,7 +16,7 @@ describe('consumer - what a producer sends reads back as sent', function () {
 
   it('keys that would come back split or dropped are refused, at send and at query', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(1000));
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (const keys of ['order 42', ['order 42'], ['ok', ''], '', ['a', ' b']]) {
       await rejectKeelCode(p.send({ topic: 'Keys', body: 'x', keys }), 'PROPERTY_INVALID');
     }
@@ -29,13 +31,13 @@ describe('consumer - what a producer sends reads back as sent', function () {
 
   it('tags no subscription could select are refused; a selectable tag is delivered to its subscription', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(1000));
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     for (const tags of ['A||B', 'A || B', 'A|B', 'Paid now', ' Paid', '', '*', 'x*']) {
       await rejectKeelCode(p.send({ topic: 'Tags', body: 'x', tags }), 'PROPERTY_INVALID');
     }
     expect(o.store.stats().appendOffset, 'nothing stored').to.equal(0);
     const got: MessageExt[] = [];
-    await o.broker.createPushConsumer({
+    await new PushConsumer(o.broker, {
       group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       listener: (msgs) => { got.push(...msgs); return 'CONSUME_SUCCESS'; },
     }).subscribe('Tags', 'Payé || Paid-2').start();
@@ -46,7 +48,7 @@ describe('consumer - what a producer sends reads back as sent', function () {
 
   it('the broker\'s own property names are refused as user properties instead of being overwritten', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(1000));
-    const p = o.broker.createProducer();
+    const p = new Producer(o.broker);
     const reserved = ['TAGS', 'KEYS', 'DELAY', 'REAL_TOPIC', 'REAL_QID', 'RETRY_TOPIC', 'ORIGIN_MESSAGE_ID', 'ORIGIN_QUEUE_ID', 'ORIGIN_QUEUE_OFFSET', 'DLQ_MESSAGE_ID', 'DLQ_REASON'];
     for (const name of reserved) {
       await rejectKeelCode(p.send({ topic: 'Props', body: 'x', tags: 'T', keys: 'k', properties: { [name]: 'mine' } }), 'PROPERTY_INVALID');

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../lib/common/clock';
-import { parseSubscription } from '../../lib/consumer/tag-filter';
+import { parseSubscription } from '../../lib/common/tag-filter';
 import { tagsHashCode } from '../../lib/common/tag-hash';
 import { isKeelError } from '../../lib/common/errors';
 import { tmpDir } from '../support/tmp';
 import { openBroker, sleep, until, type Opened } from './support';
+import { Producer } from '../../lib/client/producer';
+import { PushConsumer } from '../../lib/client/push-consumer';
 
 describe('consumer - tag filter', function () {
   this.timeout(30_000);
@@ -19,7 +21,7 @@ describe('consumer - tag filter', function () {
     o = await openBroker(tmp.dir, new VirtualClock(1000));
     const { broker } = o;
     const tags = ['TagA', 'TagB', 'TagC', 'Aa', 'BB', undefined];
-    const p = broker.createProducer();
+    const p = new Producer(broker);
     const sent: { id: string; tags: string | undefined }[] = [];
     for (let i = 0; i < 300; i++) {
       const t = tags[(i * 7) % tags.length];
@@ -30,7 +32,7 @@ describe('consumer - tag filter', function () {
     const got: Record<string, string[]> = {};
     for (const [i, expr] of Object.keys(runs).entries()) {
       got[expr] = [];
-      await broker.createPushConsumer({
+      await new PushConsumer(broker, {
         group: `g${i}`, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', consumeBatchSize: 4,
         listener: (msgs) => { for (const m of msgs) got[expr]!.push(m.body.toString()); return 'CONSUME_SUCCESS'; },
       }).subscribe('Mixed', expr).start();

@@ -7,7 +7,7 @@
  */
 import { isDeepStrictEqual } from 'util';
 import { MessageStore } from '../../lib/store/message-store';
-import type { Message, MessageExt, PutResult } from '../../lib/store/message';
+import type { Message, MessageExt, PutResult } from '../../lib/common/message';
 import type { FlushMode, StoreOptions } from '../../lib/store/options';
 import type { FileIO } from '../../lib/io/file-io';
 import { SimDisk, seededRandom } from '../../lib/io/sim-disk';

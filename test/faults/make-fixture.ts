@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
 import { VirtualClock } from '../../lib/common/clock';
-import type { Message, MessageExt } from '../../lib/store/message';
+import type { Message, MessageExt } from '../../lib/common/message';
 import type { StoreOptions } from '../../lib/store/options';
 
 export const FIXTURE_NAME = 'store-v1';

@@ -9,7 +9,7 @@ import { seededRandom, type SimDisk, type CrashOptions } from '../../lib/io/sim-
 import { VirtualClock } from '../../lib/common/clock';
 import type { FlushMode } from '../../lib/store/options';
 import type { MessageStore } from '../../lib/store/message-store';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import {
   DATA_DIR, EPOCH, caseSeed, countOps, judge, makePlan, recordOps, runCases, runPlan, simOptions,
   type CheckStats, type Failure, type Scenario, type ScenarioResult,

@@ -13,7 +13,7 @@ import { VirtualClock } from '../../lib/common/clock';
 import { MessageStore } from '../../lib/store/message-store';
 import { audit } from '../../lib/store/audit';
 import { segmentName } from '../../lib/store/segment-file';
-import type { MessageExt, PutResult } from '../../lib/store/message';
+import type { MessageExt, PutResult } from '../../lib/common/message';
 import type { StoreOptions } from '../../lib/store/options';
 import {
   DATA_DIR, EPOCH, caseSeed, judge, makePlan, readAll, runCases, runPlan, simOptions,

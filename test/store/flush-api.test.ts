@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import type { StoreOptions } from '../../lib/store/options';
 import { resolveOptions } from '../../lib/store/options';
 import { KeelError } from '../../lib/common/errors';

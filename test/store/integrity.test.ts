@@ -3,7 +3,7 @@ import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
 import { audit } from '../../lib/store/audit';
 import type { StoreOptions, RecoveryProgress } from '../../lib/store/options';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import { segmentName } from '../../lib/store/segment-file';
 import { DISKS, SMALL, readQueue, type StoreEnv } from '../support/store-env';
 import { rejectKeelCode } from '../support/reject-code';

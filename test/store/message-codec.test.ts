@@ -4,7 +4,7 @@ import { isKeelError, type KeelErrorCode } from '../../lib/common/errors';
 import { msgIdOf, parseMsgId } from '../../lib/common/message-id';
 import { tagsHashCode } from '../../lib/common/tag-hash';
 import { crc32 } from '../../lib/store/crc32';
-import type { Message } from '../../lib/store/message';
+import type { Message } from '../../lib/common/message';
 import {
   BLANK_MAGIC, CRC_PROPERTY, END_MARKER_SIZE, MAGIC_V1, RECORD_FIXED_OVERHEAD, STORE_TIMESTAMP_POS, TAGS_CODE_PROPERTY,
   checkRecord, decodeProperties, decodeRecord, encodeProperties, encodeRecord, formatHost, parseHost,

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as path from 'path';
 import { MessageStore } from '../../lib/store/message-store';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import type { StoreOptions } from '../../lib/store/options';
 import { VirtualClock } from '../../lib/common/clock';
 import { SimDisk } from '../../lib/io/sim-disk';

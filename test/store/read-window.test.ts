@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MessageStore } from '../../lib/store/message-store';
 import type { FlushMode } from '../../lib/store/options';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import { SimDisk, type OpKind } from '../../lib/io/sim-disk';
 import { SMALL } from '../support/store-env';
 

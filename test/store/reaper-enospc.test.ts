@@ -3,7 +3,7 @@ import { rejectKeelCode } from '../support/reject-code';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import { MessageStore } from '../../lib/store/message-store';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import type { FlushMode, StoreOptions } from '../../lib/store/options';
 import { audit } from '../../lib/store/audit';
 import { VirtualClock } from '../../lib/common/clock';

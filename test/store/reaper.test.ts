@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { rejectKeelCode } from '../support/reject-code';
 import { readQueue as readQueueOf } from '../support/store-env';
 import { MessageStore } from '../../lib/store/message-store';
-import type { PutResult } from '../../lib/store/message';
+import type { PutResult } from '../../lib/common/message';
 import { resolveOptions, type StoreOptions } from '../../lib/store/options';
 import { FIRST_PASS_DELAY_MS } from '../../lib/store/reaper';
 import { audit } from '../../lib/store/audit';

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import type { MessageStore } from '../../lib/store/message-store';
-import type { MessageExt } from '../../lib/store/message';
+import type { MessageExt } from '../../lib/common/message';
 import type { FileIO } from '../../lib/io/file-io';
 import { nodeFileIO } from '../../lib/io/node-file-io';
 import { SimDisk } from '../../lib/io/sim-disk';

@@ -1,4 +1,4 @@
-import { KeelError } from '../common/errors';
+import { KeelError } from './errors';
 
 /**
  * Property names and system topics of the consumer layer, spelled as
@@ -52,5 +52,16 @@ export const SCHEDULE_DLQ_TOPIC = dlqTopic(SCHEDULE_TOPIC);
 export function checkUserTopic(topic: string): void {
   if (typeof topic === 'string' && (topic === SCHEDULE_TOPIC || topic.startsWith(RETRY_PREFIX) || topic.startsWith(DLQ_PREFIX))) {
     throw new KeelError('TOPIC_RESERVED', `topic ${topic} is internal: retries, dead letters and delays are written through sendBack, resendDeadLetter and delayLevel`);
+  }
+}
+
+/**
+ * A key as the store keeps it: KEYS holds the keys separated by a space
+ * (RocketMQ's KEY_SEPARATOR), so a key with a space, or an empty one, would
+ * come back split or dropped. PROPERTY_INVALID for those.
+ */
+export function checkKey(key: string): void {
+  if (typeof key === 'string' && (key === '' || key.includes(' '))) {
+    throw new KeelError('PROPERTY_INVALID', `key ${JSON.stringify(key)} must be non-empty without spaces: keys are stored separated by a space`);
   }
 }

@@ -103,3 +103,22 @@ export interface QueueEntry {
   size: number;
   tagsCode: number;
 }
+
+/** What a read keeps: tested on the ConsumeQueue entry's tag code first (no CommitLog read), then on the message. */
+export interface MessageFilter {
+  matchTagsCode?(tagsCode: number): boolean;
+  matchMessage?(msg: MessageExt): boolean;
+}
+
+/** What a producer gets back for a message it sent. */
+export interface SendResult {
+  status: PutStatus;
+  /** Id of the stored record (for a delayed message: of its copy in the schedule topic). */
+  msgId: string;
+  topic: string;
+  queueId: number;
+  /** Offset in the queue (for a delayed message: in its schedule queue). */
+  queueOffset: number;
+  /** When the store wrote it; in-process only (RocketMQ's send reply does not carry it). */
+  storeTimestamp?: number;
+}

@@ -1,3 +1,5 @@
+import type { MessageQueue } from './transport';
+
 /**
  * The in-flight window of one queue in a push consumer (RocketMQ's
  * ProcessQueue). Messages enter in queue order when pulled and leave in any
@@ -14,8 +16,14 @@ export class ProcessQueue {
   /** Set when the queue is taken away (shutdown, offset reset): its results no longer count. */
   dropped = false;
   private wakeUp: (() => void) | null = null;
+  /** Ends the queue's held pull when it is dropped. */
+  private readonly aborter = new AbortController();
 
-  constructor(readonly topic: string, readonly queueId: number, public nextOffset: number) {}
+  constructor(readonly mq: MessageQueue, public nextOffset: number) {}
+
+  get topic(): string { return this.mq.topic; }
+  get queueId(): number { return this.mq.queueId; }
+  get signalOnDrop(): AbortSignal { return this.aborter.signal; }
 
   /**
    * Offsets read but not committed: what a crash now would re-deliver. Flow
@@ -63,6 +71,7 @@ export class ProcessQueue {
 
   drop(): void {
     this.dropped = true;
+    this.aborter.abort();
     this.signal();
   }
 }

@@ -1,6 +1,6 @@
-import type { MessageFilter } from '../store/message-store';
-import { tagsHashCode } from '../common/tag-hash';
-import { KeelError } from '../common/errors';
+import type { MessageFilter } from './message';
+import { tagsHashCode } from './tag-hash';
+import { KeelError } from './errors';
 
 /** A parsed subscription expression: `*` (everything) or `TagA || TagB`. */
 export interface Subscription {

@@ -1,4 +1,4 @@
-import type { Message, MessageExt } from '../store/message';
+import type { Message, MessageExt } from './message';
 import {
   dlqTopic, isRetryTopic, PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_ORIGIN_QUEUE_ID, PROPERTY_ORIGIN_QUEUE_OFFSET, PROPERTY_RETRY_TOPIC, retryTopic,
 } from './message-const';

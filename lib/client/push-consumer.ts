@@ -1,15 +1,16 @@
-import type { MessageExt } from '../store/message';
-import type { Clock } from '../common/clock';
+import type { MessageExt } from '../common/message';
+import type { Clock, TimerHandle } from '../common/clock';
 import { isKeelError, KeelError } from '../common/errors';
 import { checkOptions, epochMs, fn, integer, oneOf, string, timerMs, type OptionRules } from '../common/options-check';
 import { isGroupName } from '../common/names';
-import type { EmbeddedBroker } from './embedded-broker';
-import { isRetryTopic, retryTopic } from './message-const';
+import { isRetryTopic, retryTopic } from '../common/message-const';
 import { ConsumePool } from './consume-pool';
-import { keepAlive } from './keep-alive';
+import { keepAlive } from '../common/keep-alive';
 import { ProcessQueue } from './process-queue';
-import { asOriginal, DEFAULT_MAX_RECONSUME_TIMES } from './retry';
-import { parseSubscription, type Subscription } from './tag-filter';
+import { asOriginal, DEFAULT_MAX_RECONSUME_TIMES } from '../common/retry';
+import { parseSubscription, type Subscription } from '../common/tag-filter';
+import { transportOf, type EmbeddedBroker } from './in-process-transport';
+import type { ClientTransport, MessageQueue } from './transport';
 
 /**
  * What a listener returns. A constant object as well as a type, so that an
@@ -135,14 +136,20 @@ export const CORRUPT_STORE_ATTEMPTS = 3;
 const SKIPPED_KEPT = 1000;
 /** When a message can be sent back neither for retry nor to the DLQ, consume it again locally after this. */
 const LOCAL_RETRY_MS = 5000;
+/** How long a pull of a drained queue is held for an arrival (RocketMQ's BROKER_SUSPEND_MAX_TIME_MILLIS). */
+const PULL_SUSPEND_MS = 15_000;
+/** How often the routes of the subscriptions are read again, to take up queues added since (RocketMQ's rebalance interval). */
+const ROUTE_REFRESH_MS = 20_000;
+let clientSeq = 0;
 
 interface Task { pq: ProcessQueue; msgs: MessageExt[] }
 
 /**
  * A consumer that reads its subscriptions and calls the listener (RocketMQ's
- * DefaultMQPushConsumer, concurrent mode). Every queue of every subscribed
- * topic, and the group's retry topic, is read by its own loop that waits on
- * the store's arrival signal when the queue is drained (long polling) and stops
+ * DefaultMQPushConsumer, concurrent mode), in-process over an EmbeddedBroker or
+ * over any ClientTransport. Every queue of every subscribed topic, and the
+ * group's retry topic, is read by its own loop whose pulls are held by the
+ * broker while the queue is drained (long polling), and that stops
  * reading while the queue has maxInFlightPerQueue messages in flight. Batches
  * go to a pool that runs consumeConcurrency of them at once.
  * The committed offset is the queue's lowest offset still in flight, so a
@@ -150,11 +157,15 @@ interface Task { pq: ProcessQueue; msgs: MessageExt[] }
  */
 export class PushConsumer {
   readonly group: string;
+  /** How the brokers know this consumer (HEART_BEAT's clientID). */
+  readonly clientId = `${process.pid}@keelmq#${++clientSeq}`;
+  private readonly transport: ClientTransport;
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly queues = new Map<string, ProcessQueue>();
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   private pool: ConsumePool<Task> | null = null;
-  private unsubscribe: (() => void) | null = null;
+  private unregister: (() => Promise<void>) | null = null;
+  private refresh: TimerHandle | null = null;
   private readonly loops = new Set<Promise<void>>();
   private stopping: Promise<void> | null = null;
   private release: (() => void) | null = null;
@@ -162,7 +173,7 @@ export class PushConsumer {
   private readonly skipped: SkippedRecord[] = [];
   private readonly o: Required<Omit<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>> & Pick<PushConsumerOptions, 'consumeTimestamp' | 'onReadError'>;
 
-  constructor(private readonly broker: EmbeddedBroker, options: PushConsumerOptions) {
+  constructor(target: EmbeddedBroker | ClientTransport, options: PushConsumerOptions) {
     if (!isGroupName(options?.group)) {
       throw new KeelError('OPTION_INVALID', `group ${JSON.stringify(options?.group)} must be 1..120 characters of [a-zA-Z0-9_|-]`);
     }
@@ -170,6 +181,7 @@ export class PushConsumer {
     // NaN would start every queue of the group at its first offset.
     if (options.consumeTimestamp !== undefined && !Number.isFinite(options.consumeTimestamp)) throw new TypeError(`consumeTimestamp must be a finite number of ms since the epoch, got ${String(options.consumeTimestamp)}`);
     const o = checkOptions('push consumer', options, PUSH_CONSUMER_OPTION_RULES);
+    this.transport = transportOf(target);
     this.group = options.group;
     this.o = {
       group: options.group,
@@ -197,23 +209,19 @@ export class PushConsumer {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new KeelError('CLIENT_STATE', `consumer of group ${this.group} was already started`);
     if (this.subscriptions.size === 0) throw new KeelError('CLIENT_STATE', 'subscribe to a topic before start()');
-    this.broker.register(this);
+    // Retries reach the group through its own retry topic, whatever the subscription's tags.
+    const subscriptions = new Map(this.subscriptions).set(retryTopic(this.group), parseSubscription('*'));
+    this.unregister = await this.transport.registerConsumer({
+      group: this.group, clientId: this.clientId, consumeType: 'CONSUME_PASSIVELY', subscriptions,
+      shutdown: () => this.shutdown(), resetOffsets: (topic, offsets) => this.resetOffsets(topic, offsets),
+    });
+    this.subscriptions.set(retryTopic(this.group), parseSubscription('*'));
     this.state = 'running';
     this.release = keepAlive();
     try {
-      // Retries reach the group through its own retry topic, whatever the subscription's tags.
-      await this.broker.topicConfig.ensure(retryTopic(this.group), 1);
-      this.subscriptions.set(retryTopic(this.group), parseSubscription('*'));
       this.pool = new ConsumePool<Task>(this.o.consumeConcurrency, (task) => this.consume(task));
-      this.unsubscribe = this.broker.store.onArrival((topic, queueId) => {
-        const pq = this.queues.get(queueKey(topic, queueId));
-        if (pq) pq.signal();
-        else if (this.subscriptions.has(topic)) this.openQueue(topic, queueId).catch(() => undefined);
-      });
-      for (const topic of this.subscriptions.keys()) {
-        const t = await this.broker.resolveTopic(topic);
-        for (let q = 0; q < t.queues; q++) await this.openQueue(topic, q);
-      }
+      await this.openQueues();
+      this.scheduleRefresh();
     } catch (e) {
       await this.shutdown();
       throw e;
@@ -233,18 +241,25 @@ export class PushConsumer {
 
   private async stop(): Promise<void> {
     this.state = 'stopping';
-    this.unsubscribe?.();
+    this.refresh?.cancel();
     for (const pq of this.queues.values()) pq.drop();
     await Promise.all([...this.loops]);
     this.pool?.clear();
     // A listener that never returns must not hold shutdown, and broker.close(), for ever.
-    if (this.pool) await within(this.broker.store.clock, this.pool.idle(), this.o.awaitTerminationMs);
+    if (this.pool) await within(this.transport.clock, this.pool.idle(), this.o.awaitTerminationMs);
     for (const pq of this.queues.values()) this.commit(pq);
     this.queues.clear();
-    this.broker.unregister(this);
+    let unregisterFailed: unknown;
+    try {
+      await this.unregister?.();
+    } catch (e) {
+      // The offsets are still written; the failure is reported after.
+      unregisterFailed = e;
+    }
     this.state = 'stopped';
     this.release?.();
-    await this.broker.offsets.persist();
+    await this.transport.flushOffsets(this.group);
+    if (unregisterFailed !== undefined) throw unregisterFailed;
   }
 
   /** Read errors and skipped damaged records since start(). */
@@ -255,45 +270,61 @@ export class PushConsumer {
   /** @internal the broker reset the group's offsets in `topic`: drop what is in flight and restart there. */
   resetOffsets(topic: string, offsets: ReadonlyMap<number, number>): void {
     if (this.state !== 'running') return;
-    for (const [q, offset] of offsets) {
-      const old = this.queues.get(queueKey(topic, q));
-      if (!old) continue;
+    for (const old of [...this.queues.values()]) {
+      const offset = offsets.get(old.queueId);
+      if (old.topic !== topic || offset === undefined) continue;
       old.drop();
-      this.startQueue(new ProcessQueue(topic, q, offset));
+      this.startQueue(new ProcessQueue(old.mq, offset));
     }
   }
 
-  private async openQueue(topic: string, queueId: number): Promise<void> {
-    const k = queueKey(topic, queueId);
-    if (this.queues.has(k) || this.state !== 'running') return;
-    const offset = await this.initialOffset(topic, queueId);
-    if (this.queues.has(k) || this.state !== 'running') return;
-    // Recorded at once, so that a restart resumes here instead of computing "last" anew and skipping.
-    this.broker.offsets.update(this.group, topic, queueId, offset);
-    this.startQueue(new ProcessQueue(topic, queueId, offset));
+  /** Opens every queue of the subscriptions' routes not open yet. */
+  private async openQueues(): Promise<void> {
+    for (const topic of this.subscriptions.keys()) {
+      const route = await this.transport.route(topic);
+      for (const mq of route.readQueues) await this.openQueue(mq);
+    }
   }
 
-  private async initialOffset(topic: string, queueId: number): Promise<number> {
-    const committed = this.broker.offsets.read(this.group, topic, queueId);
+  private scheduleRefresh(): void {
+    if (this.state !== 'running') return;
+    this.refresh = this.transport.clock.setTimeout(() => {
+      // A failed refresh keeps the queues already open; the next one tries again.
+      this.openQueues().catch(() => undefined).finally(() => this.scheduleRefresh());
+    }, ROUTE_REFRESH_MS);
+  }
+
+  private async openQueue(mq: MessageQueue): Promise<void> {
+    const k = queueKey(mq);
+    if (this.queues.has(k) || this.state !== 'running') return;
+    const offset = await this.initialOffset(mq);
+    if (this.queues.has(k) || this.state !== 'running') return;
+    // Recorded at once, so that a restart resumes here instead of computing "last" anew and skipping.
+    this.transport.commitOffset(this.group, mq, offset);
+    this.startQueue(new ProcessQueue(mq, offset));
+  }
+
+  private async initialOffset(mq: MessageQueue): Promise<number> {
+    const committed = await this.transport.queryOffset(this.group, mq);
     if (committed !== undefined) return committed;
-    const store = this.broker.store;
+    const t = this.transport;
     // A retry topic holds only this group's failures: all of it is wanted.
-    if (isRetryTopic(topic)) return store.getMinOffsetInQueue(topic, queueId);
+    if (isRetryTopic(mq.topic)) return t.minOffset(mq);
     switch (this.o.consumeFromWhere) {
-      case 'CONSUME_FROM_FIRST_OFFSET': return store.getMinOffsetInQueue(topic, queueId);
-      case 'CONSUME_FROM_TIMESTAMP': return store.getOffsetByTime(topic, queueId, this.o.consumeTimestamp ?? store.clock.now() - 30 * 60_000);
-      default: return store.getMaxOffsetInQueue(topic, queueId);
+      case 'CONSUME_FROM_FIRST_OFFSET': return t.minOffset(mq);
+      case 'CONSUME_FROM_TIMESTAMP': return t.searchOffset(mq, this.o.consumeTimestamp ?? t.clock.now() - 30 * 60_000);
+      default: return t.maxOffset(mq);
     }
   }
 
   private startQueue(pq: ProcessQueue): void {
-    this.queues.set(queueKey(pq.topic, pq.queueId), pq);
+    this.queues.set(queueKey(pq.mq), pq);
     const loop = this.pullLoop(pq).finally(() => this.loops.delete(loop));
     this.loops.add(loop);
   }
 
   private async pullLoop(pq: ProcessQueue): Promise<void> {
-    const store = this.broker.store;
+    const clock = this.transport.clock;
     const sub = this.subscriptions.get(pq.topic)!;
     // A damaged record fails the whole read it is in: after one, the queue is read a message at a time up to here, to find it.
     let singlyUntil = 0;
@@ -303,7 +334,10 @@ export class PushConsumer {
       const at = pq.nextOffset;
       let r;
       try {
-        r = await store.getMessages(pq.topic, pq.queueId, at, at < singlyUntil ? 1 : this.o.pullBatchSize, sub.filter);
+        r = await this.transport.pull({
+          group: this.group, mq: pq.mq, offset: at, maxMessages: at < singlyUntil ? 1 : this.o.pullBatchSize, subscription: sub,
+          suspendMs: PULL_SUSPEND_MS, signal: pq.signalOnDrop,
+        });
         failures = 0;
       } catch (e) {
         if (pq.dropped) return;
@@ -318,7 +352,7 @@ export class PushConsumer {
           this.commit(pq);
           continue;
         }
-        const timer = store.clock.setTimeout(() => pq.signal(), PULL_RETRY_MS);
+        const timer = clock.setTimeout(() => pq.signal(), PULL_RETRY_MS);
         await pq.wait();
         timer.cancel();
         continue;
@@ -337,8 +371,7 @@ export class PushConsumer {
           this.commit(pq);
           break;
         default:
-          // Checked synchronously before waiting, so an arrival between the read and the wait is not missed.
-          if (store.getMaxOffsetInQueue(pq.topic, pq.queueId) <= pq.nextOffset) await pq.wait();
+          // Nothing new: the pull was held for an arrival already (long polling), so pull again.
       }
     }
   }
@@ -346,7 +379,7 @@ export class PushConsumer {
   private readFailed(pq: ProcessQueue, queueOffset: number, error: unknown, attempt: number, skipped: boolean): void {
     this.readErrors++;
     if (skipped) {
-      this.skipped.push({ topic: pq.topic, queueId: pq.queueId, queueOffset, reason: (error as Error).message, at: this.broker.store.clock.now() });
+      this.skipped.push({ topic: pq.topic, queueId: pq.queueId, queueOffset, reason: (error as Error).message, at: this.transport.clock.now() });
       if (this.skipped.length > SKIPPED_KEPT) this.skipped.shift();
     }
     try {
@@ -361,7 +394,7 @@ export class PushConsumer {
     // Batches of a dropped queue are not consumed: the queue's new reader gets them again.
     if (pq.dropped) return;
     const ctx: ConsumeContext = { group: this.group, topic: pq.topic, queueId: pq.queueId, delayLevelWhenNextConsume: 0 };
-    const status = (await within(this.broker.store.clock, this.listen(msgs, ctx), this.o.consumeTimeoutMs)) ?? 'RECONSUME_LATER';
+    const status = (await within(this.transport.clock, this.listen(msgs, ctx), this.o.consumeTimeoutMs)) ?? 'RECONSUME_LATER';
     // Shutdown stopped waiting for this batch and committed below it: it comes again after a restart.
     if (this.state === 'stopped') return;
     if (status === 'CONSUME_SUCCESS') {
@@ -372,7 +405,7 @@ export class PushConsumer {
     const kept: MessageExt[] = [];
     await Promise.all(msgs.map(async (m) => {
       try {
-        await this.broker.sendBack(this.group, m, ctx.delayLevelWhenNextConsume, this.o.maxReconsumeTimes);
+        await this.transport.sendBack({ brokerName: pq.mq.brokerName, group: this.group, msg: m, delayLevel: ctx.delayLevelWhenNextConsume, maxReconsumeTimes: this.o.maxReconsumeTimes });
         sentBack.push(m);
       } catch {
         kept.push(m);
@@ -381,7 +414,7 @@ export class PushConsumer {
     this.finish(pq, sentBack);
     if (kept.length > 0 && !pq.dropped) {
       // Still in flight, so the offset waits for them.
-      this.broker.store.clock.setTimeout(() => { if (!pq.dropped && this.pool) this.pool.push({ pq, msgs: kept }); }, LOCAL_RETRY_MS);
+      this.transport.clock.setTimeout(() => { if (!pq.dropped && this.pool) this.pool.push({ pq, msgs: kept }); }, LOCAL_RETRY_MS);
     }
   }
 
@@ -400,11 +433,11 @@ export class PushConsumer {
 
   /** Only the queue's current reader commits: a reader replaced by an offset reset must not move the offset back. */
   private commit(pq: ProcessQueue): void {
-    if (this.queues.get(queueKey(pq.topic, pq.queueId)) === pq) this.broker.offsets.update(this.group, pq.topic, pq.queueId, pq.committed);
+    if (this.queues.get(queueKey(pq.mq)) === pq) this.transport.commitOffset(this.group, pq.mq, pq.committed);
   }
 }
 
-function queueKey(topic: string, queueId: number): string { return `${topic}\u0000${queueId}`; }
+function queueKey(mq: MessageQueue): string { return `${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`; }
 
 /** `p`'s value, or undefined when `ms` of the clock pass first. */
 function within<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T | undefined> {

@@ -1,10 +1,13 @@
-import type { PutStatus } from '../store/message';
+import type { SendResult } from '../common/message';
 import { tagsHashCode } from '../common/tag-hash';
 import { KeelError } from '../common/errors';
 import { checkOptions, fn, type OptionRules } from '../common/options-check';
-import type { EmbeddedBroker } from './embedded-broker';
-import { checkUserTopic, SYSTEM_PROPERTIES } from './message-const';
-import { isSelectableTag } from './tag-filter';
+import { checkKey, checkUserTopic, SYSTEM_PROPERTIES } from '../common/message-const';
+import { isSelectableTag } from '../common/tag-filter';
+import { transportOf, type EmbeddedBroker } from './in-process-transport';
+import type { ClientTransport, MessageQueue } from './transport';
+
+export type { SendResult } from '../common/message';
 
 /** What an application sends. */
 export interface ProducerMessage {
@@ -33,66 +36,46 @@ export interface ProducerOptions {
   selector?: QueueSelector;
 }
 
-export interface SendResult {
-  status: PutStatus;
-  /** Id of the stored record (for a delayed message: of its copy in the schedule topic). */
-  msgId: string;
-  topic: string;
-  queueId: number;
-  /** Offset in the queue (for a delayed message: in its schedule queue). */
-  queueOffset: number;
-  storeTimestamp: number;
-}
 
 const PRODUCER_OPTION_RULES: OptionRules<ProducerOptions> = { selector: fn };
 
 /**
- * The embedded producer: picks a queue and stores the message in the
- * broker's store. Queue choice, in order: `msg.queueId`, the options'
- * selector, the hash of `msg.shardingKey` (RocketMQ's SelectMessageQueueByHash),
- * round robin from a random start.
+ * Picks a queue of the topic's route and sends the message through the
+ * transport: in-process into an EmbeddedBroker's store, or to a broker over
+ * the network. Queue choice, in order: `msg.queueId`, the options' selector,
+ * the hash of `msg.shardingKey` (RocketMQ's SelectMessageQueueByHash), round
+ * robin from a random start; a number n picks the route's n-th writable queue.
  */
 export class Producer {
   private counter = Math.floor(Math.random() * 1024);
   private readonly selector: QueueSelector | undefined;
+  private readonly transport: ClientTransport;
 
-  constructor(private readonly broker: EmbeddedBroker, options?: Partial<ProducerOptions>) {
+  constructor(target: EmbeddedBroker | ClientTransport, options?: Partial<ProducerOptions>) {
     this.selector = checkOptions('producer', options, PRODUCER_OPTION_RULES).selector;
+    this.transport = transportOf(target);
   }
 
   async send(msg: ProducerMessage): Promise<SendResult> {
     if (typeof msg !== 'object' || msg === null) throw new TypeError('message must be an object');
     checkUserTopic(msg.topic);
     checkRoundTrip(msg);
-    const topic = await this.broker.resolveTopic(msg.topic);
-    const queueId = this.selectQueue(topic.queues, msg);
-    const delayLevel = msg.delayLevel ?? 0;
-    if (delayLevel !== 0) this.broker.schedule.delayOf(delayLevel);
-    const r = await this.broker.putMessage({
-      topic: msg.topic, queueId, body: msg.body, tags: msg.tags, keys: msg.keys, properties: msg.properties, flag: msg.flag,
-    }, delayLevel);
-    return { status: r.status, msgId: r.msgId, topic: msg.topic, queueId, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
+    const route = await this.transport.route(msg.topic);
+    const mq = this.selectQueue(route.writeQueues, msg);
+    return this.transport.send(mq, {
+      topic: msg.topic, body: msg.body, tags: msg.tags, keys: msg.keys, properties: msg.properties, flag: msg.flag, delayLevel: msg.delayLevel ?? 0,
+    });
   }
 
-  private selectQueue(queues: number, msg: ProducerMessage): number {
+  private selectQueue(queues: readonly MessageQueue[], msg: ProducerMessage): MessageQueue {
+    const n = queues.length;
     let q: number;
     if (msg.queueId !== undefined) q = msg.queueId;
-    else if (this.selector) q = this.selector(queues, msg);
-    else if (msg.shardingKey !== undefined) q = Math.abs(tagsHashCode(String(msg.shardingKey)) % queues);
-    else q = this.counter++ % queues;
-    if (!Number.isInteger(q) || q < 0 || q >= queues) throw new KeelError('QUEUE_INVALID', `queue ${q} is outside 0..${queues - 1} of topic ${msg.topic}`);
-    return q;
-  }
-}
-
-/**
- * A key as the store keeps it: KEYS holds the keys separated by a space
- * (RocketMQ's KEY_SEPARATOR), so a key with a space, or an empty one, would
- * come back split or dropped. PROPERTY_INVALID for those.
- */
-export function checkKey(key: string): void {
-  if (typeof key === 'string' && (key === '' || key.includes(' '))) {
-    throw new KeelError('PROPERTY_INVALID', `key ${JSON.stringify(key)} must be non-empty without spaces: keys are stored separated by a space`);
+    else if (this.selector) q = this.selector(n, msg);
+    else if (msg.shardingKey !== undefined) q = Math.abs(tagsHashCode(String(msg.shardingKey)) % n);
+    else q = this.counter++ % n;
+    if (!Number.isInteger(q) || q < 0 || q >= n) throw new KeelError('QUEUE_INVALID', `queue ${q} is outside 0..${n - 1} of topic ${msg.topic}`);
+    return queues[q]!;
   }
 }
 

@@ -1,0 +1,123 @@
+/**
+ * The client transport over an EmbeddedBroker in the same process: each operation maps to the
+ * broker-side services (lib/consumer) that lib/broker's request processors use too, so embedded
+ * and networked clients meet the same rules. This is the one client file that may reach the
+ * consumer layer and the store (.dependency-cruiser.cjs, client-core-no-store).
+ */
+import type { GetMessagesResult, SendResult } from '../common/message';
+import { retryTopic } from '../common/message-const';
+import { EmbeddedBroker } from '../consumer/embedded-broker';
+import type {
+  ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute,
+} from './transport';
+
+export type { EmbeddedBroker } from '../consumer/embedded-broker';
+
+/** The broker name of the one broker in the process, in routes and message queues. */
+export const IN_PROCESS_BROKER = 'embedded';
+
+/** `target` itself, or the in-process transport over it (the embedded convenience of the client classes). */
+export function transportOf(target: EmbeddedBroker | ClientTransport): ClientTransport {
+  return target instanceof EmbeddedBroker ? InProcessTransport.of(target) : target;
+}
+
+export class InProcessTransport implements ClientTransport {
+  private static readonly cache = new WeakMap<EmbeddedBroker, InProcessTransport>();
+
+  /** One transport per broker: it holds no state of its own, so clients of one broker share it. */
+  static of(broker: EmbeddedBroker): InProcessTransport {
+    let t = InProcessTransport.cache.get(broker);
+    if (!t) InProcessTransport.cache.set(broker, (t = new InProcessTransport(broker)));
+    return t;
+  }
+
+  private constructor(readonly broker: EmbeddedBroker) {}
+
+  get clock() { return this.broker.store.clock; }
+
+  async route(topic: string): Promise<TopicRoute> {
+    const t = await this.broker.resolveTopic(topic);
+    const queues = Array.from({ length: t.queues }, (_, queueId): MessageQueue => ({ topic, brokerName: IN_PROCESS_BROKER, queueId }));
+    return { topic, writeQueues: queues, readQueues: queues };
+  }
+
+  async send(mq: MessageQueue, msg: OutgoingMessage): Promise<SendResult> {
+    const delayLevel = msg.delayLevel ?? 0;
+    // putMessage delays only positive levels; anything else but 0 is a mistake to refuse (DELAY_LEVEL_INVALID).
+    if (delayLevel !== 0) this.broker.schedule.delayOf(delayLevel);
+    const r = await this.broker.putMessage({
+      topic: msg.topic, queueId: mq.queueId, body: msg.body, tags: msg.tags, keys: msg.keys, properties: msg.properties, flag: msg.flag,
+    }, delayLevel);
+    return { status: r.status, msgId: r.msgId, topic: msg.topic, queueId: mq.queueId, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
+  }
+
+  async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[]): Promise<SendResult[]> {
+    const out: SendResult[] = [];
+    for (const m of msgs) out.push(await this.send(mq, m));
+    return out;
+  }
+
+  /**
+   * A read of the store; with suspendMs, a drained queue is waited on (the broker's arrival
+   * wait) and read again, until a message comes, the time passes or the signal aborts.
+   */
+  async pull(req: PullRequest): Promise<GetMessagesResult> {
+    const { store } = this.broker;
+    const { topic, queueId } = req.mq;
+    const deadline = store.clock.now() + req.suspendMs;
+    for (;;) {
+      const r = await store.getMessages(topic, queueId, req.offset, req.maxMessages, req.subscription.filter);
+      if (r.status !== 'NO_NEW_MSG' && r.status !== 'NO_MATCHED_LOGIC_QUEUE') return r;
+      const left = deadline - store.clock.now();
+      if (left <= 0 || req.signal?.aborted) return r;
+      // Checked synchronously before waiting, so an arrival since the read is not missed.
+      if (store.getMaxOffsetInQueue(topic, queueId) > req.offset) continue;
+      await this.broker.waitForArrival(topic, queueId, left, req.signal);
+    }
+  }
+
+  async sendBack(req: SendBackRequest): Promise<void> {
+    await this.broker.sendBack(req.group, req.msg, req.delayLevel, req.maxReconsumeTimes);
+  }
+
+  async queryOffset(group: string, mq: MessageQueue): Promise<number | undefined> {
+    return this.broker.offsets.read(group, mq.topic, mq.queueId);
+  }
+
+  commitOffset(group: string, mq: MessageQueue, offset: number): void {
+    this.broker.offsets.update(group, mq.topic, mq.queueId, offset);
+  }
+
+  flushOffsets(): Promise<void> { return this.broker.offsets.persist(); }
+
+  async minOffset(mq: MessageQueue): Promise<number> { return this.broker.store.getMinOffsetInQueue(mq.topic, mq.queueId); }
+  async maxOffset(mq: MessageQueue): Promise<number> { return this.broker.store.getMaxOffsetInQueue(mq.topic, mq.queueId); }
+  searchOffset(mq: MessageQueue, timestamp: number): Promise<number> { return this.broker.store.getOffsetByTime(mq.topic, mq.queueId, timestamp); }
+
+  async registerConsumer(c: ConsumerRegistration): Promise<() => Promise<void>> {
+    this.broker.register(c);
+    try {
+      // As a heartbeat does on a networked broker: retries reach the group through its own retry topic.
+      await this.broker.topicConfig.ensure(retryTopic(c.group), 1);
+    } catch (e) {
+      this.broker.unregister(c);
+      throw e;
+    }
+    return async () => this.broker.unregister(c);
+  }
+
+  async consumerIds(group: string): Promise<string[]> {
+    return this.broker.consumerIds(group);
+  }
+
+  async lockBatch(group: string, clientId: string, mqs: MessageQueue[]): Promise<MessageQueue[]> {
+    return this.broker.locks.tryLockBatch(group, mqs, clientId);
+  }
+
+  async unlockBatch(group: string, clientId: string, mqs: MessageQueue[]): Promise<void> {
+    this.broker.locks.unlockBatch(group, mqs, clientId);
+  }
+
+  /** The broker's, not the transport's: closing the EmbeddedBroker ends what this serves. */
+  async close(): Promise<void> {}
+}
