@@ -6,7 +6,8 @@ import { KeelError } from '../common/errors';
 import { parseLenientJson } from '../remoting/lenient-json';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
-import { QueueLockTable, type MessageQueue } from '../consumer/queue-lock-table';
+import type { MessageQueue } from '../common/message';
+import { QueueLockTable } from '../consumer/queue-lock-table';
 
 export { LOCK_EXPIRY_MS } from '../consumer/queue-lock-table';
 

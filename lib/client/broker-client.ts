@@ -6,6 +6,7 @@
  * (reference §3, §5).
  */
 import { KeelError } from '../common/errors';
+import type { MessageQueue } from '../common/message';
 import { tagsHashCode } from '../common/tag-hash';
 import { expectSuccess, RemotingClient } from '../remoting/remoting-client';
 import { RemotingCommand } from '../remoting/remoting-command';
@@ -64,8 +65,6 @@ export interface PullRequest {
   suspendMs: number;
 }
 
-/** RocketMQ's MessageQueue: the key of the admin tables. */
-export interface MessageQueue { brokerName: string; topic: string; queueId: number }
 
 /** One queue's offsets as GET_TOPIC_STATS_INFO reports them. */
 export interface QueueStats extends MessageQueue { minOffset: number; maxOffset: number; lastUpdateTimestamp: number }

@@ -3,7 +3,7 @@
  * id). Rebalancing sorts by it, so every consumer of a group must sort the same way: Java's
  * `String.compareTo` compares UTF-16 code units, as JavaScript's `<` does.
  */
-import type { MessageQueue } from './broker-client';
+import type { MessageQueue } from '../common/message';
 
 export type { MessageQueue };
 

@@ -6,7 +6,8 @@
 import { KeelError } from '../common/errors';
 import { RemotingClient } from '../remoting/remoting-client';
 import { MASTER_ID, PERM_READ, PERM_WRITE, type ClusterInfo, type TopicRouteData } from '../remoting/topic-route-data';
-import { BrokerClient, type MessageQueue, type QueueProgress, type QueueStats } from './broker-client';
+import type { MessageQueue } from '../common/message';
+import { BrokerClient, type QueueProgress, type QueueStats } from './broker-client';
 import { NameServerClient } from './namesrv-client';
 
 /** A queue and the master that serves it. */

@@ -6,15 +6,10 @@
  * shapes (GetMessagesResult, SendResult), which the remoting transport maps reply codes onto.
  */
 import type { Clock } from '../common/clock';
-import type { GetMessagesResult, MessageExt, SendResult } from '../common/message';
+import type { GetMessagesResult, MessageExt, MessageQueue, SendResult } from '../common/message';
 import type { Subscription } from '../common/tag-filter';
 
-/** A queue of a topic on one broker (RocketMQ's MessageQueue). */
-export interface MessageQueue {
-  topic: string;
-  brokerName: string;
-  queueId: number;
-}
+export type { MessageQueue };
 
 /** GET_ROUTEINFO_BY_TOPIC as the client uses it: the queues of a topic on its masters. */
 export interface TopicRoute {

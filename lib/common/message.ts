@@ -122,3 +122,10 @@ export interface SendResult {
   /** When the store wrote it; in-process only (RocketMQ's send reply does not carry it). */
   storeTimestamp?: number;
 }
+
+/** A queue of a topic on one broker (RocketMQ's MessageQueue): the unit of routing, pulls, offsets and locks. */
+export interface MessageQueue {
+  topic: string;
+  brokerName: string;
+  queueId: number;
+}

@@ -6,14 +6,10 @@
  * transport calls it directly.
  */
 import type { Clock } from '../common/clock';
+import type { MessageQueue } from '../common/message';
 
 export const LOCK_EXPIRY_MS = 60_000;
 
-export interface MessageQueue {
-  brokerName: string;
-  queueId: number;
-  topic: string;
-}
 
 interface LockEntry {
   clientId: string;
