@@ -49,3 +49,4 @@ export { Broker } from './broker/broker';
 export type { BrokerStartConfig } from './broker/broker';
 export { defaultBrokerConfig, resolveBrokerConfig, parseNamesrvAddr, DEFAULT_BROKER_PORT } from './broker/broker-config';
 export type { BrokerConfig } from './broker/broker-config';
+export type { ReplicationHook, ReplicationStatus } from './store/replication';
