@@ -50,3 +50,8 @@ export type { BrokerStartConfig } from './broker/broker';
 export { defaultBrokerConfig, resolveBrokerConfig, parseNamesrvAddr, DEFAULT_BROKER_PORT } from './broker/broker-config';
 export type { BrokerConfig } from './broker/broker-config';
 export type { ReplicationHook, ReplicationStatus } from './store/replication';
+export { HAMaster, defaultMasterOptions } from './ha/ha-master';
+export type { HAMasterOptions, HAMasterStats, MasterRole } from './ha/ha-master';
+export { HASlave, defaultSlaveOptions } from './ha/ha-slave';
+export type { HASlaveOptions, HASlaveStats, Divergence } from './ha/ha-slave';
+export type { SlaveLinkStats } from './ha/ha-connection';
