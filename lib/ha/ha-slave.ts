@@ -179,6 +179,7 @@ export class HASlave {
     if (gen !== this.gen || this.closed) return;
     const end = offset + bytes.length;
     if (end > this.masterOffset) this.masterOffset = end;
+    const first = this.verifying;
     if (this.verifying) {
       this.verifying = false;
       if (offset < this.expected) {
@@ -198,6 +199,8 @@ export class HASlave {
     this.expected = end;
     if (bytes.length === 0) {
       this.caughtUp = this.pending.length === 0 && this.base >= this.expected;
+      // The first frame passed the check: from now on our reports are acknowledgements.
+      if (first) this.report();
       return;
     }
     this.caughtUp = false;

@@ -75,6 +75,8 @@ export class MessageStore {
   private readonly reaper: Reaper;
   private owner: StoreOwner | null = null;
   private hook: ReplicationHook | null = null;
+  /** Set on a slave's store: puts are refused, replicated bytes are taken (appendReplica). */
+  private replicaOnly = false;
   /** Raw appends and truncations of a replica, one at a time. */
   private replicaOps: Promise<unknown> = Promise.resolve();
 
@@ -228,6 +230,14 @@ export class MessageStore {
     };
   }
 
+  /** On (a slave's store): every put is refused with NOT_MASTER; appendReplica and truncate still work. */
+  setReplicaOnly(on: boolean): void {
+    this.readBlock();
+    this.replicaOnly = on === true;
+  }
+
+  get isReplicaOnly(): boolean { return this.replicaOnly; }
+
   /**
    * Up to `maxBytes` committed CommitLog bytes from `offset` (never past what is
    * in the OS, nor across a segment's end), as stored: what a replication hook
@@ -270,7 +280,7 @@ export class MessageStore {
   }
 
   private async appendReplicaNow(offset: number, bytes: Buffer): Promise<number> {
-    const blocked = this.writeBlock();
+    const blocked = this.replicaBlock();
     if (blocked) throw blocked;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError('offset must be a non-negative integer');
     if (!Buffer.isBuffer(bytes)) throw new TypeError('bytes must be a Buffer');
@@ -317,7 +327,7 @@ export class MessageStore {
   }
 
   private async truncateNow(offset: number): Promise<void> {
-    const blocked = this.writeBlock();
+    const blocked = this.replicaBlock();
     if (blocked) throw blocked;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError('offset must be a non-negative integer');
     const c = this.commitLog;
@@ -368,6 +378,12 @@ export class MessageStore {
   }
 
   private writeBlock(): KeelError | null {
+    if (this.replicaOnly && this.state === 'open') return new KeelError('NOT_MASTER', `store ${this.dir} is a slave's: it takes replicated bytes only, no puts (promote its broker first)`);
+    return this.replicaBlock();
+  }
+
+  /** What stops a replica's appends: what stops puts, except being a replica. */
+  private replicaBlock(): KeelError | null {
     if (this.state === 'closed' || this.state === 'closing') return new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
     if (this.failure) return new KeelError('STORE_READ_ONLY', `store ${this.dir} is read-only after an earlier failure: ${this.failure.message}`, { cause: this.failure });
     // After read-only (which freeing space does not cure), before a write being repaired (which passes by itself).
