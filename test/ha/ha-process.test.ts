@@ -263,9 +263,12 @@ describe('HA master/slave brokers as real processes', function () {
       s.proc.kill('SIGKILL');
       await s.exited;
       children.splice(children.indexOf(s), 1);
+      // The killed slave's log ends at a whole record: recovery finds nothing invalid (zeros end it), then audit is clean.
+      const reopened = await MessageStore.open(sdir, STORE);
+      expect(reopened.recovery.stopReason).to.equal(null);
+      await reopened.close();
       const r = await audit(sdir);
       expect(r.ok, JSON.stringify(r.damage.slice(0, 3))).to.equal(true);
-      expect(r.records).to.be.at.least(0);
       last = r.records;
     }
     expect(last).to.be.greaterThan(0);
