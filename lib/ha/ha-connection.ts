@@ -38,6 +38,7 @@ export class SlaveLink {
   private readonly input = new ByteQueue();
   private closed = false;
   private wakeup: (() => void) | null = null;
+  private unblock: (() => void) | null = null;
   private lastReadAt: number;
   private lastWriteAt: number;
   private timer: TimerHandle | null = null;
@@ -114,9 +115,9 @@ export class SlaveLink {
     const store = this.master.store;
     while (!this.closed) {
       if (this.next < this.master.committedEnd) {
-        let buf: Buffer | null;
+        let buf: Buffer | null = this.master.recent(this.next, MAX_FRAME_BYTES);
         try {
-          buf = await store.readCommitLog(this.next, MAX_FRAME_BYTES);
+          buf ??= await store.readCommitLog(this.next, MAX_FRAME_BYTES);
         } catch (e) {
           return this.drop(`reading the CommitLog at ${this.next} failed: ${(e as Error).message}`);
         }
@@ -124,7 +125,7 @@ export class SlaveLink {
         if (!buf) return this.drop(`the CommitLog no longer holds ${this.next}`);
         const flowing = this.send(this.next, buf);
         this.next += buf.length;
-        if (!flowing) await new Promise<void>((r) => { this.socket.once('drain', r); this.wakeup = r; });
+        if (!flowing) await this.drained();
         continue;
       }
       // Caught up: an empty frame says so (the slave may then be promoted without losing anything).
@@ -134,6 +135,19 @@ export class SlaveLink {
       }
       await new Promise<void>((r) => { this.wakeup = r; });
     }
+  }
+
+  /** Until the socket takes more (or the link closes). */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.unblock = null;
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.unblock = done;
+    });
   }
 
   /** New committed bytes: stream them. */
@@ -192,6 +206,7 @@ export class SlaveLink {
     this.timer?.cancel();
     this.socket.destroy();
     this.wake();
+    this.unblock?.();
     this.master.onClose(this);
   }
 }

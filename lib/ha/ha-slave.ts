@@ -28,6 +28,9 @@ const RULES: OptionRules<HASlaveOptions> = {
   logger: implementing('info', 'warn'),
 };
 
+/** Frames waiting to be stored before the socket is paused. */
+const MAX_QUEUED_FRAMES = 256;
+
 export interface Divergence {
   /** Where truncating the slave's log lets it follow the master again. */
   truncateTo: number;
@@ -78,7 +81,8 @@ export class HASlave {
   private base = 0;
   private pending: Buffer = Buffer.alloc(0);
   private work: Promise<void> = Promise.resolve();
-  private queued = 0;
+  private frames: { offset: number; bytes: Buffer }[] = [];
+  private processing = false;
   private lastReadAt = 0;
   // Across links:
   private masterOffset = 0;
@@ -122,6 +126,7 @@ export class HASlave {
       if (gen !== this.gen) return;
       this.connects++;
       this.input.clear();
+      this.frames = [];
       this.pending = Buffer.alloc(0);
       const at = this.store.commitLogRange.max;
       this.base = this.expected = at;
@@ -165,62 +170,80 @@ export class HASlave {
       if (offset === null || length < 0 || length > MAX_FRAME_BYTES) return this.dropLink(`a frame header that is not ours (offset ${head.readBigUInt64BE(0)}, length ${length})`);
       if (this.input.length < FRAME_HEADER_SIZE + length) break;
       this.input.take(FRAME_HEADER_SIZE);
-      const bytes = Buffer.from(this.input.take(length));
-      this.queued++;
-      // Frames are stored one after another; a slow disk holds the socket rather than memory.
-      if (this.queued > 64) this.socket?.pause();
-      this.work = this.work.then(() => this.frame(offset, bytes, gen)).finally(() => {
-        if (--this.queued <= 16 && gen === this.gen) this.socket?.resume();
-      });
+      this.frames.push({ offset, bytes: Buffer.from(this.input.take(length)) });
+    }
+    // A slow disk holds the socket rather than memory.
+    if (this.frames.length > MAX_QUEUED_FRAMES) this.socket?.pause();
+    if (!this.processing && this.frames.length) this.work = this.process(gen);
+  }
+
+  /** Stores what arrived, everything queued at once: one append (one write) per round, not one per frame. */
+  private async process(gen: number): Promise<void> {
+    this.processing = true;
+    try {
+      while (this.frames.length && gen === this.gen && !this.closed) {
+        const batch = this.frames.splice(0);
+        this.socket?.resume();
+        await this.handle(batch, gen);
+      }
+    } finally {
+      this.processing = false;
+      // Frames of a newer link that arrived while an older link's round finished.
+      if (this.frames.length && gen !== this.gen && !this.closed) this.work = this.process(this.gen);
     }
   }
 
-  private async frame(offset: number, bytes: Buffer, gen: number): Promise<void> {
-    if (gen !== this.gen || this.closed) return;
-    const end = offset + bytes.length;
-    if (end > this.masterOffset) this.masterOffset = end;
+  private async handle(batch: { offset: number; bytes: Buffer }[], gen: number): Promise<void> {
     const first = this.verifying;
-    if (this.verifying) {
-      this.verifying = false;
-      if (offset < this.expected) {
-        if (end > this.expected) return this.dropLink(`the first frame [${offset}, ${end}) runs past our end ${this.expected}`);
-        await this.verify(offset, bytes);
-        if (gen === this.gen && !this.divergence) this.report();
-        return;
+    const data: Buffer[] = [];
+    let lastEmpty = false;
+    let fault: string | null = null;
+    for (const { offset, bytes } of batch) {
+      const end = offset + bytes.length;
+      if (end > this.masterOffset) this.masterOffset = end;
+      if (this.verifying) {
+        this.verifying = false;
+        if (offset < this.expected) {
+          if (end > this.expected) return this.dropLink(`the first frame [${offset}, ${end}) runs past our end ${this.expected}`);
+          await this.verify(offset, bytes);
+          if (gen !== this.gen || this.divergence) return;
+          continue;
+        }
+        if (offset > this.expected) {
+          const r = this.store.commitLogRange;
+          if (r.max !== r.min || this.store.topics().length > 0) return this.dropLink(`the first frame is at ${offset}, past our end ${this.expected}`);
+          // An empty slave starts where the master sends from.
+          this.base = this.expected = offset;
+        }
       }
-      if (offset > this.expected) {
-        const r = this.store.commitLogRange;
-        if (r.max !== r.min || this.store.topics().length > 0) return this.dropLink(`the first frame is at ${offset}, past our end ${this.expected}`);
-        // An empty slave starts where the master sends from.
-        this.base = this.expected = offset;
+      // What came before it in order is still stored.
+      if (offset !== this.expected) { fault = `a frame at ${offset}, expected ${this.expected}`; break; }
+      this.expected = end;
+      lastEmpty = bytes.length === 0;
+      // After an end marker the rest of the segment is the marker's: its bytes are not stored.
+      const skip = Math.max(0, this.base + this.pending.length - offset);
+      if (skip < bytes.length) data.push(skip > 0 ? bytes.subarray(skip) : bytes);
+    }
+    if (data.length) {
+      this.pending = this.pending.length || data.length > 1 ? Buffer.concat([this.pending, ...data]) : data[0]!;
+      let newEnd: number;
+      try {
+        newEnd = await this.store.appendReplica(this.base, this.pending);
+      } catch (e) {
+        if (isKeelError(e, 'REPLICA_INVALID')) return this.dropLink((e as Error).message);
+        this.options.logger.warn(`HA: storing replicated bytes failed: ${(e as Error).message}`);
+        return this.dropLink('the store refused');
       }
+      this.stored += newEnd - this.base;
+      this.pending = this.pending.subarray(Math.min(this.pending.length, newEnd - this.base));
+      this.base = newEnd;
+      this.backoff = this.options.reconnectMinMs;
     }
-    if (offset !== this.expected) return this.dropLink(`a frame at ${offset}, expected ${this.expected}`);
-    this.expected = end;
-    if (bytes.length === 0) {
-      this.caughtUp = this.pending.length === 0 && this.base >= this.expected;
-      // The first frame passed the check: from now on our reports are acknowledgements.
-      if (first) this.report();
-      return;
-    }
-    this.caughtUp = false;
-    // After an end marker the rest of the segment is the marker's: its bytes are not stored.
-    const data = offset < this.base ? bytes.subarray(Math.min(bytes.length, this.base - offset)) : bytes;
-    if (data.length === 0) { this.report(); return; }
-    this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : data;
-    let newEnd: number;
-    try {
-      newEnd = await this.store.appendReplica(this.base, this.pending);
-    } catch (e) {
-      if (isKeelError(e, 'REPLICA_INVALID')) return this.dropLink((e as Error).message);
-      this.options.logger.warn(`HA: storing replicated bytes failed: ${(e as Error).message}`);
-      return this.dropLink('the store refused');
-    }
-    this.stored += newEnd - this.base;
-    this.pending = this.pending.subarray(Math.min(this.pending.length, newEnd - this.base));
-    this.base = newEnd;
-    this.backoff = this.options.reconnectMinMs;
-    if (gen === this.gen) this.report();
+    if (fault) return this.dropLink(fault);
+    // The master says it sent all it had, and all of it is stored.
+    this.caughtUp = lastEmpty && this.pending.length === 0 && this.base >= this.expected;
+    // After the first frame passed the check, and after each store, our end is an acknowledgement.
+    if (gen === this.gen && (data.length || first)) this.report();
   }
 
   /** The master's bytes just before our end: they must be ours, and the master's log must reach our end. */

@@ -182,7 +182,7 @@ export class CommitLog {
   /** Writes whose CRCs the CRC worker computed. */
   crcWorkerWrites = 0;
   /** Told of every range written to the OS, in order (the replication hook; see replication.ts). */
-  onCommitted: ((from: number, to: number) => void) | null = null;
+  onCommitted: ((from: number, to: number, bytes: Buffer) => void) | null = null;
 
   /** Loads the segment files; recovery then calls resumeAt(). */
   async load(): Promise<void> {
@@ -348,7 +348,7 @@ export class CommitLog {
         this.window.written(batch.start, batch.buf, batch.fill);
         this.recycle(batch);
         this.writtenOffset = batch.end;
-        this.onCommitted?.(batch.start, batch.end);
+        this.onCommitted?.(batch.start, batch.end, batch.buf.subarray(0, batch.fill));
         this.wakeWriteWaiters();
         if (this.timeoutStalled) this.armTimeout();
         this.unflushed.push({ end: batch.end, lastRecordStart: batch.lastRecordStart, lastStoreTime: batch.storeTimes.length ? batch.storeTimes[batch.storeTimes.length - 1] : -1 });

@@ -221,9 +221,9 @@ export class MessageStore {
     if (typeof hook.committed !== 'function' || typeof hook.waitFor !== 'function') throw new TypeError('a replication hook has committed() and waitFor()');
     this.hook = hook;
     hook.attached?.(this.commitLog.writtenOffset);
-    this.commitLog.onCommitted = (from, to) => {
+    this.commitLog.onCommitted = (from, to, bytes) => {
       try {
-        hook.committed(from, to);
+        hook.committed(from, to, bytes);
       } catch (e) {
         process.emitWarning(`the replication hook failed on committed(${from}, ${to}): ${e instanceof Error ? e.stack ?? e.message : String(e)}`, 'KeelReplicationWarning');
       }

@@ -22,9 +22,11 @@ export interface ReplicationHook {
   /**
    * Bytes [from, to) of the CommitLog are in the OS. Called synchronously on the
    * write path, in log order: do the work elsewhere. What it throws is reported
-   * as a process warning and changes nothing.
+   * as a process warning and changes nothing. `bytes` are the first bytes of
+   * the range as written (the rest, after an end marker, are zeros), valid only
+   * during the call: copy what you keep, or read the range back later.
    */
-  committed(from: number, to: number): void;
+  committed(from: number, to: number, bytes?: Buffer): void;
   /**
    * Called for each put (a batch: once), in log order, with the end offset of
    * its bytes, before it is written. Return null to acknowledge the put without
