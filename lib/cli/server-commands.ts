@@ -138,7 +138,7 @@ export const brokerCommand: Command = {
 Runs a RocketMQ 4.x broker on a keelmq store until SIGINT or SIGTERM.
 
   -c, --config FILE           broker.conf (key=value) or JSON with RocketMQ's keys: brokerName,
-                              brokerClusterName, brokerId (0), listenPort, namesrvAddr,
+                              brokerClusterName, brokerId, listenPort, namesrvAddr,
                               storePathRootDir, flushDiskType (SYNC_FLUSH|ASYNC_FLUSH),
                               autoCreateTopicEnable, brokerIP1, brokerRole, haListenPort,
                               haMasterAddress, slaveReadEnable; flags override the file
