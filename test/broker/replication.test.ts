@@ -99,4 +99,29 @@ describe('broker - master/slave replication', function () {
     expect(res.status).to.equal('SEND_OK');
     expect(res.queueOffset).to.equal(5);
   });
+
+  it('replication - a slave whose log diverged (its directory held another master\'s records) refuses pulls until TRUNCATE_SLAVE, then follows its master', async () => {
+    const m = await start('m', { brokerRole: 'ASYNC_MASTER', brokerName: 'broker-c' });
+    await client.createTopic(m.address(), 'Orders', 4);
+    for (let i = 0; i < 8; i++) await send(m.address(), i);
+    const old = await start('s', { brokerRole: 'ASYNC_MASTER', brokerName: 'broker-old' });
+    await client.createTopic(old.address(), 'Orders', 4);
+    for (let i = 0; i < 12; i++) await send(old.address(), 100 + i);
+    await brokers.splice(brokers.indexOf(old), 1)[0]!.close();
+    const s = await start('s', { brokerRole: 'SLAVE', brokerName: 'broker-c', haMasterAddress: m.replication.haAddress() });
+    await until(() => s.replication.info().slave!.diverged !== null);
+    const pullRaw = () => remoting.invokeSync(s.address(), RemotingCommand.request(RequestCode.PULL_MESSAGE, {
+      consumerGroup: 'G', topic: 'Orders', queueId: 1, queueOffset: 0, maxMsgNums: 32, sysFlag: 4, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0, expressionType: 'TAG',
+    }), 3000);
+    const refused = await pullRaw();
+    expect(refused.code).to.equal(ResponseCode.SYSTEM_ERROR);
+    expect(refused.remark).to.match(/diverged/);
+    const promoted = await remoting.invokeSync(s.address(), RemotingCommand.request(RequestCode.PROMOTE_TO_MASTER, { force: true }), 3000);
+    expect(promoted.remark).to.match(/^REPLICA_DIVERGED/);
+    const cut = await remoting.invokeSync(s.address(), RemotingCommand.request(RequestCode.TRUNCATE_SLAVE, {}), 5000);
+    expect(cut.code, cut.remark).to.equal(ResponseCode.SUCCESS);
+    await until(() => s.replication.info().slave!.caughtUp && s.store.stats().appendOffset === m.store.stats().appendOffset);
+    const got = await client.pull(s.address(), { group: 'G', topic: 'Orders', queueId: 1, offset: 0, maxMessages: 32, subscription: '*', suspendMs: 0 });
+    expect(got.messages.map((x) => x.body.toString())).to.deep.equal(['order 1', 'order 5']);
+  });
 });

@@ -208,4 +208,23 @@ describe('HA master/slave over TCP (in process)', function () {
     expect(logBytes(path.join(t.dir, 's')).equals(logBytes(path.join(t.dir, 'm')))).to.equal(true);
     expect((await audit(path.join(t.dir, 's'))).ok).to.equal(true);
   });
+
+  it('ha - an idle link is closed on both sides after idleTimeoutMs; the slave reconnects', async () => {
+    // A master that accepts and never sends: the slave gives up on it and connects again.
+    let accepted = 0;
+    const socks: net.Socket[] = [];
+    const mute = net.createServer((sock) => { accepted++; socks.push(sock); sock.on('error', () => undefined); });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise((r) => { mute.close(() => r()); for (const x of socks) x.destroy(); }));
+    const ss = await store('s');
+    slave(ss, `127.0.0.1:${(mute.address() as net.AddressInfo).port}`, { idleTimeoutMs: 150, reportIntervalMs: 50 });
+    await until('reconnect after idle close', () => accepted >= 2, 5000);
+    // A peer that connects to a master and says nothing is dropped.
+    const ms = await store('m');
+    const m = await master(ms, { idleTimeoutMs: 150, heartbeatIntervalMs: 50 });
+    const c = net.connect({ host: '127.0.0.1', port: Number(m.address().split(':')[1]) });
+    c.on('error', () => undefined);
+    const closed = new Promise((r) => c.once('close', r));
+    await closed;
+  });
 });
