@@ -37,15 +37,18 @@ export class ByteQueue {
 
   get length(): number { return this.size; }
 
-  /** The first `n` bytes without consuming them (n ≤ length). */
+  /** The first `n` bytes without consuming them (n ≤ length): a view when one chunk holds them, else only the chunks needed are joined. */
   peek(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
-    const all = Buffer.concat(this.chunks);
-    this.chunks = [all];
-    return all.subarray(0, n);
+    let k = 0;
+    for (let have = 0; have < n; k++) have += this.chunks[k].length;
+    const joined = Buffer.concat(this.chunks.slice(0, k));
+    this.chunks.splice(0, k, joined);
+    return joined.subarray(0, n);
   }
 
+  /** Consumes `n` bytes; the result may be a view of a pushed chunk (pushed chunks must not be reused by the caller). */
   take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     const out = this.peek(n);

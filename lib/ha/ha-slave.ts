@@ -170,7 +170,8 @@ export class HASlave {
       if (offset === null || length < 0 || length > MAX_FRAME_BYTES) return this.dropLink(`a frame header that is not ours (offset ${head.readBigUInt64BE(0)}, length ${length})`);
       if (this.input.length < FRAME_HEADER_SIZE + length) break;
       this.input.take(FRAME_HEADER_SIZE);
-      this.frames.push({ offset, bytes: Buffer.from(this.input.take(length)) });
+      // A view of the socket's chunk: Node hands each 'data' chunk over for good.
+      this.frames.push({ offset, bytes: this.input.take(length) });
     }
     // A slow disk holds the socket rather than memory.
     if (this.frames.length > MAX_QUEUED_FRAMES) this.socket?.pause();

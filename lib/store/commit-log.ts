@@ -512,7 +512,9 @@ export class CommitLog {
   appendRaw(bytes: Buffer, end: number, records: RawRecord[], now: number): Promise<unknown> {
     if (this.blocked) return Promise.reject(this.blocked);
     if (this.current) this.seal();
-    const batch = new WriteBatch(this.segments.obtain(this.appendOffset), this.appendOffset, bytes);
+    // The caller's bytes are written as they are; one of a pooled chunk's size would be taken into the pool.
+    const buf = bytes.length === CHUNK_SIZE ? Buffer.from(bytes) : bytes;
+    const batch = new WriteBatch(this.segments.obtain(this.appendOffset), this.appendOffset, buf);
     batch.fill = bytes.length;
     for (const r of records) {
       batch.slots.push(r.slot);
@@ -528,7 +530,8 @@ export class CommitLog {
     this.undispatched.push(batch);
     this.sealed.push(batch);
     const needsFlush = this.flush.mode === 'SYNC';
-    const req = new PutRequest(batch, 0, records.length, false, end, needsFlush, needsFlush ? now + this.options.syncFlushTimeoutMs : 0);
+    // No results: nobody reads them for replicated records.
+    const req = new PutRequest(batch, 0, 0, false, end, needsFlush, needsFlush ? now + this.options.syncFlushTimeoutMs : 0);
     batch.requests.push(req);
     this.waiting.push(req);
     if (needsFlush) {

@@ -52,7 +52,7 @@ export function combineStatus(results: PutResult | PutResult[], replica: Replica
 
 /** How a replica's raw bytes split into what can be appended now and what must wait for more bytes. */
 export interface RawSplit {
-  /** Whole records (and an end marker with the segment's rest) of one segment, from the append offset. */
+  /** Whole records (and an end marker) of one segment, from the append offset: a view of the caller's bytes. */
   bytes: Buffer;
   records: RawRecord[];
   /** The append offset after them (the segment's end after an end marker). */
@@ -107,5 +107,5 @@ export function splitRaw(buf: Buffer, offset: number, segmentSize: number, queue
     fill = pos;
     end = here + c.size;
   }
-  return { bytes: Buffer.from(buf.subarray(0, fill)), records, end };
+  return { bytes: buf.subarray(0, fill), records, end };
 }
