@@ -45,6 +45,8 @@ export interface StoreStats {
   crcWorkerWrites: number;
   /** onArrival listeners that threw (or rejected); each went to the onListenerError option. */
   listenerErrors: number;
+  /** The replication hook's own figures (HAMaster: slaves, lag in bytes and ms, bytes/s); null without a hook. */
+  replication: object | null;
 }
 
 /** Reads of a queue span other queues' records up to this gap rather than issue another read. */
@@ -629,6 +631,7 @@ export class MessageStore {
       reaper: this.reaper.stats(),
       crcWorkerWrites: c.crcWorkerWrites,
       listenerErrors: this.dispatcher.listenerErrors,
+      replication: this.hook?.stats?.() ?? null,
     };
   }
 

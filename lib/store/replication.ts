@@ -37,6 +37,8 @@ export interface ReplicationHook {
   waitFor(end: number): Promise<ReplicationStatus> | null;
   /** Called when the hook is replaced or removed, or the store closes. */
   detached?(): void;
+  /** What `store.stats().replication` shows (lib/ha's master: its slaves, their lag in bytes and ms, bytes/s). */
+  stats?(): object;
 }
 
 /**

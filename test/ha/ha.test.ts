@@ -112,6 +112,8 @@ describe('HA master/slave over TCP (in process)', function () {
     expect(ss.stats().appendOffset).to.equal(ms.stats().appendOffset);
     const st = m.stats();
     expect(st.slaves[0].lagBytes).to.equal(0);
+    expect(ms.stats().replication).to.deep.include({ role: 'SYNC_MASTER', committedOffset: ms.stats().writtenOffset });
+    expect((ms.stats().replication as typeof st).slaves).to.have.length(1);
   });
 
   it('ha - a slave whose log diverged (an old master with records the new one never had) refuses and follows again only after truncation', async () => {
