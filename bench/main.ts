@@ -18,13 +18,17 @@ import { classicLevel } from './peers/classic-level';
 import { hypercore } from './peers/hypercore';
 import { lmdb } from './peers/lmdb';
 import { Progress } from './progress';
+import { replicatedPuts } from './replication';
 import { createStore, rebuild, recover, recoverAfterPowerCut, type RecoveryStore } from './recovery';
 import { formatBytes, formatRate, formatTable, mergeRuns, metricsOf, type Flush, type Measurement, type Row, type SystemName } from './stats';
 import { BodyPool, withStore, type System, type SystemStore } from './system';
 
 const SYSTEMS: readonly System[] = [keelmq, betterSqlite3, lmdb, classicLevel, hypercore];
 const BROKER = 'keelmq-broker';
-const SYSTEM_NAMES: readonly SystemName[] = ['disk', ...SYSTEMS.map((s) => s.name), BROKER];
+/** The replication rows (--only replication): no hook, ASYNC_MASTER, SYNC_MASTER. */
+const REPLICATION = 'keelmq-replication';
+const REPLICATION_PRODUCERS = [32, 256];
+const SYSTEM_NAMES: readonly string[] = ['disk', ...SYSTEMS.map((s) => s.name), BROKER, REPLICATION];
 /** The broker rows' workloads, as in the issue: Java's 32 sync threads, 2,000 async sends in flight. */
 const BROKER_SYNC_PRODUCERS = 32;
 const BROKER_ASYNC_IN_FLIGHT = 2000;
@@ -80,6 +84,7 @@ interface Config {
   duration: number;
   systems: System[];
   broker: boolean;
+  replication: boolean;
   repeat: number;
   base: string;
   recoverySizes: number[];
@@ -115,9 +120,9 @@ function parseConfig(argv: string[]): Config | null {
   if (values.flush !== undefined && values.flush !== 'async' && values.flush !== 'sync') {
     throw new UsageError(`--flush must be async or sync, got "${values.flush}"`);
   }
-  const only = values.only?.split(',').map((s) => (s.trim() === 'broker' ? BROKER : s.trim())) ?? SYSTEM_NAMES;
+  const only = values.only?.split(',').map((s) => (s.trim() === 'broker' ? BROKER : s.trim() === 'replication' ? REPLICATION : s.trim())) ?? SYSTEM_NAMES;
   for (const name of only) {
-    if (!SYSTEM_NAMES.includes(name as SystemName)) throw new UsageError(`--only: unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`);
+    if (!SYSTEM_NAMES.includes(name)) throw new UsageError(`--only: unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`);
   }
   if (values.dir !== undefined && !fs.statSync(values.dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`--dir ${values.dir}: not an existing directory`);
@@ -135,6 +140,7 @@ function parseConfig(argv: string[]): Config | null {
     duration,
     systems: SYSTEMS.filter((s) => only.includes(s.name)),
     broker: only.includes(BROKER),
+    replication: only.includes(REPLICATION),
     repeat: values.repeat === undefined ? 1 : positiveInt('repeat', values.repeat),
     base: path.join(values.dir ?? os.tmpdir(), `keelmq-bench-${process.pid}`),
     recoverySizes: quick ? [256 * MiB, GiB] : [GiB, 8 * GiB],
@@ -328,6 +334,20 @@ function plan(cfg: Config): Task[] {
   }
 
   if (cfg.broker) tasks.push(...brokerTasks(cfg, budget));
+  if (cfg.replication && cfg.flushes.sync) {
+    const size = cfg.sizes.includes(1024) ? 1024 : cfg.sizes[0]!;
+    const pool = new BodyPool(size);
+    for (const producers of REPLICATION_PRODUCERS) {
+      for (const mode of ['none', 'ASYNC_MASTER', 'SYNC_MASTER'] as const) {
+        tasks.push({
+          group: `${REPLICATION}-${mode}-${producers}`,
+          label: `keelmq SYNC flush put ×${producers}, replication ${mode} ${formatBytes(size)}`,
+          repeatable: true,
+          run: (p) => replicatedPuts(path.join(cfg.base, REPLICATION), mode, producers, pool, budget, p),
+        });
+      }
+    }
+  }
 
   if (cfg.flushes.async && cfg.systems.includes(keelmq)) {
     for (const bytes of cfg.recoverySizes) {
@@ -471,6 +491,12 @@ function targets(rows: readonly Row[], seqWriteMBps: number): Target[] {
     const large = recovers[recovers.length - 1]!;
     const ratio = `${Math.round(large.storeBytes! / small.storeBytes!)}×`;
     out.push({ name: `keelmq open after SIGKILL, a ${ratio} larger store, ms ≤ 1.5 × the smaller one's`, value: large.p50Ms, target: 1.5 * small.p50Ms, met: large.p50Ms <= 1.5 * small.p50Ms });
+  }
+  const replicated = (mode: string) => best((r) => r.mode.startsWith(`replication ${mode}:`) && r.producers === 256, (r) => r.msgsPerSec);
+  const syncMaster = replicated('SYNC_MASTER');
+  const unreplicated = replicated('none');
+  if (syncMaster !== undefined && unreplicated !== undefined) {
+    out.push({ name: 'keelmq SYNC flush put, 256 producers, SYNC_MASTER msgs/s ≥ 50 % of no replication', value: syncMaster, target: 0.5 * unreplicated, met: syncMaster >= 0.5 * unreplicated });
   }
   const rebuild = rows.filter((r) => r.system === 'keelmq' && r.workload === 'rebuild').map((r) => r.mbPerSec);
   if (rebuild.length) out.push({ name: 'keelmq ConsumeQueue rebuild, MB/s ≥ 1,000 (1 GB/s)', value: Math.min(...rebuild), target: 1000, met: Math.min(...rebuild) >= 1000 });

@@ -9,6 +9,8 @@
  * (`{{"brokerName":"b","queueId":0,"topic":"T"}:v}`): that is what mqadmin parses.
  */
 import { isTopicName } from '../common/names';
+import { isKeelError } from '../common/errors';
+import type { ReplicationInfo } from './broker-replication';
 import { SCHEDULE_TOPIC } from '../common/message-const';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
@@ -32,7 +34,11 @@ export function mqMapJson(entries: [MessageQueueKey, string][]): string {
 export class AdminProcessor {
   private readonly startedAt: number;
 
-  constructor(private readonly ctx: BrokerContext, private readonly heldPulls: () => number) {
+  constructor(
+    private readonly ctx: BrokerContext,
+    private readonly heldPulls: () => number,
+    private readonly promoteBroker: (role: 'SYNC_MASTER' | 'ASYNC_MASTER', force: boolean) => Promise<{ offset: number; caughtUp: boolean }>,
+  ) {
     this.startedAt = ctx.clock.now();
   }
 
@@ -140,10 +146,36 @@ export class AdminProcessor {
       diskFull: String(s.diskFull),
       pullThreadPoolQueueSize: String(this.heldPulls()),
       brokerActive: 'true',
+      ...replicationTable(this.ctx.replication.info()),
     };
     const sorted: Record<string, string> = {};
     for (const k of Object.keys(table).sort()) sorted[k] = table[k]!;
     return ok(JSON.stringify({ table: sorted }));
+  }
+
+  /** PROMOTE_TO_MASTER (keelmq's): fields `role` (ASYNC_MASTER default, or SYNC_MASTER) and `force`. */
+  async promote(req: RemotingCommand): Promise<RemotingCommand> {
+    const role = req.field('role') ?? 'ASYNC_MASTER';
+    if (role !== 'SYNC_MASTER' && role !== 'ASYNC_MASTER') return error(`role must be SYNC_MASTER or ASYNC_MASTER, got ${role}`);
+    try {
+      const r = await this.promoteBroker(role, req.bool('force', false));
+      return ok(JSON.stringify(r));
+    } catch (e) {
+      if (isKeelError(e)) return error(`${e.code}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** TRUNCATE_SLAVE (keelmq's): a diverged slave cuts its log (at `offset`, default where its divergence says) and follows again. */
+  async truncateSlave(req: RemotingCommand): Promise<RemotingCommand> {
+    const offset = req.field('offset');
+    try {
+      const end = await this.ctx.replication.truncate(offset === undefined ? undefined : req.long('offset'));
+      return ok(JSON.stringify({ offset: end }));
+    } catch (e) {
+      if (isKeelError(e)) return error(`${e.code}: ${e.message}`);
+      throw e;
+    }
   }
 
   consumeByWho(req: RemotingCommand): RemotingCommand {
@@ -177,6 +209,33 @@ export class AdminProcessor {
     const r = await this.ctx.store.getMessages(topic, queueId, offset, 1);
     return r.messages[0]?.storeTimestamp ?? 0;
   }
+}
+
+/** Runtime-info keys of the replication role: RocketMQ's brokerRole and slave fall-behind, and keelmq's lag figures. */
+function replicationTable(r: ReplicationInfo): Record<string, string> {
+  const t: Record<string, string> = { brokerRole: r.role, brokerId: String(r.brokerId) };
+  if (r.master) {
+    const slaves = r.master.slaves;
+    t.haServerAddr = r.master.address;
+    t.haConnectionCount = String(slaves.length);
+    t.haSlaveAckOffset = String(r.master.slaveAckOffset);
+    t.haSlaveFallBehindBytes = String(slaves.length ? Math.min(...slaves.map((x) => x.lagBytes)) : -1);
+    t.haSlaveFallBehindMs = String(slaves.length ? Math.min(...slaves.map((x) => x.lagMs)) : -1);
+    t.haBytesPerSec = String(slaves.reduce((n, x) => n + x.bytesPerSec, 0));
+    t.haSlaves = JSON.stringify(slaves);
+    t.haSlaveTimeouts = String(r.master.slaveTimeouts);
+    t.haSlaveNotAvailable = String(r.master.slaveNotAvailable);
+  }
+  if (r.slave) {
+    t.haMasterAddress = r.slave.masterAddress;
+    t.haConnected = String(r.slave.connected);
+    t.haSlaveOffset = String(r.slave.offset);
+    t.haMasterOffset = String(r.slave.masterOffset);
+    t.haCaughtUp = String(r.slave.caughtUp);
+    t.haDiverged = r.slave.diverged ? JSON.stringify(r.slave.diverged) : 'false';
+    t.haBytesPerSec = String(r.slave.bytesPerSec);
+  }
+  return t;
 }
 
 function ok(json?: string): RemotingCommand {

@@ -11,13 +11,36 @@ import { isBrokerName } from '../common/names';
 import type { Logger } from '../remoting/logger';
 import type { FlushMode, StoreOptions } from '../store/options';
 
+export type BrokerRole = 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE';
+
+/** Finer HA settings (lib/ha's options); the role and addresses come from the fields of BrokerConfig. */
+export interface BrokerHAOptions {
+  syncTimeoutMs?: number;
+  maxLagBytes?: number;
+  heartbeatIntervalMs?: number;
+  idleTimeoutMs?: number;
+  emptySlaveFrom?: 'last-segment' | 'first-segment';
+  reportIntervalMs?: number;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+}
+
 export interface BrokerConfig {
   /** Default "broker-a". */
   brokerName: string;
   /** Default "DefaultCluster". */
   clusterName: string;
-  /** 0 = master (the only role served). */
+  /** 0 for a master; a slave's is 1 or more (default 1). */
   brokerId: number;
+  /** ASYNC_MASTER (default), SYNC_MASTER (a send is answered once a slave holds it) or SLAVE (read-only, follows haMasterAddress). */
+  brokerRole: BrokerRole;
+  /** A master's port for its slaves (RocketMQ's haListenPort): default port + 1 (10912), or 0 (the OS picks) when port is 0. */
+  haListenPort: number;
+  /** A slave's master, "host:port" of the master's haListenPort. */
+  haMasterAddress?: string;
+  /** Pulls may be steered to a slave (RocketMQ's slaveReadEnable, false): see the pull's suggestWhichBrokerId. */
+  slaveReadEnable: boolean;
+  ha?: BrokerHAOptions;
   /** Address to listen on. Default 127.0.0.1. */
   host: string;
   /** Default 10911; 0 lets the OS choose. */
@@ -48,12 +71,15 @@ export interface BrokerConfig {
 }
 
 export const DEFAULT_BROKER_PORT = 10911;
+export const DEFAULT_HA_PORT = 10912;
 
-export function defaultBrokerConfig(): Omit<BrokerConfig, 'storeDir'> {
+export function defaultBrokerConfig(): Omit<BrokerConfig, 'storeDir' | 'haListenPort'> {
   return {
     brokerName: 'broker-a',
     clusterName: 'DefaultCluster',
     brokerId: 0,
+    brokerRole: 'ASYNC_MASTER',
+    slaveReadEnable: false,
     host: '127.0.0.1',
     port: DEFAULT_BROKER_PORT,
     namesrvAddr: [],
@@ -68,10 +94,18 @@ export function defaultBrokerConfig(): Omit<BrokerConfig, 'storeDir'> {
 export function resolveBrokerConfig(partial: Partial<BrokerConfig> & { storeDir: string }): BrokerConfig {
   const c: BrokerConfig = { ...defaultBrokerConfig(), ...definedOnly(partial) } as BrokerConfig;
   const bad = (what: string): never => { throw new KeelError('OPTION_INVALID', what); };
+  if (c.brokerRole !== 'ASYNC_MASTER' && c.brokerRole !== 'SYNC_MASTER' && c.brokerRole !== 'SLAVE') bad(`brokerRole must be ASYNC_MASTER, SYNC_MASTER or SLAVE, got ${String(c.brokerRole)}`);
+  if (c.brokerRole === 'SLAVE' && partial.brokerId === undefined) c.brokerId = 1;
+  // RocketMQ's BrokerStartup: haListenPort = listenPort + 1.
+  if (c.haListenPort === undefined) c.haListenPort = c.port === 0 ? 0 : c.port + 1;
+  if (!Number.isInteger(c.haListenPort) || c.haListenPort < 0 || c.haListenPort > 65535) bad(`haListenPort must be 0..65535, got ${String(c.haListenPort)}`);
+  if (c.brokerRole === 'SLAVE' && (typeof c.haMasterAddress !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(c.haMasterAddress))) bad(`a SLAVE needs haMasterAddress "host:port" (its master's haListenPort), got ${JSON.stringify(c.haMasterAddress)}`);
+  if (typeof c.slaveReadEnable !== 'boolean') bad(`slaveReadEnable must be true or false, got ${String(c.slaveReadEnable)}`);
   if (typeof c.storeDir !== 'string' || c.storeDir === '') bad('storeDir is required');
   if (!isBrokerName(c.brokerName)) bad(`brokerName must be 1..64 of [a-zA-Z0-9_-], got ${JSON.stringify(c.brokerName)}`);
   if (!isBrokerName(c.clusterName)) bad(`clusterName must be 1..64 of [a-zA-Z0-9_-], got ${JSON.stringify(c.clusterName)}`);
-  if (c.brokerId !== 0) bad(`brokerId must be 0: only masters are served, got ${String(c.brokerId)}`);
+  if (c.brokerRole !== 'SLAVE' && c.brokerId !== 0) bad(`a master's brokerId is 0, got ${String(c.brokerId)}`);
+  if (c.brokerRole === 'SLAVE' && (!Number.isInteger(c.brokerId) || c.brokerId < 1)) bad(`a slave's brokerId must be 1 or more, got ${String(c.brokerId)}`);
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) bad(`port must be 0..65535, got ${String(c.port)}`);
   if (c.flushMode !== 'SYNC' && c.flushMode !== 'ASYNC') bad(`flushMode must be SYNC or ASYNC, got ${String(c.flushMode)}`);
   if (!Array.isArray(c.namesrvAddr) || !c.namesrvAddr.every((a) => typeof a === 'string' && /^[^\s:]+:\d{1,5}$/.test(a))) {

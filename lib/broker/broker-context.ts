@@ -5,6 +5,7 @@ import type { Logger } from '../remoting/logger';
 import type { MessageStore } from '../store/message-store';
 import type { BrokerConfig } from './broker-config';
 import type { ConsumerManager } from './consumer-manager';
+import type { BrokerReplication } from './broker-replication';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -16,4 +17,6 @@ export interface BrokerContext {
   readonly clock: Clock;
   /** "ip:port" in routes and offset msgIds. */
   readonly brokerAddr: string;
+  /** Master or slave, and the HA service of that role. */
+  readonly replication: BrokerReplication;
 }

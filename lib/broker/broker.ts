@@ -18,6 +18,7 @@ import { MessageStore } from '../store/message-store';
 import { AdminProcessor } from './admin-processor';
 import { advertisedHostOf, type BrokerConfig, resolveBrokerConfig } from './broker-config';
 import type { BrokerContext } from './broker-context';
+import { BrokerReplication } from './broker-replication';
 import { ClientManageProcessor } from './client-manage-processor';
 import { ConsumerManager } from './consumer-manager';
 import { ConsumerOffsetProcessor } from './consumer-offset-processor';
@@ -68,16 +69,20 @@ export class Broker {
     this.server = server;
     let store: MessageStore | undefined;
     let services: EmbeddedBroker | undefined;
+    let replication: BrokerReplication | undefined;
     try {
       const brokerAddr = `${advertisedHostOf(c)}:${server.port}`;
       store = await MessageStore.open(c.storeDir, { ...c.store, flushMode: c.flushMode, storeHost: brokerAddr, ...(c.clock ? { clock: c.clock } : {}) });
       services = await EmbeddedBroker.open(store, { ...c.services, autoCreateTopics: c.autoCreateTopics });
-      if (c.autoCreateTopics) await services.topicConfig.ensure(DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUES);
-      const ctx: BrokerContext = { config: c, store, services, consumers: new ConsumerManager(logger), logger, clock, brokerAddr };
+      if (c.autoCreateTopics && c.brokerRole !== 'SLAVE') await services.topicConfig.ensure(DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUES);
+      replication = new BrokerReplication(c, store, services, logger);
+      await replication.start();
+      const ctx: BrokerContext = { config: c, store, services, consumers: new ConsumerManager(logger), logger, clock, brokerAddr, replication };
       this.ctx = ctx;
       this.registerProcessors(server, ctx);
       const registrar = new NameServerRegistrar({
-        namesrvAddr: c.namesrvAddr, clusterName: c.clusterName, brokerName: c.brokerName, brokerId: c.brokerId, brokerAddr,
+        namesrvAddr: c.namesrvAddr, clusterName: c.clusterName, brokerName: c.brokerName, brokerId: replication.brokerId, brokerAddr,
+        haServerAddr: () => replication!.haAddress(),
         intervalMs: c.registerIntervalMs, autoCreateTopics: c.autoCreateTopics, topics: () => services!.topics(), clock, logger,
       });
       this.registrar = registrar;
@@ -87,6 +92,7 @@ export class Broker {
     } catch (e) {
       this.pull?.close();
       await server.close();
+      await replication?.close();
       await services?.close();
       await store?.close();
       this.state = 'closed';
@@ -111,6 +117,23 @@ export class Broker {
     return this.ctx.store;
   }
 
+  /** The replication role and its HA service (master: slaves and their lag; slave: its link). */
+  get replication(): BrokerReplication {
+    if (!this.ctx) throw new Error('the broker is not started');
+    return this.ctx.replication;
+  }
+
+  /**
+   * Turns this slave into a master (brokerId 0, registered again as such); refused when it has
+   * not caught up with its master unless `force`. Also served as PROMOTE_TO_MASTER (keelmq's
+   * request code) for `keelmq broker promote`.
+   */
+  async promote(options: { role?: 'SYNC_MASTER' | 'ASYNC_MASTER'; force?: boolean } = {}): Promise<{ offset: number; caughtUp: boolean }> {
+    const r = await this.replication.promote(options.role ?? 'ASYNC_MASTER', options.force === true);
+    await this.registrar?.changeBrokerId(0);
+    return r;
+  }
+
   /** Unregisters from the name servers, closes every connection (held pulls are dropped), then the services and the store (clean shutdown). */
   async close(): Promise<void> {
     if (this.state !== 'running') return;
@@ -118,6 +141,7 @@ export class Broker {
     await this.registrar?.close();
     this.pull?.close();
     await this.server?.close();
+    await this.ctx?.replication.close();
     await this.ctx?.services.close();
     await this.ctx?.store.close();
     this.state = 'closed';
@@ -132,7 +156,7 @@ export class Broker {
     const sendBack = new SendBackProcessor(ctx);
     const locks = new RebalanceLockManager(ctx.clock);
     const query = new QueryMessageProcessor(ctx);
-    const admin = new AdminProcessor(ctx, () => pull.heldCount);
+    const admin = new AdminProcessor(ctx, () => pull.heldCount, (role, force) => this.promote({ role, force }));
     const on = (code: number, p: RequestProcessor) => s.registerProcessor(code, p);
     on(RequestCode.SEND_MESSAGE, (r, ch) => send.process(r, ch));
     on(RequestCode.SEND_MESSAGE_V2, (r, ch) => send.process(r, ch));
@@ -159,6 +183,8 @@ export class Broker {
     on(RequestCode.GET_BROKER_RUNTIME_INFO, () => admin.runtimeInfo());
     on(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO, (r) => admin.consumeByWho(r));
     on(RequestCode.GET_CONSUMER_CONNECTION_LIST, (r) => admin.consumerConnections(r));
+    on(RequestCode.PROMOTE_TO_MASTER, (r) => admin.promote(r));
+    on(RequestCode.TRUNCATE_SLAVE, (r) => admin.truncateSlave(r));
     s.onChannelClose((ch) => {
       pull.channelClosed(ch);
       for (const g of ctx.consumers.channelClosed(ch)) ctx.consumers.notifyIdsChanged(g);

@@ -20,6 +20,8 @@ export interface RegistrarOptions {
   brokerName: string;
   brokerId: number;
   brokerAddr: string;
+  /** The HA address slaves connect to; none: what Java registers for a broker without one (port + 1). */
+  haServerAddr?: () => string | undefined;
   intervalMs: number;
   /** TBW102 carries the inherit bit while topics are created on first send. */
   autoCreateTopics: boolean;
@@ -71,6 +73,18 @@ export class NameServerRegistrar {
     return this.running;
   }
 
+  /** A promoted slave: unregistered under its old id, registered at once under the new one. */
+  async changeBrokerId(id: number): Promise<void> {
+    const o = this.o;
+    if (o.brokerId === id) return;
+    await this.running;
+    await Promise.all(o.namesrvAddr.map((addr) => this.client.unregisterBroker(addr, o)
+      .catch((e: Error) => o.logger.info(`broker: unregistering from ${addr} failed: ${e.message}`))));
+    o.brokerId = id;
+    this.topicsChanged();
+    await this.running;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.timer?.cancel();
@@ -102,8 +116,7 @@ export class NameServerRegistrar {
     const body = { dataVersion: { counter: this.counter, timestamp: this.versionTimestamp }, topicConfigTable, filterServerList: [] };
     await Promise.all(o.namesrvAddr.map((addr) => this.client.registerBroker(addr, {
       clusterName: o.clusterName, brokerName: o.brokerName, brokerId: o.brokerId, brokerAddr: o.brokerAddr,
-      // No HA service: the address is what Java puts there for a broker without slaves (ip:port+1).
-      haServerAddr: haAddr(o.brokerAddr), body,
+      haServerAddr: o.haServerAddr?.() ?? haAddr(o.brokerAddr), body,
     }).catch((e: Error) => o.logger.warn(`broker: registering with name server ${addr} failed: ${e.message}`))));
   }
 }

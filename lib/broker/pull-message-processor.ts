@@ -6,6 +6,7 @@
  * with the suspend bit that finds nothing is held until its queue grows (store.onArrival) or its
  * suspendTimeoutMillis passes; a hold ends with its channel.
  */
+import * as os from 'node:os';
 import type { TimerHandle } from '../common/clock';
 import { parseSubscription, type Subscription } from '../common/tag-filter';
 import { isKeelError } from '../common/errors';
@@ -13,6 +14,12 @@ import type { RemotingChannel } from '../remoting/remoting-channel';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { ResponseCode } from '../remoting/response-code';
 import type { BrokerContext } from './broker-context';
+
+/** MixAll.MASTER_ID, and RocketMQ's default whichBrokerWhenConsumeSlowly. */
+const MASTER_ID = 0;
+const SLAVE_ID = 1;
+/** accessMessageInMemoryMaxRatio: messages further than this share of RAM from the log's end are read from disk. */
+const IN_MEMORY_RATIO = 0.4;
 
 const FLAG_COMMIT_OFFSET = 1;
 const FLAG_SUSPEND = 2;
@@ -96,7 +103,8 @@ export class PullMessageProcessor {
       return reply(ResponseCode.SUBSCRIPTION_PARSE_FAILED, 'parse the consumer\'s subscription failed');
     }
     // Ignore negatives: ali-ons sends -1 for a queue it has not consumed.
-    if ((sysFlag & FLAG_COMMIT_OFFSET) && commitOffset >= 0) this.ctx.services.offsets.update(group, topic, queueId, commitOffset);
+    // A slave does not take a pull's commit (RocketMQ): offsets reach it through UPDATE_CONSUMER_OFFSET.
+    if ((sysFlag & FLAG_COMMIT_OFFSET) && commitOffset >= 0 && this.ctx.replication.role !== 'SLAVE') this.ctx.services.offsets.update(group, topic, queueId, commitOffset);
 
     const pull: PullRequest = { group, topic, queueId, offset, maxMsgNums, subscription };
     const res = await this.execute(pull);
@@ -107,11 +115,14 @@ export class PullMessageProcessor {
   /** One pull against the store; never SUCCESS with an empty body (Java clients NPE on it). */
   async execute(p: PullRequest): Promise<RemotingCommand> {
     const store = this.ctx.store;
+    const refused = this.ctx.replication.readRefusal();
+    if (refused) return reply(ResponseCode.SYSTEM_ERROR, refused);
     const wanted = Math.max(1, Math.min(p.maxMsgNums, MAX_MESSAGES));
     const filter = p.subscription.filter;
     const r = await store.getMessages(p.topic, p.queueId, p.offset, filter ? Math.max(wanted, FILTERED_SCAN) : wanted, filter, { records: true });
+    let suggest = MASTER_ID;
     const fields = (code: number, nextBeginOffset: number, body?: Buffer) => RemotingCommand.response(code, undefined, {
-      suggestWhichBrokerId: 0, nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset,
+      suggestWhichBrokerId: suggest, nextBeginOffset, minOffset: r.minOffset, maxOffset: r.maxOffset,
     }, body);
     switch (r.status) {
       case 'NO_MATCHED_LOGIC_QUEUE':
@@ -129,6 +140,10 @@ export class PullMessageProcessor {
         while (n < records.length && n < wanted && (n === 0 || bytes + records[n]!.length <= MAX_BYTES)) bytes += records[n++]!.length;
         // Cut short: the next pull starts at the first message not sent.
         const next = n < records.length ? r.messages[n]!.queueOffset : r.nextBeginOffset;
+        // RocketMQ: with slaveReadEnable, a consumer this far behind (its messages no longer in memory) is sent to
+        // a slave (whichBrokerWhenConsumeSlowly, 1); otherwise, and on a slave without it, to the master.
+        const last = r.messages[n - 1]!;
+        if (this.ctx.config.slaveReadEnable && store.stats().appendOffset - (last.physicalOffset + last.storeSize) > os.totalmem() * IN_MEMORY_RATIO) suggest = SLAVE_ID;
         return fields(ResponseCode.SUCCESS, next, Buffer.concat(records.slice(0, n), bytes));
       }
     }

@@ -43,7 +43,7 @@ export function storeErrorCode(e: unknown): { code: number; remark: string } | u
     case 'BODY_TOO_LARGE': case 'PROPERTIES_TOO_LONG': case 'PROPERTY_INVALID': case 'TOPIC_INVALID': case 'QUEUE_INVALID':
     case 'DELAY_LEVEL_INVALID': case 'BATCH_TOO_LARGE':
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: e.message };
-    case 'DISK_FULL': case 'STORE_READ_ONLY': case 'STORE_CLOSED': case 'WRITE_FAILED': case 'FLUSH_FAILED': case 'CLIENT_STATE':
+    case 'DISK_FULL': case 'STORE_READ_ONLY': case 'STORE_CLOSED': case 'WRITE_FAILED': case 'FLUSH_FAILED': case 'CLIENT_STATE': case 'NOT_MASTER':
       return { code: ResponseCode.SERVICE_NOT_AVAILABLE, remark: `service not available now: ${e.message}` };
     case 'TOPIC_NOT_FOUND':
       return { code: ResponseCode.TOPIC_NOT_EXIST, remark: e.message };

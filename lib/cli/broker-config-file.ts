@@ -8,7 +8,7 @@ import type { BrokerConfig } from '../broker/broker-config';
 import { parseNamesrvAddr } from '../broker/broker-config';
 import { KeelError } from '../common/errors';
 
-export type BrokerFileConfig = Partial<Pick<BrokerConfig, 'brokerName' | 'clusterName' | 'brokerId' | 'port' | 'namesrvAddr' | 'storeDir' | 'flushMode' | 'autoCreateTopics' | 'advertisedHost'>>;
+export type BrokerFileConfig = Partial<Pick<BrokerConfig, 'brokerName' | 'clusterName' | 'brokerId' | 'port' | 'namesrvAddr' | 'storeDir' | 'flushMode' | 'autoCreateTopics' | 'advertisedHost' | 'brokerRole' | 'haListenPort' | 'haMasterAddress' | 'slaveReadEnable'>>;
 
 type Field = keyof BrokerFileConfig;
 
@@ -23,10 +23,14 @@ const KEYS: Record<string, { field: Field; parse: (v: string) => BrokerFileConfi
   brokerIP1: { field: 'advertisedHost', parse: (v) => v },
   flushDiskType: { field: 'flushMode', parse: flushMode },
   autoCreateTopicEnable: { field: 'autoCreateTopics', parse: boolean },
+  brokerRole: { field: 'brokerRole', parse: brokerRole },
+  haListenPort: { field: 'haListenPort', parse: (v) => integer(v) },
+  haMasterAddress: { field: 'haMasterAddress', parse: (v) => v },
+  slaveReadEnable: { field: 'slaveReadEnable', parse: boolean },
 };
 
-/** Keys of a RocketMQ broker.conf that mean nothing for keelmq's single master; accepted silently. */
-const IGNORED = new Set(['brokerRole', 'deleteWhen', 'fileReservedTime']);
+/** Keys of a RocketMQ broker.conf that keelmq has no use for; accepted silently. */
+const IGNORED = new Set(['deleteWhen', 'fileReservedTime']);
 
 /** The file's settings; OPTION_INVALID naming the file, line and key for anything that does not read. */
 export function loadBrokerConfigFile(file: string, warn: (line: string) => void): BrokerFileConfig {
@@ -39,7 +43,6 @@ export function loadBrokerConfigFile(file: string, warn: (line: string) => void)
   const entries = text.trimStart().startsWith('{') ? jsonEntries(file, text) : propertiesEntries(file, text);
   const out: BrokerFileConfig = {};
   for (const { key, value, where } of entries) {
-    if (key === 'brokerRole' && value === 'SLAVE') throw new KeelError('OPTION_INVALID', `${where}: brokerRole SLAVE: keelmq serves masters only`);
     const k = KEYS[key];
     if (!k) {
       if (!IGNORED.has(key)) warn(`${where}: ignoring ${key}, which keelmq does not use`);
@@ -92,6 +95,11 @@ function boolean(v: string): boolean {
   return v === 'true';
 }
 
+function brokerRole(v: string): 'ASYNC_MASTER' | 'SYNC_MASTER' | 'SLAVE' {
+  if (v === 'ASYNC_MASTER' || v === 'SYNC_MASTER' || v === 'SLAVE') return v;
+  throw new Error(`expected ASYNC_MASTER, SYNC_MASTER or SLAVE, got ${JSON.stringify(v)}`);
+}
+
 function flushMode(v: string): 'SYNC' | 'ASYNC' {
   if (v === 'SYNC_FLUSH' || v === 'SYNC') return 'SYNC';
   if (v === 'ASYNC_FLUSH' || v === 'ASYNC') return 'ASYNC';
@@ -99,4 +107,4 @@ function flushMode(v: string): 'SYNC' | 'ASYNC' {
 }
 
 /** The same value readers, for the command-line flags that mirror these keys. */
-export const parseFlag = { integer, boolean, flushMode };
+export const parseFlag = { integer, boolean, flushMode, brokerRole };

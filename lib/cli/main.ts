@@ -8,6 +8,7 @@ import { consumeCommand, dlqCommand } from './consume-command';
 import { offsetsCommand, resetOffsetCommand } from './offsets-command';
 import { sendCommand } from './send-command';
 import { brokerCommand, DEV_DATA_DIR, devCommand, namesrvCommand } from './server-commands';
+import { brokerHaCommand, brokerPromoteCommand, brokerTruncateCommand } from './broker-ha-command';
 import { topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand } from './topic-command';
 
 const HELP = `keelmq — a durable message store on the storage design of Apache RocketMQ
@@ -21,6 +22,10 @@ Servers (RocketMQ 4.x remoting; listen on 127.0.0.1 unless --host; SIGINT/SIGTER
       A name server.
   broker [--config FILE] [-n ADDRS] [--dir DIR] [--port 10911] [--flush-mode SYNC|ASYNC] ...
       A broker on a keelmq store, registered with the name servers.
+  broker promote [-b ADDR] [--role ASYNC_MASTER|SYNC_MASTER] [--force]
+      A caught-up slave broker becomes the master.
+  broker truncate [-b ADDR] [--offset N]    broker ha [-b ADDR]
+      A diverged slave cuts its log and follows again; replication state and lag.
 
 Clients (-n, --name-server ADDRS: default 127.0.0.1:9876):
   topic create NAME [--queues N]    topic list    topic route NAME    topic stats NAME
@@ -46,7 +51,7 @@ Exit status: 0 done, 1 failed, 2 usage error.
 
 const COMMANDS: Command[] = [
   devCommand, namesrvCommand, brokerCommand, sendCommand, consumeCommand, offsetsCommand, resetOffsetCommand, dlqCommand,
-  topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand,
+  topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand, brokerPromoteCommand, brokerTruncateCommand, brokerHaCommand,
 ];
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -89,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(c, args);
     }
     default: {
+      const sub = cmd === 'broker' ? COMMANDS.find((x) => x.name === `broker ${rest[0]}`) : undefined;
+      if (sub) return runCommand(sub, rest.slice(1));
       const c = COMMANDS.find((x) => x.name === cmd);
       if (!c) throw new UsageError(`unknown command ${cmd}`);
       return runCommand(c, rest);

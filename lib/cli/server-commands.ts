@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Broker, type BrokerStartConfig } from '../broker/broker';
-import { DEFAULT_BROKER_PORT, parseNamesrvAddr } from '../broker/broker-config';
+import { DEFAULT_BROKER_PORT, DEFAULT_HA_PORT, parseNamesrvAddr } from '../broker/broker-config';
 import { isKeelError, KeelError } from '../common/errors';
 import { DEFAULT_NAMESRV_PORT, NameServer } from '../namesrv/name-server';
 import { UsageError, portOption, stringOption, type ParsedArgs } from './args';
@@ -83,13 +83,18 @@ Runs a RocketMQ 4.x name server until SIGINT or SIGTERM.
 const BROKER_OPTIONS = {
   host: { type: 'string' }, port: { type: 'string' }, dir: { type: 'string' }, 'flush-mode': { type: 'string' },
   'broker-name': { type: 'string' }, cluster: { type: 'string' }, 'auto-create-topics': { type: 'string' },
+  role: { type: 'string' }, 'ha-port': { type: 'string' }, 'ha-master': { type: 'string' },
 } as const;
 
 const BROKER_FLAGS_USAGE = `  --host ADDR                 address to listen on (default 127.0.0.1)
   --flush-mode SYNC|ASYNC     SYNC: a send is answered after fdatasync (default ASYNC)
   --broker-name NAME          default broker-a
   --cluster NAME              default DefaultCluster
-  --auto-create-topics BOOL   create a topic on its first send (default true)`;
+  --auto-create-topics BOOL   create a topic on its first send (default true)
+  --role ROLE                 ASYNC_MASTER (default), SYNC_MASTER (a send is answered once a slave
+                              holds it) or SLAVE (read-only, follows --ha-master)
+  --ha-port PORT              a master's port for its slaves (default 10912; 0: any free port)
+  --ha-master ADDR            a slave's master, "host:port" of its --ha-port`;
 
 /** The broker settings the flags give, for `broker` and `dev` alike: only those given, so the file's stay. */
 function brokerFlags(values: ParsedArgs['values']): Partial<BrokerStartConfig> {
@@ -110,12 +115,20 @@ function brokerFlags(values: ParsedArgs['values']): Partial<BrokerStartConfig> {
   flag('broker-name', 'brokerName', (v) => v);
   flag('cluster', 'clusterName', (v) => v);
   flag('auto-create-topics', 'autoCreateTopics', parseFlag.boolean);
+  flag('role', 'brokerRole', parseFlag.brokerRole);
+  flag('ha-port', 'haListenPort', () => portOption(values, 'ha-port', DEFAULT_HA_PORT));
+  flag('ha-master', 'haMasterAddress', (v) => v);
   return out;
 }
 
 function describeBroker(b: Broker): string {
   const c = b.config;
   return `${c.brokerName} (cluster ${c.clusterName}, ${c.flushMode} flush) listening on ${b.address()}, data ${path.resolve(c.storeDir)}`;
+}
+
+function describeReplication(b: Broker): string {
+  const r = b.replication.info();
+  return r.master ? `${r.role}, slaves connect to ${r.master.address}` : `SLAVE (brokerId ${r.brokerId}) of ${r.slave!.masterAddress}`;
 }
 
 export const brokerCommand: Command = {
@@ -125,9 +138,10 @@ export const brokerCommand: Command = {
 Runs a RocketMQ 4.x broker on a keelmq store until SIGINT or SIGTERM.
 
   -c, --config FILE           broker.conf (key=value) or JSON with RocketMQ's keys: brokerName,
-                              brokerClusterName, brokerId (0), listenPort, namesrvAddr,
+                              brokerClusterName, brokerId, listenPort, namesrvAddr,
                               storePathRootDir, flushDiskType (SYNC_FLUSH|ASYNC_FLUSH),
-                              autoCreateTopicEnable, brokerIP1; flags override the file
+                              autoCreateTopicEnable, brokerIP1, brokerRole, haListenPort,
+                              haMasterAddress, slaveReadEnable; flags override the file
   -n, --name-server ADDRS     name servers to register with, "host:port;host:port" (default 127.0.0.1:9876)
   --dir DIR                   data directory (required, here or as storePathRootDir)
   --port PORT                 port to listen on (default ${DEFAULT_BROKER_PORT}; 0: any free port)
@@ -142,6 +156,7 @@ ${BROKER_FLAGS_USAGE}`,
     if (config.storeDir === undefined) throw new UsageError('a data directory is needed: --dir DIR, or storePathRootDir in --config');
     const broker = await listening(Broker.start({ namesrvAddr: [`127.0.0.1:${DEFAULT_NAMESRV_PORT}`], ...config, storeDir: config.storeDir }), '--port');
     log(`keelmq broker ${describeBroker(broker)}`);
+    log(`replication: ${describeReplication(broker)}`);
     log(`registering with name servers ${broker.config.namesrvAddr.join(';') || '(none)'}`);
     return untilSignal(`ready broker=${broker.address()}`, () => broker.close());
   },

@@ -35,7 +35,10 @@ export type KeelErrorCode =
   | 'REMOTING_LISTEN_FAILED'      // a server cannot listen on its address (in use, not local); the errno is the cause
   | 'REMOTING_CONNECTION_CLOSED'  // the connection closed before the response arrived
   | 'REMOTING_ERROR_RESPONSE'     // the peer answered with an error code (RemotingResponseError.responseCode)
-  | 'REMOTING_TOO_MANY_REQUESTS' // too many async or oneway requests in flight
+  | 'REMOTING_TOO_MANY_REQUESTS'  // too many async or oneway requests in flight
+  | 'REPLICA_INVALID'             // bytes offered to a replica that are not whole, valid, contiguous records at its end
+  | 'REPLICA_DIVERGED'            // a slave's log differs from its master's: it serves nothing until truncated
+  | 'NOT_MASTER'                  // a write or a promotion refused by a broker in the wrong role
   | 'SEND_FAILED';                // every attempt of a send (the first and its retries) failed; the last failure is the cause
 
 export class KeelError extends Error {

@@ -49,4 +49,8 @@ export const RequestCode = {
   SEND_MESSAGE_V2: 310,
   SEND_BATCH_MESSAGE: 320,
   QUERY_DATA_VERSION: 322,
+  /** keelmq's own (RocketMQ 4.x has no switchover without DLedger): a slave becomes the master. */
+  PROMOTE_TO_MASTER: 9001,
+  /** keelmq's own: a diverged slave cuts its log and follows its master again. */
+  TRUNCATE_SLAVE: 9002,
 } as const;

@@ -70,6 +70,16 @@ class WriteBatch {
   get lastRecordStart(): number { return this.offsets.length ? this.offsets[this.offsets.length - 1] : -1; }
 }
 
+/** A record of a raw append (appendRaw), as replication.ts read it. */
+export interface RawRecord {
+  slot: QueueSlot;
+  queueOffset: number;
+  offset: number;
+  size: number;
+  tagsCode: number;
+  storeTime: number;
+}
+
 class PutRequest {
   settled = false;
   resolve!: (r: PutResult | PutResult[]) => void;
@@ -171,6 +181,8 @@ export class CommitLog {
   get minOffset(): number { return this.segments.first ? this.segments.first.start : 0; }
   /** Writes whose CRCs the CRC worker computed. */
   crcWorkerWrites = 0;
+  /** Told of every range written to the OS, in order (the replication hook; see replication.ts). */
+  onCommitted: ((from: number, to: number, bytes: Buffer) => void) | null = null;
 
   /** Loads the segment files; recovery then calls resumeAt(). */
   async load(): Promise<void> {
@@ -336,6 +348,7 @@ export class CommitLog {
         this.window.written(batch.start, batch.buf, batch.fill);
         this.recycle(batch);
         this.writtenOffset = batch.end;
+        this.onCommitted?.(batch.start, batch.end, batch.buf.subarray(0, batch.fill));
         this.wakeWriteWaiters();
         if (this.timeoutStalled) this.armTimeout();
         this.unflushed.push({ end: batch.end, lastRecordStart: batch.lastRecordStart, lastStoreTime: batch.storeTimes.length ? batch.storeTimes[batch.storeTimes.length - 1] : -1 });
@@ -488,6 +501,64 @@ export class CommitLog {
     } catch (e) {
       this.onFatal(new KeelError('STORE_READ_ONLY', `a CommitLog write failed and cutting the partial write failed too; the store is read-only until reopened`, { cause: e }));
     }
+  }
+
+  /**
+   * Appends bytes a replica received, already verified record by record
+   * (replication.ts): CRCs stamped, queue offsets taken, one segment, starting
+   * at appendOffset. Written, flushed and dispatched like puts; resolves when a
+   * put of them would.
+   */
+  appendRaw(bytes: Buffer, end: number, records: RawRecord[], now: number): Promise<unknown> {
+    if (this.blocked) return Promise.reject(this.blocked);
+    if (this.current) this.seal();
+    // The caller's bytes are written as they are; one of a pooled chunk's size would be taken into the pool.
+    const buf = bytes.length === CHUNK_SIZE ? Buffer.from(bytes) : bytes;
+    const batch = new WriteBatch(this.segments.obtain(this.appendOffset), this.appendOffset, buf);
+    batch.fill = bytes.length;
+    for (const r of records) {
+      batch.slots.push(r.slot);
+      batch.queueOffsets.push(r.queueOffset);
+      batch.offsets.push(r.offset);
+      batch.sizes.push(r.size);
+      batch.tagsCodes.push(r.tagsCode);
+      batch.storeTimes.push(r.storeTime);
+      if (r.storeTime > this.lastStoreTime) this.lastStoreTime = r.storeTime;
+    }
+    batch.end = this.appendOffset = end;
+    if (end === batch.seg.end) this.precreateNext();
+    this.undispatched.push(batch);
+    this.sealed.push(batch);
+    const needsFlush = this.flush.mode === 'SYNC';
+    // No results: nobody reads them for replicated records.
+    const req = new PutRequest(batch, 0, 0, false, end, needsFlush, needsFlush ? now + this.options.syncFlushTimeoutMs : 0);
+    batch.requests.push(req);
+    this.waiting.push(req);
+    if (needsFlush) {
+      this.flush.want(end);
+      if (!this.timeoutTimer && !this.timeoutStalled) this.armTimeout();
+    }
+    this.scheduleWrite();
+    return req.promise;
+  }
+
+  /**
+   * Moves every position back to `offset` (a record boundary; the caller made
+   * sure nothing is in flight) and forgets what was read past it. The caller
+   * cuts the files. `lastRecordStart` is a record start at or below it.
+   */
+  rewind(offset: number, lastRecordStart: number): void {
+    this.window.clear();
+    this.ahead = null;
+    this.unflushed.length = 0;
+    this.appendOffset = this.writtenOffset = this.confirmedOffset = offset;
+    this.flush.flushed = offset;
+    this.lastFlushedRecordStart = Math.min(this.lastFlushedRecordStart, lastRecordStart);
+  }
+
+  /** True while puts or raw appends are not yet written or dispatched. */
+  get busy(): boolean {
+    return this.writing || this.writeScheduled || this.current !== null || this.sealed.length > 0 || this.undispatched.length > 0;
   }
 
   private precreateNext(): void {

@@ -8,11 +8,12 @@ import { readLong, Checkpoint } from './checkpoint';
 import { CommitLog } from './commit-log';
 import { CQ_ENTRY_SIZE, decodeEntry } from './consume-queue';
 import { Dispatcher, type ArrivalListener } from './dispatcher';
-import { QueueTable } from './queue-table';
+import { QueueTable, type QueueSlot } from './queue-table';
 import { recover, type RecoveryReport } from './recovery';
 import { Reaper, type ReapResult, type ReaperStats } from './reaper';
 import { resolveOptions, type FlushMode, type StoreOptions } from './options';
 import type { Clock, TimerHandle } from '../common/clock';
+import { combineStatus, splitRaw, type RawSplit, type ReplicationHook } from './replication';
 
 export type { MessageFilter } from '../common/message';
 
@@ -40,6 +41,8 @@ export interface StoreStats {
   crcWorkerWrites: number;
   /** onArrival listeners that threw (or rejected); each went to the onListenerError option. */
   listenerErrors: number;
+  /** The replication hook's own figures (HAMaster: slaves, lag in bytes and ms, bytes/s); null without a hook. */
+  replication: object | null;
 }
 
 /** Reads of a queue span other queues' records up to this gap rather than issue another read. */
@@ -69,6 +72,11 @@ export class MessageStore {
   private readonly bornHost: { ip: number; port: number };
   private readonly reaper: Reaper;
   private owner: StoreOwner | null = null;
+  private hook: ReplicationHook | null = null;
+  /** Set on a slave's store: puts are refused, replicated bytes are taken (appendReplica). */
+  private replicaOnly = false;
+  /** Raw appends and truncations of a replica, one at a time. */
+  private replicaOps: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -162,6 +170,7 @@ export class MessageStore {
     const now = this.options.clock.now();
     const p = this.prepare(msg, now);
     if (p instanceof Promise) return p as Promise<never>;
+    if (this.hook) return this.replicated(this.commitLog.appendOffset, this.commitLog.append([p], true, now)) as Promise<PutResult>;
     return this.commitLog.append([p], true, now) as Promise<PutResult>;
   }
 
@@ -176,7 +185,184 @@ export class MessageStore {
       if (p instanceof Promise) return p as Promise<never>;
       prepared[i] = p;
     }
+    if (this.hook) return this.replicated(this.commitLog.appendOffset, this.commitLog.append(prepared, false, now)) as Promise<PutResult[]>;
     return this.commitLog.append(prepared, false, now) as Promise<PutResult[]>;
+  }
+
+  /** A put just appended, acknowledged once both its flush and the hook's replication say so. */
+  private replicated(before: number, put: Promise<PutResult | PutResult[]>): Promise<PutResult | PutResult[]> {
+    const end = this.commitLog.appendOffset;
+    // A put refused before taking an offset has nothing to replicate.
+    if (end === before) return put;
+    const wait = this.hook!.waitFor(end);
+    if (!wait) return put;
+    return Promise.all([put, wait]).then(([results, status]) => {
+      combineStatus(results, status);
+      return results;
+    });
+  }
+
+  /**
+   * Sets (or with null removes) the replication hook: it is told of every
+   * CommitLog range committed from now on and may hold puts until they are
+   * replicated (see replication.ts, and lib/ha for master/slave over TCP).
+   * Without a hook, puts take exactly the path they take in a store that never had one.
+   */
+  setReplicationHook(hook: ReplicationHook | null): void {
+    this.readBlock();
+    const old = this.hook;
+    if (old === hook) return;
+    this.hook = null;
+    this.commitLog.onCommitted = null;
+    old?.detached?.();
+    if (!hook) return;
+    if (typeof hook.committed !== 'function' || typeof hook.waitFor !== 'function') throw new TypeError('a replication hook has committed() and waitFor()');
+    this.hook = hook;
+    hook.attached?.(this.commitLog.writtenOffset);
+    this.commitLog.onCommitted = (from, to, bytes) => {
+      try {
+        hook.committed(from, to, bytes);
+      } catch (e) {
+        process.emitWarning(`the replication hook failed on committed(${from}, ${to}): ${e instanceof Error ? e.stack ?? e.message : String(e)}`, 'KeelReplicationWarning');
+      }
+    };
+  }
+
+  /** On (a slave's store): every put is refused with NOT_MASTER; appendReplica and truncate still work. */
+  setReplicaOnly(on: boolean): void {
+    this.readBlock();
+    this.replicaOnly = on === true;
+  }
+
+  get isReplicaOnly(): boolean { return this.replicaOnly; }
+
+  /**
+   * Up to `maxBytes` committed CommitLog bytes from `offset` (never past what is
+   * in the OS, nor across a segment's end), as stored: what a replication hook
+   * sends. Null when the offset is below the log's start or at or past its
+   * committed end.
+   */
+  async readCommitLog(offset: number, maxBytes: number): Promise<Buffer | null> {
+    this.readBlock();
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError('offset must be a non-negative integer');
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new TypeError('maxBytes must be a positive integer');
+    const c = this.commitLog;
+    const segEnd = offset - (offset % this.options.commitLogSegmentSize) + this.options.commitLogSegmentSize;
+    const n = Math.min(maxBytes, c.writtenOffset - offset, segEnd - offset);
+    if (n <= 0 || offset < c.minOffset) return null;
+    return c.read(offset, n);
+  }
+
+  /** The CommitLog's committed end (in the OS), where a replica's next bytes would go, and its start. */
+  get commitLogRange(): { min: number; committed: number; max: number } {
+    const c = this.commitLog;
+    return { min: c.minOffset, committed: c.writtenOffset, max: c.appendOffset };
+  }
+
+  get commitLogSegmentSize(): number { return this.options.commitLogSegmentSize; }
+
+  /**
+   * Appends CommitLog bytes received from a master at `offset`, which must be
+   * this store's end (or anywhere, into an empty store). The bytes are checked
+   * record by record (CRCs, lengths, offsets, each queue's offsets following
+   * on) and only whole records are stored; they are dispatched to this store's
+   * own ConsumeQueues. Resolves with the new end once they are written (ASYNC
+   * flush) or durable (SYNC), after which `bytes` from `end - offset` on (an
+   * incomplete last record) should be offered again with what follows. Rejects
+   * with REPLICA_INVALID on anything else, storing nothing of the call.
+   */
+  appendReplica(offset: number, bytes: Buffer): Promise<number> {
+    const run = this.replicaOps.then(() => this.appendReplicaNow(offset, bytes));
+    this.replicaOps = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendReplicaNow(offset: number, bytes: Buffer): Promise<number> {
+    const blocked = this.replicaBlock();
+    if (blocked) throw blocked;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError('offset must be a non-negative integer');
+    if (!Buffer.isBuffer(bytes)) throw new TypeError('bytes must be a Buffer');
+    const c = this.commitLog;
+    if (offset !== c.appendOffset) {
+      if (c.appendOffset !== c.minOffset || this.queues.size > 0 || c.busy) {
+        throw new KeelError('REPLICA_INVALID', `replicated bytes offered at CommitLog offset ${offset}, but this store ends at ${c.appendOffset}`);
+      }
+      // An empty replica starts where its master's log is (RocketMQ: at the start of the master's last segment).
+      if (offset % this.options.commitLogSegmentSize !== 0) throw new KeelError('REPLICA_INVALID', `an empty replica starts at a segment start, not at ${offset}`);
+      await c.segments.truncateFrom(c.minOffset);
+      c.resumeAt(offset, offset, 0);
+      await this.writeCheckpoint();
+    }
+    let at = offset;
+    let rest = bytes;
+    // One call may cover an end marker and the next segment's records: all are checked before any is stored.
+    const splits: RawSplit[] = [];
+    const next = new Map<QueueSlot, number>();
+    while (rest.length > 0) {
+      const split = splitRaw(rest, at, this.options.commitLogSegmentSize, this.queues, this.options.wholeRecordCrc, this.options.maxQueuesPerTopic, next);
+      if (split.end === at) break;
+      splits.push(split);
+      rest = rest.subarray(Math.min(rest.length, split.end - at));
+      at = split.end;
+    }
+    for (const [slot, n] of next) slot.next = n;
+    const now = this.options.clock.now();
+    await Promise.all(splits.map((s) => c.appendRaw(s.bytes, s.end, s.records, now)));
+    return at;
+  }
+
+  /**
+   * Cuts the CommitLog back to `offset` (a record boundary at or above its
+   * start: the end of a record, or a segment start) and every ConsumeQueue to
+   * match, durably: what a diverged replica needs before it can follow its
+   * master again. No puts may be in flight. REPLICA_INVALID when `offset` is
+   * not a record boundary of this log.
+   */
+  truncate(offset: number): Promise<void> {
+    const run = this.replicaOps.then(() => this.truncateNow(offset));
+    this.replicaOps = run.catch(() => undefined);
+    return run;
+  }
+
+  private async truncateNow(offset: number): Promise<void> {
+    const blocked = this.replicaBlock();
+    if (blocked) throw blocked;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError('offset must be a non-negative integer');
+    const c = this.commitLog;
+    await c.drain();
+    await c.flush.flushAll();
+    if (c.busy) throw new KeelError('REPLICA_INVALID', `store ${this.dir} has puts in flight; truncate a replica only`);
+    if (offset >= c.appendOffset) return;
+    const segSize = this.options.commitLogSegmentSize;
+    const segStart = offset - (offset % segSize);
+    if (offset < c.minOffset) throw new KeelError('REPLICA_INVALID', `offset ${offset} is below the CommitLog's start ${c.minOffset}`);
+    if (offset !== segStart && !(await this.isRecordEnd(offset))) {
+      throw new KeelError('REPLICA_INVALID', `offset ${offset} is not a record boundary of ${this.dir}`);
+    }
+    c.rewind(offset, segStart >= c.minOffset ? segStart : c.minOffset);
+    for (const s of this.queues.all()) {
+      if (s.cq.maxPhysicalEnd > offset) await s.cq.truncateByPhysical(offset);
+      s.next = s.cq.maxOffset;
+    }
+    // The checkpoint first: a crash between the two finds more log than it records durable (kept as an
+    // unflushed tail), never less (which open would refuse as lost data).
+    await this.writeCheckpoint();
+    await c.segments.truncateFrom(offset);
+    c.segments.obtain(offset);
+  }
+
+  /** Whether a record ends exactly at `offset`: walks the records of its segment from the segment's start. */
+  private async isRecordEnd(offset: number): Promise<boolean> {
+    const segSize = this.options.commitLogSegmentSize;
+    let at = offset - (offset % segSize);
+    while (at < offset) {
+      const head = await this.commitLog.read(at, 8);
+      if (!head) return false;
+      const size = head.readInt32BE(0);
+      if (size <= 0 || head.readUInt32BE(4) !== 0xdaa320a7) return false;
+      at += size;
+    }
+    return at === offset;
   }
 
   private prepare(msg: Message, now: number): PreparedMessage | Promise<never> {
@@ -190,6 +376,12 @@ export class MessageStore {
   }
 
   private writeBlock(): KeelError | null {
+    if (this.replicaOnly && this.state === 'open') return new KeelError('NOT_MASTER', `store ${this.dir} is a slave's: it takes replicated bytes only, no puts (promote its broker first)`);
+    return this.replicaBlock();
+  }
+
+  /** What stops a replica's appends: what stops puts, except being a replica. */
+  private replicaBlock(): KeelError | null {
     if (this.state === 'closed' || this.state === 'closing') return new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
     if (this.failure) return new KeelError('STORE_READ_ONLY', `store ${this.dir} is read-only after an earlier failure: ${this.failure.message}`, { cause: this.failure });
     // After read-only (which freeing space does not cure), before a write being repaired (which passes by itself).
@@ -435,6 +627,7 @@ export class MessageStore {
       reaper: this.reaper.stats(),
       crcWorkerWrites: c.crcWorkerWrites,
       listenerErrors: this.dispatcher.listenerErrors,
+      replication: this.hook?.stats?.() ?? null,
     };
   }
 
@@ -504,6 +697,7 @@ export class MessageStore {
     const closed = new KeelError('STORE_CLOSED', `store ${this.dir} is closed`);
     this.commitLog.block(closed);
     this.checkpointTimer?.cancel();
+    if (this.hook) this.setReplicationHook(null);
     try {
       await this.reaper.stop();
       await this.commitLog.drain();

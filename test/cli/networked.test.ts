@@ -366,7 +366,7 @@ process.stdout.write = (chunk, ...rest) => {
     expect(ns.output()).to.match(/SIGTERM: closing\nclosed cleanly\n$/);
   });
 
-  it('cli - JSON config; a bad value names the file and key (exit 1), a slave role is refused', async () => {
+  it('cli - JSON config; a bad value names the file and key (exit 1), a slave without its master\'s address is refused', async () => {
     const json = path.join(t.dir, 'broker.json');
     fs.writeFileSync(json, JSON.stringify({ brokerName: 'broker-j', storePathRootDir: path.join(t.dir, 'j'), flushDiskType: 'SOMETIMES' }));
     const bad = await keelmq(t.dir, 'broker', '--config', json, '--port', '0');
@@ -375,7 +375,7 @@ process.stdout.write = (chunk, ...rest) => {
     fs.writeFileSync(path.join(t.dir, 'slave.conf'), 'brokerRole=SLAVE\nstorePathRootDir=s\n');
     const slave = await keelmq(t.dir, 'broker', '-c', 'slave.conf', '--port', '0');
     expect(slave.status).to.equal(1);
-    expect(slave.stderr).to.match(/slave\.conf:1: brokerRole SLAVE: keelmq serves masters only/);
+    expect(slave.stderr).to.match(/OPTION_INVALID: a SLAVE needs haMasterAddress/);
     expect(fs.existsSync(path.join(t.dir, 'j'))).to.equal(false);
     expect(fs.existsSync(path.join(t.dir, 's'))).to.equal(false);
     // The JSON file's directory and name, with the flag overriding its flush mode.
@@ -385,5 +385,46 @@ process.stdout.write = (chunk, ...rest) => {
     expect(broker.output()).to.include('registering with name servers 127.0.0.1:1');
     broker.child.kill('SIGTERM');
     expect(await broker.exited).to.equal(0);
+  });
+});
+
+describe('keelmq broker --role, promote, truncate, ha', function () {
+  this.timeout(60_000);
+  let t: ReturnType<typeof tmpDir>;
+  const servers: Server[] = [];
+  beforeEach(() => { t = tmpDir('keelmq-cli-ha-'); });
+  afterEach(() => {
+    for (const s of servers.splice(0)) stopped(s);
+    t.cleanup();
+  });
+
+  it('cli - a master and its slave from flags; broker ha shows the link; truncate refuses a master; the master killed, promote makes the caught-up slave the master', async () => {
+    const master = await startServer(t.dir, ['broker', '--dir', 'm', '--port', '0', '--ha-port', '0', '--role', 'SYNC_MASTER', '-n', '127.0.0.1:1']);
+    servers.push(master);
+    const haAddr = /slaves connect to (\S+)/.exec(master.output())![1]!;
+    const mAddr = /^broker=(\S+)$/.exec(master.ready[1]!)![1]!;
+    const slave = await startServer(t.dir, ['broker', '--dir', 's', '--port', '0', '--role', 'SLAVE', '--ha-master', haAddr, '-n', '127.0.0.1:1']);
+    servers.push(slave);
+    expect(slave.output()).to.match(new RegExp(`replication: SLAVE \\(brokerId 1\\) of ${haAddr.replace(/\./g, '\\.')}`));
+    const sAddr = /^broker=(\S+)$/.exec(slave.ready[1]!)![1]!;
+    let ha: Run;
+    for (;;) {
+      ha = await keelmq(t.dir, 'broker', 'ha', '-b', mAddr);
+      if (/^haConnectionCount 1$/m.test(ha.stdout)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ha.status).to.equal(0);
+    expect(ha.stdout).to.match(/^brokerRole SYNC_MASTER$/m);
+    expect(ha.stdout).to.match(/^haSlaveFallBehindBytes 0$/m);
+    const noTruncate = await keelmq(t.dir, 'broker', 'truncate', '-b', mAddr);
+    expect(noTruncate.status).to.equal(1);
+    expect(noTruncate.stderr).to.match(/^keelmq: NOT_MASTER: only a slave is truncated/);
+    master.child.kill('SIGKILL');
+    await master.exited;
+    // The slave had caught up: promoted without --force.
+    const ok = await keelmq(t.dir, 'broker', 'promote', '-b', sAddr);
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/^promoted to ASYNC_MASTER at CommitLog offset 0$/m);
+    expect((await keelmq(t.dir, 'broker', 'ha', '-b', sAddr)).stdout).to.match(/^brokerRole ASYNC_MASTER$/m);
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * RocketMQ 4.x HA wire format (HAConnection / HAClient). Slave → master: its
+ * max CommitLog offset, 8 bytes big-endian, again and again. Master → slave:
+ * frames `offset 8 · length 4 · bytes`, the bytes being the master's CommitLog
+ * from `offset` on; a frame with length 0 is a heartbeat (or says "that was
+ * all for now").
+ */
+
+export const OFFSET_REPORT_SIZE = 8;
+export const FRAME_HEADER_SIZE = 12;
+/** RocketMQ's haTransferBatchSize. */
+export const MAX_FRAME_BYTES = 32 * 1024;
+
+export function encodeOffset(offset: number): Buffer {
+  const b = Buffer.allocUnsafe(OFFSET_REPORT_SIZE);
+  b.writeBigUInt64BE(BigInt(offset));
+  return b;
+}
+
+export function encodeFrameHeader(offset: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+  b.writeBigUInt64BE(BigInt(offset), 0);
+  b.writeInt32BE(length, 8);
+  return b;
+}
+
+/** Bytes arriving in pieces, consumed in fixed or announced sizes. */
+export class ByteQueue {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.chunks.push(b);
+    this.size += b.length;
+  }
+
+  get length(): number { return this.size; }
+
+  /** The first `n` bytes without consuming them (n ≤ length): a view when one chunk holds them, else only the chunks needed are joined. */
+  peek(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
+    let k = 0;
+    for (let have = 0; have < n; k++) have += this.chunks[k].length;
+    const joined = Buffer.concat(this.chunks.slice(0, k));
+    this.chunks.splice(0, k, joined);
+    return joined.subarray(0, n);
+  }
+
+  /** Consumes `n` bytes; the result may be a view of a pushed chunk (pushed chunks must not be reused by the caller). */
+  take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const out = this.peek(n);
+    const first = this.chunks[0];
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.size -= n;
+    return out;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.size = 0;
+  }
+}
+
+/** A 64-bit big-endian offset read from the wire, or null when it does not fit a safe integer (not a peer of ours). */
+export function readOffset(b: Buffer, at: number): number | null {
+  const v = b.readBigUInt64BE(at);
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(v);
+}
