@@ -64,6 +64,9 @@ table on stdout, progress on stderr, writes bench/results/store.json
                        (the disk is always measured: machine.* needs it);
                        ${BROKER} (alias broker) = the networked broker rows, at
                        1 KiB unless --size says otherwise
+  --match <regex>      only the workloads whose progress label matches (and the
+                       rest of their group: a read needs its append), e.g.
+                       --match 'put ×1|produce' (the disk is always measured)
   --repeat <n>         run every workload n times; the table shows the median
                        msgs/s (min–max), the JSON every run under "runs"
   --dir <path>         where the stores are written (default: the OS temp dir);
@@ -81,6 +84,7 @@ interface Config {
   systems: System[];
   broker: boolean;
   repeat: number;
+  match: RegExp | null;
   base: string;
   recoverySizes: number[];
 }
@@ -106,6 +110,7 @@ function parseConfig(argv: string[]): Config | null {
       duration: { type: 'string' },
       only: { type: 'string' },
       repeat: { type: 'string' },
+      match: { type: 'string' },
       dir: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -136,9 +141,18 @@ function parseConfig(argv: string[]): Config | null {
     systems: SYSTEMS.filter((s) => only.includes(s.name)),
     broker: only.includes(BROKER),
     repeat: values.repeat === undefined ? 1 : positiveInt('repeat', values.repeat),
+    match: values.match === undefined ? null : matcher(values.match),
     base: path.join(values.dir ?? os.tmpdir(), `keelmq-bench-${process.pid}`),
     recoverySizes: quick ? [256 * MiB, GiB] : [GiB, 8 * GiB],
   };
+}
+
+function matcher(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new UsageError(`--match: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -192,7 +206,16 @@ function cleanupTask(group: string, dir: string): Task {
   };
 }
 
+/** The tasks of the groups that have a workload --match selects, and the disk's. */
 function plan(cfg: Config): Task[] {
+  const tasks = fullPlan(cfg);
+  const match = cfg.match;
+  if (!match) return tasks;
+  const groups = new Set(tasks.filter((t) => t.label !== undefined && match.test(t.label)).map((t) => t.group));
+  return tasks.filter((t) => t.group === 'disk' || groups.has(t.group));
+}
+
+function fullPlan(cfg: Config): Task[] {
   const tasks: Task[] = [];
   tasks.push({
     group: 'disk',
