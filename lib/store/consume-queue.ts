@@ -43,6 +43,8 @@ export class ConsumeQueue {
   private unsyncedFrom = -1;
   /** An entry write of this process succeeded. */
   private wroteOnce = false;
+  /** An fdatasync of this queue's files is in flight. */
+  private syncing = false;
   /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
   private fresh: boolean;
   private dirReady: Promise<void> | null = null;
@@ -167,9 +169,15 @@ export class ConsumeQueue {
     let memPos = 0;
     while (from < to) {
       const seg = this.files.obtain(from);
-      await seg.ready;
       const n = Math.min(to, seg.end) - from;
-      await seg.write(buf, memPos, n, from - seg.start);
+      // A few KiB at most per interval: a copy into the page cache, cheaper on the main thread than
+      // a hop through the pool (as the CommitLog's small writes; not while this queue's fsync runs).
+      if (seg.canWriteSync && !this.syncing) {
+        seg.writeSync(buf, memPos, n, from - seg.start);
+      } else {
+        await seg.ready;
+        await seg.write(buf, memPos, n, from - seg.start);
+      }
       if (this.unsyncedFrom < 0 || from < this.unsyncedFrom) this.unsyncedFrom = from;
       from += n;
       memPos += n;
@@ -201,11 +209,14 @@ export class ConsumeQueue {
     if (this.unsyncedFrom < 0) return;
     const from = this.unsyncedFrom;
     this.unsyncedFrom = -1;
+    this.syncing = true;
     try {
       await this.files.datasyncRange(from, this.fileMax * CQ_ENTRY_SIZE);
     } catch (e) {
       this.unsyncedFrom = from;
       throw e;
+    } finally {
+      this.syncing = false;
     }
   }
 

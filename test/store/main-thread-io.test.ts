@@ -88,7 +88,7 @@ describe('store - writes and reads on the main thread', function () {
 
         // A write on the main thread that fails after storing part of itself: its puts are rejected and the file cut back.
         const syncWrites = t.counts.syncWrites;
-        t.disk.failWrite({ code: 'EIO', partialBytes: 300 });
+        t.disk.failWrite({ code: 'EIO', partialBytes: 300, match: (op) => op.path.includes('/commitlog/') });
         const failed = store.putBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('lost', i) })));
         await failed.then(() => expect.fail('the failed write was acknowledged'), (e: { code?: string }) => expect(e.code).to.equal('WRITE_FAILED'));
         expect(t.counts.syncWrites, 'the failed write was issued on the main thread').to.equal(syncWrites + 1);
