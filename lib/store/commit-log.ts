@@ -365,13 +365,13 @@ export class CommitLog {
    * Writes a small batch on the main thread, where a hop through the thread
    * pool costs more than the copy into the page cache (queueing a write and
    * taking its callback cost 20–40 µs of main thread here under load, a
-   * pwrite of a few hundred bytes ~3 µs), and returns whether it did. Only a batch stamped inline, whose segment is
-   * ready, while no fdatasync is in flight (a write into pages under
-   * writeback may have to wait for them). A large write stays on the pool
-   * even for a lone producer, who waits for it either way: measured, writing
-   * 240 KB batches on the main thread cost that row ~15 %, the pool's copy
-   * overlapping the main thread's other work. Throws as write() would; the
-   * bytes are in the OS when it returns.
+   * pwrite of a few hundred bytes ~3 µs), and returns whether it did. Only a
+   * batch stamped inline, whose segment is ready, while no fdatasync is in
+   * flight (a write into pages under writeback may have to wait for them).
+   * A large write stays on the pool even for a lone producer, who waits for
+   * it either way: measured, writing 240 KB batches on the main thread cost
+   * that row ~15 %, the pool's copy overlapping the main thread's other work.
+   * Throws as write() would; the bytes are in the OS when it returns.
    */
   private writeNow(batch: WriteBatch): boolean {
     if (batch.stamped || batch.fill > WRITE_NOW_MAX || !batch.seg.canWriteSync || this.flush.busy) return false;
@@ -581,9 +581,9 @@ export class CommitLog {
    * Reads recent bytes on the main thread and returns the count, or null
    * when the bytes are older or the FileIO cannot (the caller then reads
    * through the thread pool). A hop through the pool cost 30–100 µs of main
-   * thread per read here, more than copying a MiB; a consumer following the
-   * producers reads a few records at a time. Older bytes may have left the
-   * page cache, and a disk read would stall the main thread.
+   * thread per read here, and a consumer following the producers reads a few
+   * records at a time. Older bytes may have left the page cache, and a disk
+   * read would stall the main thread.
    */
   private readNow(seg: SegmentFile, buf: Buffer, length: number, offset: number): number | null {
     if (offset < this.writtenOffset - RECENT_READ_BYTES) return null;
