@@ -231,7 +231,7 @@ export class ConsumeQueue {
    */
   get reachesNewPage(): boolean {
     if (this.maxOffset <= this.fileMax) return false;
-    if (this.unsyncedFrom < 0 && !this.wroteOnce) return true;
+    if (!this.wroteOnce) return true;
     const size = this.files.segmentSize;
     const last = this.fileMax * CQ_ENTRY_SIZE - 1;
     const next = this.maxOffset * CQ_ENTRY_SIZE - 1;
