@@ -68,6 +68,9 @@ table on stdout, progress on stderr, writes bench/results/store.json
                        (the disk is always measured: machine.* needs it);
                        ${BROKER} (alias broker) = the networked broker rows, at
                        1 KiB unless --size says otherwise
+  --match <regex>      only the workloads whose progress label matches (and the
+                       rest of their group: a read needs its append), e.g.
+                       --match 'put ×1|produce' (the disk is always measured)
   --repeat <n>         run every workload n times; the table shows the median
                        msgs/s (min–max), the JSON every run under "runs"
   --dir <path>         where the stores are written (default: the OS temp dir);
@@ -86,6 +89,7 @@ interface Config {
   broker: boolean;
   replication: boolean;
   repeat: number;
+  match: RegExp | null;
   base: string;
   recoverySizes: number[];
 }
@@ -111,6 +115,7 @@ function parseConfig(argv: string[]): Config | null {
       duration: { type: 'string' },
       only: { type: 'string' },
       repeat: { type: 'string' },
+      match: { type: 'string' },
       dir: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -142,9 +147,18 @@ function parseConfig(argv: string[]): Config | null {
     broker: only.includes(BROKER),
     replication: only.includes(REPLICATION),
     repeat: values.repeat === undefined ? 1 : positiveInt('repeat', values.repeat),
+    match: values.match === undefined ? null : matcher(values.match),
     base: path.join(values.dir ?? os.tmpdir(), `keelmq-bench-${process.pid}`),
     recoverySizes: quick ? [256 * MiB, GiB] : [GiB, 8 * GiB],
   };
+}
+
+function matcher(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new UsageError(`--match: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -198,7 +212,16 @@ function cleanupTask(group: string, dir: string): Task {
   };
 }
 
+/** The tasks of the groups that have a workload --match selects, and the disk's. */
 function plan(cfg: Config): Task[] {
+  const tasks = fullPlan(cfg);
+  const match = cfg.match;
+  if (!match) return tasks;
+  const groups = new Set(tasks.filter((t) => t.label !== undefined && match.test(t.label)).map((t) => t.group));
+  return tasks.filter((t) => t.group === 'disk' || groups.has(t.group));
+}
+
+function fullPlan(cfg: Config): Task[] {
   const tasks: Task[] = [];
   tasks.push({
     group: 'disk',

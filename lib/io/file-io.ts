@@ -15,8 +15,20 @@ export interface FileHandle {
   readonly path: string;
   /** Reads up to `length` bytes at `position`; returns the count (short only at end of file). */
   read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Optional: read() on the calling thread, same contract. The store uses it
+   * for bytes it wrote recently (in the page cache, so the read is a copy),
+   * where a hop through the thread pool costs more than the copy itself.
+   */
+  readSync?(buf: Uint8Array, offset: number, length: number, position: number): number;
   /** Writes all `length` bytes at `position`, or throws. */
   write(buf: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  /**
+   * Optional: write() on the calling thread, same contract. The store uses it
+   * for a small write while none of its other I/O to the file is in flight,
+   * where a hop through the thread pool costs more than the copy itself.
+   */
+  writeSync?(buf: Uint8Array, offset: number, length: number, position: number): void;
   datasync(): Promise<void>;
   truncate(size: number): Promise<void>;
   size(): Promise<number>;

@@ -32,9 +32,24 @@ class NodeFileHandle implements FileHandle {
     return done;
   }
 
+  readSync(buf: Uint8Array, offset: number, length: number, position: number): number {
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.fd, buf, offset + done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
+  }
+
   async write(buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     let done = 0;
     while (done < length) done += await pwrite(this.fd, buf, offset + done, length - done, position + done);
+  }
+
+  writeSync(buf: Uint8Array, offset: number, length: number, position: number): void {
+    let done = 0;
+    while (done < length) done += fs.writeSync(this.fd, buf, offset + done, length - done, position + done);
   }
 
   datasync(): Promise<void> { return fdatasync(this.fd); }

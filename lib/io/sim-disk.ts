@@ -222,7 +222,9 @@ export function seededRandom(seed: number): () => number {
  * Every call of FileIO, FileHandle and FileLock is one numbered operation
  * (`opCount`); faults and the crash point are placed by that number or by a
  * predicate over the operation. An operation takes effect after the `pause`
- * (by default one setImmediate), never synchronously, so ordering bugs show.
+ * (by default one setImmediate), never synchronously, so ordering bugs show;
+ * the exceptions are readSync and writeSync, synchronous by their contract
+ * (offered only without a `pause` option).
  *
  * A process crash (kill -9) needs no crash(): keep the same disk, call
  * killProcess() to drop the dead process's locks and handles, and open again.
@@ -546,6 +548,11 @@ export class SimDisk implements FileIO {
 
   private async run<T>(kind: OpKind, p: string, body: () => T, to?: string, partial?: (bytes: number) => void): Promise<T> {
     await this.pause(kind);
+    return this.runNow(kind, p, body, to, partial);
+  }
+
+  /** run() without the pause: for the calls that are synchronous by contract (readSync, writeSync). */
+  private runNow<T>(kind: OpKind, p: string, body: () => T, to?: string, partial?: (bytes: number) => void): T {
     if (this.stopped) throw fsError('ECRASHED', kind, p);
     const op: OpInfo = to === undefined ? { n: ++this.ops, kind, path: p } : { n: ++this.ops, kind, path: p, to };
     try {
@@ -580,7 +587,7 @@ export class SimDisk implements FileIO {
       return node;
     };
     // Argument errors reject like every other failure, as NodeFileHandle's async methods do.
-    return {
+    const h: FileHandle = {
       path: given,
       read: async (buf, offset, length, position) => {
         checkRange(buf, offset, length);
@@ -608,6 +615,31 @@ export class SimDisk implements FileIO {
       size: () => this.run('size', np, () => live('fstat').current.size),
       close: () => this.run('close', np, () => { live('close'); closed = true; }),
     };
+    // The same operations as read and write (counted, faulted and crashed alike), done before returning.
+    // Not offered with a pause hook: it may hold any operation, which a synchronous call cannot. Not
+    // enumerable, as on NodeFileHandle's prototype: a test wrapper made by spreading a handle
+    // ({ ...h, read }) must not inherit a synchronous way around the read or write it intercepts.
+    if (!this.options.pause) {
+      Object.defineProperties(h, {
+        readSync: {
+          value: (buf: Uint8Array, offset: number, length: number, position: number): number => {
+            checkRange(buf, offset, length);
+            checkPosition(position, 'read');
+            return this.runNow('read', np, () => live('read').current.read(buf, offset, length, position));
+          },
+        },
+        writeSync: {
+          value: (buf: Uint8Array, offset: number, length: number, position: number): void => {
+            checkRange(buf, offset, length);
+            checkPosition(position, 'write');
+            const data = buf.subarray(offset, offset + length);
+            this.runNow('write', np, () => this.writeData(live('write'), np, data, position), undefined,
+              (bytes) => this.writeData(live('write'), np, data.subarray(0, Math.min(bytes, data.length)), position));
+          },
+        },
+      });
+    }
+    return h;
   }
 
   private writeData(node: FileNode, np: string, data: Uint8Array, position: number): void {

@@ -10,6 +10,8 @@ export const CQ_ENTRY_SIZE = 20;
 const SCAN_CHUNK = 52428;
 /** File bytes a read of entries fetches at once: 16,384 entries. */
 const CQ_READ_AHEAD = 16384 * CQ_ENTRY_SIZE;
+/** The unit in which a file system allocates space (see reachesNewPage). */
+const DISK_PAGE = 4096;
 
 /** Outcome of handing an entry to a queue. */
 export type AppendOutcome = 'appended' | 'present' | 'gap';
@@ -39,6 +41,10 @@ export class ConsumeQueue {
   private cutting: Promise<void> | null = null;
   /** Lowest byte written to the files but not yet fsynced, or -1. */
   private unsyncedFrom = -1;
+  /** An entry write of this process succeeded. */
+  private wroteOnce = false;
+  /** An fdatasync of this queue's files is in flight. */
+  private syncing = false;
   /** True until the queue has its first entry or file: a fresh queue may start at any offset. */
   private fresh: boolean;
   private dirReady: Promise<void> | null = null;
@@ -112,16 +118,25 @@ export class ConsumeQueue {
     return 'appended';
   }
 
-  /** Writes the in-memory entries to the files (one write per segment touched). */
-  commit(): Promise<void> {
-    if (!this.writing) {
-      const cut = this.cutting;
-      this.writing = (async () => {
-        await cut;
-        await this.writeMem();
-      })().finally(() => { this.writing = null; });
+  /**
+   * Writes the entries appended before the call to the files (one write per
+   * segment touched): after the write in flight, one more for what it missed.
+   * One write at a time, each of what is there when it starts: entries
+   * arriving meanwhile wait for the next commit rather than chain writes.
+   */
+  async commit(): Promise<void> {
+    const goal = this.maxOffset;
+    // A cut meanwhile may lower maxOffset below the goal: what it dropped needs no write.
+    while (this.fileMax < Math.min(goal, this.maxOffset)) {
+      if (!this.writing) {
+        const cut = this.cutting;
+        this.writing = (async () => {
+          await cut;
+          await this.writeMem();
+        })().finally(() => { this.writing = null; });
+      }
+      await this.writing;
     }
-    return this.writing;
   }
 
   /**
@@ -143,30 +158,36 @@ export class ConsumeQueue {
   }
 
   private async writeMem(): Promise<void> {
-    while (this.maxOffset > this.fileMax) {
-      // A failed attempt (a full disk) is forgotten, so the next commit tries again.
-      if (!this.dirReady) this.dirReady = this.makeDir().catch((e) => { this.dirReady = null; throw e; });
-      await this.dirReady;
-      const target = this.maxOffset;
-      const buf = this.mem;
-      let from = this.fileMax * CQ_ENTRY_SIZE;
-      const to = target * CQ_ENTRY_SIZE;
-      let memPos = 0;
-      while (from < to) {
-        const seg = this.files.obtain(from);
+    if (this.maxOffset <= this.fileMax) return;
+    // A failed attempt (a full disk) is forgotten, so the next commit tries again.
+    if (!this.dirReady) this.dirReady = this.makeDir().catch((e) => { this.dirReady = null; throw e; });
+    await this.dirReady;
+    const target = this.maxOffset;
+    const buf = this.mem;
+    let from = this.fileMax * CQ_ENTRY_SIZE;
+    const to = target * CQ_ENTRY_SIZE;
+    let memPos = 0;
+    while (from < to) {
+      const seg = this.files.obtain(from);
+      const n = Math.min(to, seg.end) - from;
+      // A few KiB at most per interval: a copy into the page cache, cheaper on the main thread than
+      // a hop through the pool (as the CommitLog's small writes; not while this queue's fsync runs).
+      if (seg.canWriteSync && !this.syncing) {
+        seg.writeSync(buf, memPos, n, from - seg.start);
+      } else {
         await seg.ready;
-        const n = Math.min(to, seg.end) - from;
         await seg.write(buf, memPos, n, from - seg.start);
-        if (this.unsyncedFrom < 0 || from < this.unsyncedFrom) this.unsyncedFrom = from;
-        from += n;
-        memPos += n;
       }
-      // Drop the written entries from memory.
-      const left = (this.maxOffset - target) * CQ_ENTRY_SIZE;
-      // (If appends outgrew `buf` meanwhile, `mem` is a copy with the same layout.)
-      this.mem.copy(this.mem, 0, memPos, memPos + left);
-      this.fileMax = target;
+      if (this.unsyncedFrom < 0 || from < this.unsyncedFrom) this.unsyncedFrom = from;
+      from += n;
+      memPos += n;
     }
+    this.wroteOnce = true;
+    // Drop the written entries from memory.
+    const left = (this.maxOffset - target) * CQ_ENTRY_SIZE;
+    // (If appends outgrew `buf` meanwhile, `mem` is a copy with the same layout.)
+    this.mem.copy(this.mem, 0, memPos, memPos + left);
+    this.fileMax = target;
   }
 
   private async makeDir(): Promise<void> {
@@ -188,12 +209,34 @@ export class ConsumeQueue {
     if (this.unsyncedFrom < 0) return;
     const from = this.unsyncedFrom;
     this.unsyncedFrom = -1;
+    this.syncing = true;
     try {
       await this.files.datasyncRange(from, this.fileMax * CQ_ENTRY_SIZE);
     } catch (e) {
       this.unsyncedFrom = from;
       throw e;
+    } finally {
+      this.syncing = false;
     }
+  }
+
+  /** Entries appended and not yet written to the files. */
+  get unwritten(): number { return this.maxOffset - this.fileMax; }
+
+  /**
+   * Whether the unwritten entries reach a disk page that no write of this
+   * process touched yet (conservatively: any page past the last one written,
+   * and every page before this process wrote anything). Writing into a new
+   * page is what needs free space on the disk.
+   */
+  get reachesNewPage(): boolean {
+    if (this.maxOffset <= this.fileMax) return false;
+    if (!this.wroteOnce) return true;
+    const size = this.files.segmentSize;
+    const last = this.fileMax * CQ_ENTRY_SIZE - 1;
+    const next = this.maxOffset * CQ_ENTRY_SIZE - 1;
+    if (Math.floor(last / size) !== Math.floor(next / size)) return true;
+    return Math.floor((last % size) / DISK_PAGE) !== Math.floor((next % size) / DISK_PAGE);
   }
 
   get isDirty(): boolean { return this.maxOffset > this.fileMax || this.unsyncedFrom >= 0; }

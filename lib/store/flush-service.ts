@@ -65,6 +65,9 @@ export class FlushService {
 
   get error(): KeelError | null { return this.failed; }
 
+  /** An fdatasync is in flight. */
+  get busy(): boolean { return this.inFlight !== null; }
+
   /** Asks for bytes below `offset` to become durable once written, even in ASYNC mode. */
   want(offset: number): void {
     if (offset > this.wanted) this.wanted = offset;

@@ -25,6 +25,8 @@ export class SegmentFile {
   readonly ready: Promise<void>;
   /** The file's size when open() found it (before extending a short one); the full size for a created file. */
   sizeAtOpen: number;
+  /** `ready` has resolved: the file can be written without awaiting it. */
+  isReady = false;
   private readers = 0;
   private destroyRequested: { resolve: () => void; promise: Promise<void> } | null = null;
   private closed = false;
@@ -39,6 +41,7 @@ export class SegmentFile {
     this.path = path.join(dir, segmentName(start));
     this.sizeAtOpen = size;
     this.ready = init(this);
+    void this.ready.then(() => { this.isReady = true; }, () => undefined);
     // A creation failure surfaces to whoever awaits `ready`; never as an unhandled rejection.
     this.ready.catch(() => undefined);
   }
@@ -101,8 +104,26 @@ export class SegmentFile {
     }
   }
 
+  /**
+   * read() on the calling thread, when the FileIO can (else null). The caller
+   * holds a reference (acquire), so the file cannot be closed under it.
+   */
+  readSync(buf: Uint8Array, offset: number, length: number, filePos: number): number | null {
+    const h = this.handle;
+    if (!this.isReady || !h?.readSync || this.closed) return null;
+    return h.readSync(buf, offset, length, filePos);
+  }
+
   write(buf: Uint8Array, offset: number, length: number, filePos: number): Promise<void> {
     return this.h.write(buf, offset, length, filePos);
+  }
+
+  /** Whether writeSync() can be used: the file is ready and its FileIO writes on the calling thread. */
+  get canWriteSync(): boolean { return this.isReady && this.handle?.writeSync !== undefined; }
+
+  /** write() on the calling thread; only when canWriteSync. */
+  writeSync(buf: Uint8Array, offset: number, length: number, filePos: number): void {
+    this.h.writeSync!(buf, offset, length, filePos);
   }
 
   datasync(): Promise<void> { return this.h.datasync(); }

@@ -13,7 +13,15 @@ import { messageFor } from './harness';
 import { killStoreOptions, type KillChildArgs } from './kill';
 
 function out(line: string): void {
-  fs.writeSync(1, line + '\n');
+  const buf = Buffer.from(line + '\n');
+  // stdout is a non-blocking pipe: when the parent falls behind, a write fails with EAGAIN (or is short) and is retried.
+  for (let at = 0; at < buf.length;) {
+    try {
+      at += fs.writeSync(1, buf, at);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EAGAIN') throw e;
+    }
+  }
 }
 
 async function main(): Promise<void> {

@@ -75,6 +75,36 @@ describe('sim-disk - reads and writes', () => {
     expect(disk.usedBytes()).to.equal(4096);
   });
 
+  it('does readSync and writeSync before returning, counted, faulted and crashed as read and write', async () => {
+    const disk = new SimDisk({ dirs: ['/d'] });
+    const h = await disk.open('/d/f', { create: true });
+    const ops = disk.opCount;
+    h.writeSync!(Buffer.from('abc'), 0, 3, 0);
+    expect(disk.opCount).to.equal(ops + 1);
+    await h.datasync();
+    await disk.syncDir('/d');
+    h.writeSync!(Buffer.from('def'), 0, 3, 3);
+    disk.failWrite({ partialBytes: 1 });
+    expect(() => h.writeSync!(Buffer.from('ghi'), 0, 3, 6)).to.throw().with.property('code', 'ENOSPC');
+    const buf = Buffer.alloc(8);
+    expect(h.readSync!(buf, 0, 8, 0)).to.equal(7);
+    expect(buf.subarray(0, 7).toString()).to.equal('abcdefg');
+    // Bytes written synchronously are unsynced like any others: a power cut keeps what datasync covered.
+    expect(await text(disk.crash(), '/d/f')).to.equal('abc');
+  });
+
+  it('offers no readSync or writeSync with a pause hook, nor through a spread copy of a handle', async () => {
+    const paused = await new SimDisk({ pause: async () => undefined }).open('/f', { create: true });
+    expect(paused.readSync).to.equal(undefined);
+    expect(paused.writeSync).to.equal(undefined);
+    const plain = await new SimDisk().open('/f', { create: true });
+    expect(typeof plain.writeSync).to.equal('function');
+    // A wrapper that intercepts read or write by spreading the handle must not inherit a way around it.
+    const wrapped = { ...plain };
+    expect(wrapped.readSync).to.equal(undefined);
+    expect(wrapped.writeSync).to.equal(undefined);
+  });
+
   it('awaits the pause hook before each operation', async () => {
     const kinds: OpKind[] = [];
     const disk = new SimDisk({ pause: async (k) => { kinds.push(k); } });
