@@ -53,3 +53,7 @@ export { Broker } from './broker/broker';
 export type { BrokerStartConfig } from './broker/broker';
 export { defaultBrokerConfig, resolveBrokerConfig, parseNamesrvAddr, DEFAULT_BROKER_PORT } from './broker/broker-config';
 export type { BrokerConfig } from './broker/broker-config';
+export { LitePullConsumer } from './client/lite-pull-consumer';
+export type { LitePullConsumerOptions } from './client/lite-pull-consumer';
+export { allocateAveragely, allocateAveragelyByCircle } from './client/allocate-strategy';
+export type { AllocateMessageQueueStrategy } from './client/allocate-strategy';
