@@ -57,3 +57,6 @@ export { LitePullConsumer } from './client/lite-pull-consumer';
 export type { LitePullConsumerOptions } from './client/lite-pull-consumer';
 export { allocateAveragely, allocateAveragelyByCircle } from './client/allocate-strategy';
 export type { AllocateMessageQueueStrategy } from './client/allocate-strategy';
+export { Admin } from './client/admin';
+export type { ConsumerProgress, CreateTopicOptions, QueueProgress, QueryByKeyOptions as AdminQueryByKeyOptions } from './client/admin';
+export type { BrokerAddress, BrokerInfo, ConsumerQueueProgress, QueueOffset, TopicQueueStats } from './client/transport';

@@ -247,6 +247,34 @@ export class BrokerClient {
     return mqTable(expectSuccess(res, 'INVOKE_BROKER_TO_RESET_OFFSET'), (mq, v) => ({ ...mq, offset: Number(v) }));
   }
 
+  /** VIEW_MESSAGE_BY_ID: the record at a commit-log offset; undefined when the broker has none there. */
+  async viewMessage(addr: string, physicalOffset: number): Promise<ReceivedMessage | undefined> {
+    const res = await this.call(addr, RequestCode.VIEW_MESSAGE_BY_ID, { offset: physicalOffset });
+    if (res.code === ResponseCode.SYSTEM_ERROR) return undefined;
+    return decodeMessages(expectSuccess(res, 'VIEW_MESSAGE_BY_ID').body)[0];
+  }
+
+  /** QUERY_MESSAGE by KEYS, or by UNIQ_KEY with `uniqKey`; none on QUERY_NOT_FOUND. */
+  async queryMessage(addr: string, topic: string, key: string, o: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<ReceivedMessage[]> {
+    const res = await this.call(addr, RequestCode.QUERY_MESSAGE, {
+      topic, key, maxNum: o.max, beginTimestamp: o.begin, endTimestamp: o.end, _UNIQUE_KEY_QUERY: o.uniqKey,
+    });
+    if (res.code === ResponseCode.QUERY_NOT_FOUND) return [];
+    return decodeMessages(expectSuccess(res, 'QUERY_MESSAGE').body);
+  }
+
+  /** GET_BROKER_RUNTIME_INFO: the broker's key/value table. */
+  async runtimeInfo(addr: string): Promise<Record<string, string>> {
+    const body = expectSuccess(await this.call(addr, RequestCode.GET_BROKER_RUNTIME_INFO, {}), 'GET_BROKER_RUNTIME_INFO').body;
+    const table = (JSON.parse((body ?? Buffer.from('{}')).toString('utf8')) as { table?: Record<string, unknown> }).table ?? {};
+    return Object.fromEntries(Object.entries(table).map(([k, v]) => [k, String(v)]));
+  }
+
+  /** DELETE_TOPIC_IN_BROKER. */
+  async deleteTopic(addr: string, topic: string): Promise<void> {
+    expectSuccess(await this.call(addr, RequestCode.DELETE_TOPIC_IN_BROKER, { topic }), `delete topic ${topic}`);
+  }
+
   private call(addr: string, code: number, fields: Record<string, string | number | boolean | undefined>): Promise<RemotingCommand> {
     return this.remoting.invokeSync(addr, RemotingCommand.request(code, fields), this.timeoutMs);
   }
@@ -269,7 +297,7 @@ function lockBody(consumerGroup: string, clientId: string, mqSet: MessageQueue[]
  * MessageQueue with object keys, which is not JSON. Keys and values are flat (values are numbers or
  * objects of numbers), so each entry is matched on its own.
  */
-function mqTable<T extends MessageQueue>(res: RemotingCommand, make: (mq: MessageQueue, value: unknown) => T): T[] {
+export function mqTable<T extends MessageQueue>(res: RemotingCommand, make: (mq: MessageQueue, value: unknown) => T): T[] {
   const text = (res.body ?? Buffer.alloc(0)).toString('utf8');
   const start = text.indexOf('"offsetTable"');
   if (start < 0) throw new KeelError('REMOTING_REQUEST_INVALID', `bad reply body: no offsetTable in ${JSON.stringify(text.slice(0, 200))}`);
