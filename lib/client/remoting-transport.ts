@@ -6,7 +6,7 @@
  * does (reference §3.2). Client code: no store, no broker (.dependency-cruiser.cjs).
  */
 import { systemClock, type Clock, type TimerHandle } from '../common/clock';
-import { KeelError } from '../common/errors';
+import { isKeelError, KeelError } from '../common/errors';
 import type { GetMessagesResult, GetStatus, PutStatus, SendResult } from '../common/message';
 import type { MessageExt } from '../common/message';
 import { RemotingClient } from '../remoting/remoting-client';
@@ -247,11 +247,19 @@ export class RemotingTransport implements ClientTransport {
     return a;
   }
 
-  /** The masters of every topic the consumer reads. */
+  /**
+   * The masters of every topic the consumer reads. A topic without a route yet is passed over: a
+   * Java name server has no route for `%RETRY%<group>` until the first heartbeat made the broker
+   * create it.
+   */
   private async brokersOf(c: ConsumerRegistration): Promise<Set<string>> {
     const addrs = new Set<string>();
     for (const topic of c.subscriptions.keys()) {
-      for (const q of await this.admin.readQueues(topic)) {
+      const queues = await this.admin.readQueues(topic).catch((e: unknown) => {
+        if (isKeelError(e, 'TOPIC_NOT_FOUND')) return [];
+        throw e;
+      });
+      for (const q of queues) {
         this.masters.set(q.brokerName, q.addr);
         addrs.add(q.addr);
       }
