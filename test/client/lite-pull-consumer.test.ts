@@ -113,6 +113,34 @@ for (const envDef of CLIENT_ENVS) {
       expect((await pollN(c, 5)).map((m) => m.body.toString())).to.deep.equal(range(0, 5, 'b'));
     });
 
+    it(`lite pull (${envDef.name}) - two subscribers of one group share the queues (2/2 of 4) after a rebalance; every message is polled once`, async function () {
+      await env.createTopic('Share', 4);
+      const o = { group: 'ShareG', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' as const, rebalanceIntervalMs: 300 };
+      const c1 = consumer(o).subscribe('Share');
+      await c1.start();
+      expect(c1.assignment()).to.have.length(4);
+      const c2 = consumer(o).subscribe('Share');
+      try {
+        await c2.start();
+      } catch (e) {
+        // An EmbeddedBroker that admits one consumer per group (before rebalance in-process).
+        if (isKeelError(e, 'GROUP_IN_USE')) this.skip();
+        throw e;
+      }
+      const end = Date.now() + 10_000;
+      while (c1.assignment().length !== 2 || c2.assignment().length !== 2) {
+        if (Date.now() > end) throw new Error(`assignments ${c1.assignment().length}/${c2.assignment().length}`);
+        await sleep(50);
+      }
+      const ids = (c: LitePullConsumer) => c.assignment().map((q) => q.queueId);
+      expect([...ids(c1), ...ids(c2)].sort()).to.deep.equal([0, 1, 2, 3]);
+      await send(env, 'Share', range(0, 40));
+      const got: MessageExt[] = [];
+      const deadline = Date.now() + 10_000;
+      while (got.length < 40 && Date.now() < deadline) got.push(...await c1.poll(100), ...await c2.poll(100));
+      expect(bodies(got)).to.deep.equal(range(0, 40).sort());
+    });
+
     it(`lite pull (${envDef.name}) - auto-commit stores what poll() returned at the next poll after the interval, and at shutdown`, async () => {
       await env.createTopic('Auto', 1);
       await send(env, 'Auto', range(0, 6));
