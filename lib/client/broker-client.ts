@@ -13,6 +13,7 @@ import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
 import { decodeMessages, encodeProperties, type ReceivedMessage } from './message-decoder';
+import type { ConsumerQueueProgress, TopicQueueStats } from './transport';
 
 export interface OutgoingMessage {
   topic: string;
@@ -65,12 +66,6 @@ export interface PullRequest {
   suspendMs: number;
 }
 
-
-/** One queue's offsets as GET_TOPIC_STATS_INFO reports them. */
-export interface QueueStats extends MessageQueue { minOffset: number; maxOffset: number; lastUpdateTimestamp: number }
-
-/** One queue's consumer progress as GET_CONSUME_STATS reports it. */
-export interface QueueProgress extends MessageQueue { brokerOffset: number; consumerOffset: number; lastTimestamp: number }
 
 /** PullSysFlag bits (reference §3.2). */
 const PULL_SUSPEND = 2;
@@ -229,14 +224,14 @@ export class BrokerClient {
   }
 
   /** GET_TOPIC_STATS_INFO; undefined when the broker does not have the topic. */
-  async topicStats(addr: string, topic: string): Promise<QueueStats[] | undefined> {
+  async topicStats(addr: string, topic: string): Promise<TopicQueueStats[] | undefined> {
     const res = await this.call(addr, RequestCode.GET_TOPIC_STATS_INFO, { topic });
     if (res.code === ResponseCode.TOPIC_NOT_EXIST) return undefined;
     return mqTable(expectSuccess(res, 'GET_TOPIC_STATS_INFO'), (mq, v) => ({ ...mq, minOffset: num(v, 'minOffset'), maxOffset: num(v, 'maxOffset'), lastUpdateTimestamp: num(v, 'lastUpdateTimestamp') }));
   }
 
   /** GET_CONSUME_STATS of a group, in one topic or all it consumes on this broker. */
-  async consumeStats(addr: string, group: string, topic?: string): Promise<QueueProgress[]> {
+  async consumeStats(addr: string, group: string, topic?: string): Promise<ConsumerQueueProgress[]> {
     const res = await this.call(addr, RequestCode.GET_CONSUME_STATS, { consumerGroup: group, topic });
     return mqTable(expectSuccess(res, 'GET_CONSUME_STATS'), (mq, v) => ({ ...mq, brokerOffset: num(v, 'brokerOffset'), consumerOffset: num(v, 'consumerOffset'), lastTimestamp: num(v, 'lastTimestamp') }));
   }

@@ -9,8 +9,8 @@ import { RemotingClient, RemotingResponseError } from '../remoting/remoting-clie
 import { ResponseCode } from '../remoting/response-code';
 import { MASTER_ID, PERM_READ, PERM_WRITE, type ClusterInfo, type TopicRouteData } from '../remoting/topic-route-data';
 import type { MessageExt, MessageQueue } from '../common/message';
-import { BrokerClient, type QueueProgress, type QueueStats } from './broker-client';
-import type { BrokerInfo } from './transport';
+import { BrokerClient } from './broker-client';
+import type { BrokerInfo, ConsumerQueueProgress, TopicQueueStats } from './transport';
 import { NameServerClient } from './namesrv-client';
 
 /** A queue and the master that serves it. */
@@ -84,8 +84,8 @@ export class MQAdmin {
   }
 
   /** mqadmin topicStatus; TOPIC_NOT_FOUND when no broker of the route has the topic. */
-  async topicStats(topic: string): Promise<QueueStats[]> {
-    const out: QueueStats[] = [];
+  async topicStats(topic: string): Promise<TopicQueueStats[]> {
+    const out: TopicQueueStats[] = [];
     let found = false;
     for (const addr of await this.masters(topic)) {
       const s = await this.broker.topicStats(addr, topic);
@@ -96,9 +96,9 @@ export class MQAdmin {
   }
 
   /** mqadmin consumerProgress -g: every master of the cluster(s), or of the topic's route. */
-  async consumeStats(group: string, topic?: string): Promise<QueueProgress[]> {
+  async consumeStats(group: string, topic?: string): Promise<ConsumerQueueProgress[]> {
     const addrs = topic !== undefined ? await this.masters(topic) : await this.allMasters();
-    const out: QueueProgress[] = [];
+    const out: ConsumerQueueProgress[] = [];
     for (const addr of addrs) out.push(...await this.broker.consumeStats(addr, group, topic));
     return out;
   }

@@ -7,8 +7,7 @@
  */
 import { systemClock, type Clock, type TimerHandle } from '../common/clock';
 import { isKeelError, KeelError } from '../common/errors';
-import type { GetMessagesResult, GetStatus, PutStatus, SendResult } from '../common/message';
-import type { MessageExt } from '../common/message';
+import type { GetMessagesResult, GetStatus, MessageExt, PutStatus, SendResult } from '../common/message';
 import { RemotingClient } from '../remoting/remoting-client';
 import type { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
@@ -205,7 +204,7 @@ export class RemotingTransport implements ClientTransport {
     }
   }
 
-  async createTopic(topic: string, queues: number, cluster?: string): Promise<BrokerAddress[]> { return this.admin.createTopic(topic, queues, cluster); }
+  createTopic(topic: string, queues: number, cluster?: string): Promise<BrokerAddress[]> { return this.admin.createTopic(topic, queues, cluster); }
   deleteTopic(topic: string, cluster?: string): Promise<void> { return this.admin.deleteTopic(topic, cluster); }
   topicList(): Promise<string[]> { return this.admin.topicList(); }
   topicStats(topic: string): Promise<TopicQueueStats[]> { return this.admin.topicStats(topic); }

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { Admin } from '../../lib/client/admin';
+import { LitePullConsumer } from '../../lib/client/lite-pull-consumer';
 import { transportOf } from '../../lib/client/in-process-transport';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import type { MessageQueue } from '../../lib/client/transport';
@@ -107,6 +108,30 @@ for (const envDef of CLIENT_ENVS) {
         await c.shutdown();
       }
       expect((await admin.consumerProgress('RG', 'Reset')).totalLag).to.equal(0);
+    });
+
+    it(`admin (${envDef.name}) - reset offset by time moves an online LitePullConsumer back too`, async () => {
+      const admin = new Admin(env.target());
+      await admin.createTopic('ResetLite', { queues: 1 });
+      const t = transportOf(env.target());
+      const [q] = (await t.route('ResetLite')).writeQueues as [MessageQueue];
+      for (let i = 0; i < 4; i++) await t.send(q, { topic: 'ResetLite', body: `l-${i}` });
+      const c = new LitePullConsumer(env.target(), { group: 'RLG', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET' }).subscribe('ResetLite');
+      await c.start();
+      try {
+        const got: string[] = [];
+        const poll = async (n: number) => {
+          const end = Date.now() + 10_000;
+          while (got.length < n && Date.now() < end) got.push(...(await c.poll(100)).map((m) => m.body.toString()));
+        };
+        await poll(4);
+        await c.commitSync();
+        await admin.resetOffsetByTime('RLG', 'ResetLite', 0);
+        await poll(8);
+        expect(got).to.deep.equal(['l-0', 'l-1', 'l-2', 'l-3', 'l-0', 'l-1', 'l-2', 'l-3']);
+      } finally {
+        await c.shutdown();
+      }
     });
 
     it(`admin (${envDef.name}) - query a message by offset msgId, by UNIQ_KEY and by key`, async () => {
