@@ -59,3 +59,10 @@ export type { HAMasterOptions, HAMasterStats, MasterRole } from './ha/ha-master'
 export { HASlave, defaultSlaveOptions } from './ha/ha-slave';
 export type { HASlaveOptions, HASlaveStats, Divergence } from './ha/ha-slave';
 export type { SlaveLinkStats } from './ha/ha-connection';
+export { LitePullConsumer } from './client/lite-pull-consumer';
+export type { LitePullConsumerOptions } from './client/lite-pull-consumer';
+export { allocateAveragely, allocateAveragelyByCircle } from './client/allocate-strategy';
+export type { AllocateMessageQueueStrategy } from './client/allocate-strategy';
+export { Admin } from './client/admin';
+export type { ConsumerProgress, CreateTopicOptions, QueueProgress, QueryByKeyOptions as AdminQueryByKeyOptions } from './client/admin';
+export type { BrokerAddress, BrokerInfo, ConsumerQueueProgress, QueueOffset, TopicQueueStats } from './client/transport';

@@ -11,14 +11,11 @@
 import { isTopicName } from '../common/names';
 import { isKeelError } from '../common/errors';
 import type { ReplicationInfo } from './broker-replication';
-import { SCHEDULE_TOPIC } from '../common/message-const';
+import { SYSTEM_TOPICS } from '../consumer/embedded-broker';
 import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
 import type { BrokerContext } from './broker-context';
-
-/** Topics an admin may not create or delete (`TopicValidator.isSystemTopic`, plus keelmq's schedule topic). */
-const SYSTEM_TOPICS = new Set(['TBW102', SCHEDULE_TOPIC, 'RMQ_SYS_TRANS_HALF_TOPIC', 'RMQ_SYS_TRANS_OP_HALF_TOPIC', 'RMQ_SYS_TRACE_TOPIC', 'OFFSET_MOVED_EVENT']);
 
 export interface MessageQueueKey {
   brokerName: string;
@@ -57,21 +54,16 @@ export class AdminProcessor {
   async deleteTopic(req: RemotingCommand): Promise<RemotingCommand> {
     const topic = req.requireString('topic');
     if (SYSTEM_TOPICS.has(topic)) return error(`The topic[${topic}] is conflict with system topic.`);
-    await this.ctx.services.topicConfig.remove(topic);
+    await this.ctx.services.deleteTopic(topic);
     return ok();
   }
 
   async topicStats(req: RemotingCommand): Promise<RemotingCommand> {
     const topic = req.requireString('topic');
-    const t = this.ctx.services.topic(topic);
-    if (!t) return RemotingCommand.response(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist`);
-    const entries: [MessageQueueKey, string][] = [];
-    for (let q = 0; q < t.queues; q++) {
-      const minOffset = this.ctx.store.getMinOffsetInQueue(topic, q);
-      const maxOffset = this.ctx.store.getMaxOffsetInQueue(topic, q);
-      const lastUpdateTimestamp = maxOffset > minOffset ? await this.storeTimeAt(topic, q, maxOffset - 1) : 0;
-      entries.push([this.mq(topic, q), JSON.stringify({ lastUpdateTimestamp, maxOffset, minOffset })]);
-    }
+    if (!this.ctx.services.topic(topic)) return RemotingCommand.response(ResponseCode.TOPIC_NOT_EXIST, `topic[${topic}] not exist`);
+    const entries: [MessageQueueKey, string][] = (await this.ctx.services.topicStats(topic)).map((q) => [
+      this.mq(topic, q.queueId), JSON.stringify({ lastUpdateTimestamp: q.lastUpdateTimestamp, maxOffset: q.maxOffset, minOffset: q.minOffset }),
+    ]);
     return ok(`{"offsetTable":${mqMapJson(entries)}}`);
   }
 
@@ -80,20 +72,15 @@ export class AdminProcessor {
     const only = req.field('topic');
     const online = this.ctx.consumers.group(group);
     const topics = only ? [only] : [...new Set([
-      ...this.ctx.services.offsets.subscriptions().filter((s) => s.group === group).map((s) => s.topic),
+      ...this.ctx.services.groupTopics(group),
       ...(online ? [...online.subscriptions.keys()] : []),
     ])].sort();
     const entries: [MessageQueueKey, string][] = [];
     for (const topic of topics) {
-      const t = this.ctx.services.topic(topic);
-      if (!t) continue;
       // An online group that no longer subscribes to a topic is not shown for it (Java).
       if (online && online.subscriptions.size > 0 && !online.subscriptions.has(topic)) continue;
-      for (let q = 0; q < t.queues; q++) {
-        const brokerOffset = this.ctx.store.getMaxOffsetInQueue(topic, q);
-        const consumerOffset = Math.max(0, this.ctx.services.consumerOffset(group, topic, q) ?? 0);
-        const lastTimestamp = consumerOffset > 0 ? await this.storeTimeAt(topic, q, consumerOffset - 1) : 0;
-        entries.push([this.mq(topic, q), JSON.stringify({ brokerOffset, consumerOffset, lastTimestamp })]);
+      for (const q of await this.ctx.services.consumeProgress(group, topic)) {
+        entries.push([this.mq(topic, q.queueId), JSON.stringify({ brokerOffset: q.brokerOffset, consumerOffset: q.consumerOffset, lastTimestamp: q.lastTimestamp })]);
       }
     }
     return ok(`{"consumeTps":0.0,"offsetTable":${mqMapJson(entries)}}`);
@@ -114,7 +101,7 @@ export class AdminProcessor {
     if (!t) return error(`[reset offset] topic ${topic} does not exist`);
     const before = new Map<number, number | undefined>();
     for (let q = 0; q < t.queues; q++) before.set(q, this.ctx.services.consumerOffset(group, topic, q));
-    const offsets = await this.ctx.services.resetOffsetByTime(group, topic, timestamp === -1 ? Number.MAX_SAFE_INTEGER : timestamp);
+    const offsets = await this.ctx.services.resetOffsetByTime(group, topic, timestamp);
     for (const [q, off] of offsets) {
       const old = before.get(q);
       if (!isForce && old !== undefined && off >= old) {
@@ -203,11 +190,6 @@ export class AdminProcessor {
 
   private mq(topic: string, queueId: number): MessageQueueKey {
     return { brokerName: this.ctx.config.brokerName, queueId, topic };
-  }
-
-  private async storeTimeAt(topic: string, queueId: number, offset: number): Promise<number> {
-    const r = await this.ctx.store.getMessages(topic, queueId, offset, 1);
-    return r.messages[0]?.storeTimestamp ?? 0;
   }
 }
 

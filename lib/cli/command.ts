@@ -1,4 +1,5 @@
 import { parseNamesrvAddr } from '../broker/broker-config';
+import { Admin } from '../client/admin';
 import { MQAdmin } from '../client/mq-admin';
 import { type OptionSpec, type ParsedArgs, UsageError, parseCommandArgs, stringOption } from './args';
 
@@ -36,12 +37,27 @@ export async function runCommand(cmd: Command, argv: string[]): Promise<number> 
 export const NAME_SERVER_OPTION: OptionSpec = { 'name-server': { type: 'string', short: 'n' } };
 export const NAME_SERVER_USAGE = '  -n, --name-server ADDR  name servers, "host:port;host:port" (default 127.0.0.1:9876)';
 
-/** Runs `f` with an admin client on the name servers of `--name-server`, closed afterwards. */
-export async function withAdmin<T>(values: ParsedArgs['values'], f: (admin: MQAdmin) => Promise<T>): Promise<T> {
+/** The name servers of `--name-server`, checked. */
+function nameServers(values: ParsedArgs['values']): string[] {
   const addrs = parseNamesrvAddr(stringOption(values, 'name-server') ?? '127.0.0.1:9876');
   for (const a of addrs) if (!/^[^\s:]+:\d{1,5}$/.test(a)) throw new UsageError(`--name-server: expected host:port, got ${JSON.stringify(a)}`);
   if (addrs.length === 0) throw new UsageError('--name-server: no address');
-  const admin = new MQAdmin({ namesrvAddr: addrs });
+  return addrs;
+}
+
+/** Runs `f` with the Admin API on the name servers of `--name-server`, closed afterwards. */
+export async function withAdmin<T>(values: ParsedArgs['values'], f: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = Admin.connect(nameServers(values));
+  try {
+    return await f(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Runs `f` with the wire-level client (routes as the name server sends them, queue addresses), closed afterwards. */
+export async function withMQAdmin<T>(values: ParsedArgs['values'], f: (admin: MQAdmin) => Promise<T>): Promise<T> {
+  const admin = new MQAdmin({ namesrvAddr: nameServers(values) });
   try {
     return await f(admin);
   } finally {

@@ -11,7 +11,7 @@ import { parseSubscription } from '../common/tag-filter';
 import { isKeelError } from '../common/errors';
 import { RemotingClient } from '../remoting/remoting-client';
 import { UsageError, intOption, stringOption } from './args';
-import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withAdmin } from './command';
+import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withMQAdmin } from './command';
 
 /** How long a pull waits on the broker for a message (the Java push consumer's 15 s). */
 const HOLD_MS = 15_000;
@@ -149,7 +149,7 @@ ${NAME_SERVER_USAGE}`,
     follow: { type: 'boolean', short: 'f' }, 'from-beginning': { type: 'boolean' }, json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 1, what: 'a topic' },
-  run: ({ values, positionals }) => withAdmin(values, async (admin) => {
+  run: ({ values, positionals }) => withMQAdmin(values, async (admin) => {
     const group = stringOption(values, 'group');
     await consume(admin, {
       topic: positionals[0]!,
@@ -178,7 +178,7 @@ changes nothing.
 ${NAME_SERVER_USAGE}`,
   options: { ...NAME_SERVER_OPTION, count: { type: 'string' }, json: { type: 'boolean' } },
   positionals: { min: 1, max: 1, what: 'a consumer group' },
-  run: ({ values, positionals }) => withAdmin(values, async (admin) => {
+  run: ({ values, positionals }) => withMQAdmin(values, async (admin) => {
     const group = positionals[0]!;
     const topic = dlqTopic(group);
     try {

@@ -18,17 +18,16 @@ ${NAME_SERVER_USAGE}`,
   positionals: { min: 1, max: 1, what: 'a consumer group' },
   run: ({ values, positionals }) => withAdmin(values, async (admin) => {
     const group = positionals[0]!;
-    const rows = await admin.consumeStats(group, stringOption(values, 'topic'));
+    const { queues: rows, totalLag } = await admin.consumerProgress(group, stringOption(values, 'topic'));
     if (rows.length === 0) {
       out(`group ${group} has no offsets`);
       return 0;
     }
     out(table(['topic', 'broker', 'queue', 'broker offset', 'consumer offset', 'lag', 'last consumed'], rows.map((r) => [
-      r.topic, r.brokerName, String(r.queueId), String(r.brokerOffset), String(r.consumerOffset), String(r.brokerOffset - r.consumerOffset),
+      r.topic, r.brokerName, String(r.queueId), String(r.brokerOffset), String(r.consumerOffset), String(r.lag),
       r.lastTimestamp > 0 ? new Date(r.lastTimestamp).toISOString() : '-',
     ])));
-    const lag = rows.reduce((s, r) => s + r.brokerOffset - r.consumerOffset, 0);
-    out(`total lag ${lag}`);
+    out(`total lag ${totalLag}`);
     return 0;
   }),
 };

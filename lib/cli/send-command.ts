@@ -1,6 +1,6 @@
 /** `keelmq send`: SEND_MESSAGE_V2 to the topic's queues in turn, one line per message sent. */
 import { intOption, stringOption } from './args';
-import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withAdmin } from './command';
+import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withMQAdmin } from './command';
 
 const PRODUCER_GROUP = 'keelmq-cli-producer';
 
@@ -18,7 +18,7 @@ BODY becomes the message's number (1..N). Exit status 1 when any send was not SE
 ${NAME_SERVER_USAGE}`,
   options: { ...NAME_SERVER_OPTION, tags: { type: 'string' }, keys: { type: 'string' }, count: { type: 'string' } },
   positionals: { min: 2, max: 2, what: 'a topic and a message body' },
-  run: ({ values, positionals }) => withAdmin(values, async (admin) => {
+  run: ({ values, positionals }) => withMQAdmin(values, async (admin) => {
     const [topic, body] = positionals as [string, string];
     const count = intOption(values, 'count', 1);
     const tags = stringOption(values, 'tags');

@@ -1,7 +1,7 @@
 /** `keelmq topic create|list|route|stats`: mqadmin's updateTopic, topicList, topicRoute and topicStatus. */
 import { KeelError } from '../common/errors';
 import { intOption, stringOption } from './args';
-import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withAdmin } from './command';
+import { type Command, NAME_SERVER_OPTION, NAME_SERVER_USAGE, withAdmin, withMQAdmin } from './command';
 
 const out = (line: string) => { process.stdout.write(line + '\n'); };
 
@@ -23,15 +23,7 @@ ${NAME_SERVER_USAGE}`,
   run: ({ values, positionals }) => withAdmin(values, async (admin) => {
     const topic = positionals[0]!;
     const queues = intOption(values, 'queues', 8);
-    const masters = await admin.createTopic(topic, queues, stringOption(values, 'cluster'));
-    const deadline = Date.now() + ROUTE_WAIT_MS;
-    for (;;) {
-      const route = await admin.route(topic);
-      const routed = masters.every((m) => route?.queueDatas.some((q) => q.brokerName === m.brokerName && q.writeQueueNums === queues));
-      if (routed) break;
-      if (Date.now() > deadline) throw new KeelError('TOPIC_NOT_FOUND', `created, but the name server did not route ${topic} with ${queues} queues within ${ROUTE_WAIT_MS} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const masters = await admin.createTopic(topic, { queues, cluster: stringOption(values, 'cluster'), routeWaitMs: ROUTE_WAIT_MS });
     for (const m of masters) out(`created topic ${topic} with ${queues} queues on ${m.brokerName} (${m.addr})`);
     return 0;
   }),
@@ -62,7 +54,7 @@ no broker has yet, from TBW102, so that a first send can create it.
 ${NAME_SERVER_USAGE}`,
   options: NAME_SERVER_OPTION,
   positionals: { min: 1, max: 1, what: 'a topic name' },
-  run: ({ values, positionals }) => withAdmin(values, async (admin) => {
+  run: ({ values, positionals }) => withMQAdmin(values, async (admin) => {
     const route = await admin.route(positionals[0]!);
     if (!route) throw new KeelError('TOPIC_NOT_FOUND', `no route for topic ${positionals[0]!}`);
     out(JSON.stringify(route, null, 2));

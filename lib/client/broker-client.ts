@@ -13,6 +13,7 @@ import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
 import { decodeMessages, encodeProperties, type ReceivedMessage } from './message-decoder';
+import type { ConsumerQueueProgress, TopicQueueStats } from './transport';
 
 export interface OutgoingMessage {
   topic: string;
@@ -65,12 +66,6 @@ export interface PullRequest {
   suspendMs: number;
 }
 
-
-/** One queue's offsets as GET_TOPIC_STATS_INFO reports them. */
-export interface QueueStats extends MessageQueue { minOffset: number; maxOffset: number; lastUpdateTimestamp: number }
-
-/** One queue's consumer progress as GET_CONSUME_STATS reports it. */
-export interface QueueProgress extends MessageQueue { brokerOffset: number; consumerOffset: number; lastTimestamp: number }
 
 /** PullSysFlag bits (reference §3.2). */
 const PULL_SUSPEND = 2;
@@ -229,14 +224,14 @@ export class BrokerClient {
   }
 
   /** GET_TOPIC_STATS_INFO; undefined when the broker does not have the topic. */
-  async topicStats(addr: string, topic: string): Promise<QueueStats[] | undefined> {
+  async topicStats(addr: string, topic: string): Promise<TopicQueueStats[] | undefined> {
     const res = await this.call(addr, RequestCode.GET_TOPIC_STATS_INFO, { topic });
     if (res.code === ResponseCode.TOPIC_NOT_EXIST) return undefined;
     return mqTable(expectSuccess(res, 'GET_TOPIC_STATS_INFO'), (mq, v) => ({ ...mq, minOffset: num(v, 'minOffset'), maxOffset: num(v, 'maxOffset'), lastUpdateTimestamp: num(v, 'lastUpdateTimestamp') }));
   }
 
   /** GET_CONSUME_STATS of a group, in one topic or all it consumes on this broker. */
-  async consumeStats(addr: string, group: string, topic?: string): Promise<QueueProgress[]> {
+  async consumeStats(addr: string, group: string, topic?: string): Promise<ConsumerQueueProgress[]> {
     const res = await this.call(addr, RequestCode.GET_CONSUME_STATS, { consumerGroup: group, topic });
     return mqTable(expectSuccess(res, 'GET_CONSUME_STATS'), (mq, v) => ({ ...mq, brokerOffset: num(v, 'brokerOffset'), consumerOffset: num(v, 'consumerOffset'), lastTimestamp: num(v, 'lastTimestamp') }));
   }
@@ -245,6 +240,34 @@ export class BrokerClient {
   async resetOffsetByTime(addr: string, group: string, topic: string, timestamp: number): Promise<(MessageQueue & { offset: number })[]> {
     const res = await this.call(addr, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, { topic, group, timestamp, isForce: true });
     return mqTable(expectSuccess(res, 'INVOKE_BROKER_TO_RESET_OFFSET'), (mq, v) => ({ ...mq, offset: Number(v) }));
+  }
+
+  /** VIEW_MESSAGE_BY_ID: the record at a commit-log offset; undefined when the broker has none there. */
+  async viewMessage(addr: string, physicalOffset: number): Promise<ReceivedMessage | undefined> {
+    const res = await this.call(addr, RequestCode.VIEW_MESSAGE_BY_ID, { offset: physicalOffset });
+    if (res.code === ResponseCode.SYSTEM_ERROR) return undefined;
+    return decodeMessages(expectSuccess(res, 'VIEW_MESSAGE_BY_ID').body)[0];
+  }
+
+  /** QUERY_MESSAGE by KEYS, or by UNIQ_KEY with `uniqKey`; none on QUERY_NOT_FOUND. */
+  async queryMessage(addr: string, topic: string, key: string, o: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<ReceivedMessage[]> {
+    const res = await this.call(addr, RequestCode.QUERY_MESSAGE, {
+      topic, key, maxNum: o.max, beginTimestamp: o.begin, endTimestamp: o.end, _UNIQUE_KEY_QUERY: o.uniqKey,
+    });
+    if (res.code === ResponseCode.QUERY_NOT_FOUND) return [];
+    return decodeMessages(expectSuccess(res, 'QUERY_MESSAGE').body);
+  }
+
+  /** GET_BROKER_RUNTIME_INFO: the broker's key/value table. */
+  async runtimeInfo(addr: string): Promise<Record<string, string>> {
+    const body = expectSuccess(await this.call(addr, RequestCode.GET_BROKER_RUNTIME_INFO, {}), 'GET_BROKER_RUNTIME_INFO').body;
+    const table = (JSON.parse((body ?? Buffer.from('{}')).toString('utf8')) as { table?: Record<string, unknown> }).table ?? {};
+    return Object.fromEntries(Object.entries(table).map(([k, v]) => [k, String(v)]));
+  }
+
+  /** DELETE_TOPIC_IN_BROKER. */
+  async deleteTopic(addr: string, topic: string): Promise<void> {
+    expectSuccess(await this.call(addr, RequestCode.DELETE_TOPIC_IN_BROKER, { topic }), `delete topic ${topic}`);
   }
 
   private call(addr: string, code: number, fields: Record<string, string | number | boolean | undefined>): Promise<RemotingCommand> {
@@ -269,7 +292,7 @@ function lockBody(consumerGroup: string, clientId: string, mqSet: MessageQueue[]
  * MessageQueue with object keys, which is not JSON. Keys and values are flat (values are numbers or
  * objects of numbers), so each entry is matched on its own.
  */
-function mqTable<T extends MessageQueue>(res: RemotingCommand, make: (mq: MessageQueue, value: unknown) => T): T[] {
+export function mqTable<T extends MessageQueue>(res: RemotingCommand, make: (mq: MessageQueue, value: unknown) => T): T[] {
   const text = (res.body ?? Buffer.alloc(0)).toString('utf8');
   const start = text.indexOf('"offsetTable"');
   if (start < 0) throw new KeelError('REMOTING_REQUEST_INVALID', `bad reply body: no offsetTable in ${JSON.stringify(text.slice(0, 200))}`);

@@ -4,17 +4,21 @@
  * and networked clients meet the same rules. This is the one client file that may reach the
  * consumer layer and the store (.dependency-cruiser.cjs, client-core-no-store).
  */
-import type { GetMessagesResult, SendResult } from '../common/message';
+import { isKeelError } from '../common/errors';
+import type { GetMessagesResult, MessageExt, SendResult } from '../common/message';
 import { retryTopic } from '../common/message-const';
 import { EmbeddedBroker } from '../consumer/embedded-broker';
 import type {
-  ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute,
+  BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
+  SendBackRequest, TopicQueueStats, TopicRoute,
 } from './transport';
 
 export type { EmbeddedBroker } from '../consumer/embedded-broker';
 
 /** The broker name of the one broker in the process, in routes and message queues. */
 export const IN_PROCESS_BROKER = 'embedded';
+/** Its address and cluster in admin answers. */
+const IN_PROCESS_ADDR = 'in-process';
 
 /** `target` itself, or the in-process transport over it (the embedded convenience of the client classes). */
 export function transportOf(target: EmbeddedBroker | ClientTransport): ClientTransport {
@@ -120,4 +124,56 @@ export class InProcessTransport implements ClientTransport {
 
   /** The broker's, not the transport's: closing the EmbeddedBroker ends what this serves. */
   async close(): Promise<void> {}
+
+  async createTopic(topic: string, queues: number): Promise<BrokerAddress[]> {
+    await this.broker.createTopic(topic, queues);
+    return [{ brokerName: IN_PROCESS_BROKER, addr: IN_PROCESS_ADDR }];
+  }
+
+  async deleteTopic(topic: string): Promise<void> { await this.broker.deleteTopic(topic); }
+
+  async topicList(): Promise<string[]> { return this.broker.topics().map((t) => t.name); }
+
+  async topicStats(topic: string): Promise<TopicQueueStats[]> {
+    return (await this.broker.topicStats(topic)).map((q) => ({ topic, brokerName: IN_PROCESS_BROKER, ...q }));
+  }
+
+  async consumeStats(group: string, topic?: string): Promise<ConsumerQueueProgress[]> {
+    const out: ConsumerQueueProgress[] = [];
+    for (const t of topic !== undefined ? [topic] : this.broker.groupTopics(group)) {
+      for (const q of await this.broker.consumeProgress(group, t)) out.push({ topic: t, brokerName: IN_PROCESS_BROKER, ...q });
+    }
+    return out;
+  }
+
+  async resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<QueueOffset[]> {
+    const offsets = await this.broker.resetOffsetByTime(group, topic, timestamp);
+    return [...offsets].map(([queueId, offset]) => ({ topic, brokerName: IN_PROCESS_BROKER, queueId, offset }));
+  }
+
+  /** By offset msgId when it is one of this store's, else by UNIQ_KEY (as DefaultMQAdminExt.viewMessage). */
+  async viewMessage(topic: string, msgId: string): Promise<MessageExt | undefined> {
+    let m: MessageExt | null = null;
+    try {
+      m = await this.broker.lookupMessageById(msgId);
+    } catch (e) {
+      if (!isKeelError(e, 'OFFSET_INVALID')) throw e;
+    }
+    if (m && m.topic === topic) return m;
+    return (await this.queryMessage(topic, msgId, { max: 1, begin: 0, end: Number.MAX_SAFE_INTEGER, uniqKey: true }))[0];
+  }
+
+  async queryMessage(topic: string, key: string, o: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<MessageExt[]> {
+    try {
+      return await this.broker.queryMessageByKey(topic, key, o);
+    } catch (e) {
+      // A key no message can have finds nothing, as on a networked broker.
+      if (isKeelError(e, 'PROPERTY_INVALID')) return [];
+      throw e;
+    }
+  }
+
+  async clusterList(): Promise<BrokerInfo[]> {
+    return [{ cluster: IN_PROCESS_BROKER, brokerName: IN_PROCESS_BROKER, brokerId: 0, addr: IN_PROCESS_ADDR, runtime: {} }];
+  }
 }

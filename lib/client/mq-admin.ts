@@ -4,10 +4,13 @@
  * several name servers tried in order.
  */
 import { KeelError } from '../common/errors';
-import { RemotingClient } from '../remoting/remoting-client';
+import { parseMsgId } from '../common/message-id';
+import { RemotingClient, RemotingResponseError } from '../remoting/remoting-client';
+import { ResponseCode } from '../remoting/response-code';
 import { MASTER_ID, PERM_READ, PERM_WRITE, type ClusterInfo, type TopicRouteData } from '../remoting/topic-route-data';
-import type { MessageQueue } from '../common/message';
-import { BrokerClient, type QueueProgress, type QueueStats } from './broker-client';
+import type { MessageExt, MessageQueue } from '../common/message';
+import { BrokerClient } from './broker-client';
+import type { BrokerInfo, ConsumerQueueProgress, TopicQueueStats } from './transport';
 import { NameServerClient } from './namesrv-client';
 
 /** A queue and the master that serves it. */
@@ -81,8 +84,8 @@ export class MQAdmin {
   }
 
   /** mqadmin topicStatus; TOPIC_NOT_FOUND when no broker of the route has the topic. */
-  async topicStats(topic: string): Promise<QueueStats[]> {
-    const out: QueueStats[] = [];
+  async topicStats(topic: string): Promise<TopicQueueStats[]> {
+    const out: TopicQueueStats[] = [];
     let found = false;
     for (const addr of await this.masters(topic)) {
       const s = await this.broker.topicStats(addr, topic);
@@ -93,17 +96,90 @@ export class MQAdmin {
   }
 
   /** mqadmin consumerProgress -g: every master of the cluster(s), or of the topic's route. */
-  async consumeStats(group: string, topic?: string): Promise<QueueProgress[]> {
+  async consumeStats(group: string, topic?: string): Promise<ConsumerQueueProgress[]> {
     const addrs = topic !== undefined ? await this.masters(topic) : await this.allMasters();
-    const out: QueueProgress[] = [];
+    const out: ConsumerQueueProgress[] = [];
     for (const addr of addrs) out.push(...await this.broker.consumeStats(addr, group, topic));
     return out;
   }
 
-  /** mqadmin resetOffsetByTime (forced) on every master of the topic's route. */
+  /**
+   * mqadmin resetOffsetByTime (forced) on every master of the topic's route. A Java broker answers
+   * CONSUMER_NOT_ONLINE for a group with no client online; then, as mqadmin does, each queue's
+   * offset is looked up by time and written with UPDATE_CONSUMER_OFFSET.
+   */
   async resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<(MessageQueue & { offset: number })[]> {
     const out: (MessageQueue & { offset: number })[] = [];
-    for (const addr of await this.masters(topic)) out.push(...await this.broker.resetOffsetByTime(addr, group, topic, timestamp));
+    for (const addr of await this.masters(topic)) {
+      try {
+        out.push(...await this.broker.resetOffsetByTime(addr, group, topic, timestamp));
+      } catch (e) {
+        if (!(e instanceof RemotingResponseError && e.responseCode === ResponseCode.CONSUMER_NOT_ONLINE)) throw e;
+        for (const q of (await this.readQueues(topic)).filter((b) => b.addr === addr)) {
+          const offset = timestamp === -1 ? await this.broker.maxOffset(addr, topic, q.queueId) : await this.broker.searchOffset(addr, topic, q.queueId, timestamp);
+          await this.broker.updateConsumerOffset(addr, group, topic, q.queueId, offset);
+          out.push({ topic, brokerName: q.brokerName, queueId: q.queueId, offset });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** mqadmin deleteTopic -c: DELETE_TOPIC_IN_BROKER on the masters of the cluster(s), then DELETE_TOPIC_IN_NAMESRV on every name server. */
+  async deleteTopic(topic: string, cluster?: string): Promise<void> {
+    const info = await this.clusterInfo();
+    const names = cluster !== undefined ? info.clusterAddrTable[cluster] ?? [] : Object.keys(info.brokerAddrTable);
+    for (const b of [...names].sort()) {
+      const addr = info.brokerAddrTable[b]?.brokerAddrs[String(MASTER_ID)];
+      if (addr) await this.broker.deleteTopic(addr, topic);
+    }
+    for (const a of this.namesrvAddr) await this.namesrv.deleteTopic(a, topic, cluster);
+  }
+
+  /**
+   * DefaultMQAdminExt.viewMessage(topic, msgId): an offset msgId is looked up (VIEW_MESSAGE_BY_ID)
+   * at the broker address inside it; anything else, or nothing there, is taken for a UNIQ_KEY
+   * and queried on the topic's masters.
+   */
+  async viewMessage(topic: string, msgId: string): Promise<MessageExt | undefined> {
+    let byOffset: MessageExt | undefined;
+    try {
+      const id = parseMsgId(msgId);
+      const addr = `${[24, 16, 8, 0].map((s) => (id.ip >>> s) & 255).join('.')}:${id.port}`;
+      byOffset = await this.broker.viewMessage(addr, id.physicalOffset);
+    } catch {
+      // Not an offset id, or no broker at its address: a UNIQ_KEY, as in Java.
+    }
+    if (byOffset && byOffset.topic === topic && byOffset.msgId === msgId.toUpperCase()) return byOffset;
+    return (await this.queryMessage(topic, msgId, { max: 1, begin: 0, end: Number.MAX_SAFE_INTEGER, uniqKey: true }))[0];
+  }
+
+  /** mqadmin queryMsgByKey: QUERY_MESSAGE on each master; only messages of `topic` whose KEYS (or UNIQ_KEY) hold the key are kept, as the Java client does. */
+  async queryMessage(topic: string, key: string, o: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<MessageExt[]> {
+    const out: MessageExt[] = [];
+    for (const addr of await this.masters(topic)) {
+      for (const m of await this.broker.queryMessage(addr, topic, key, o)) {
+        const matches = o.uniqKey ? m.properties['UNIQ_KEY'] === key : m.keys.includes(key);
+        if (m.topic === topic && matches && out.length < o.max) out.push(m);
+      }
+    }
+    return out;
+  }
+
+  /** mqadmin clusterList: every broker of every cluster, with its runtime info (empty when it does not answer). */
+  async clusterList(): Promise<BrokerInfo[]> {
+    const info = await this.clusterInfo();
+    const out: BrokerInfo[] = [];
+    for (const cluster of Object.keys(info.clusterAddrTable).sort()) {
+      for (const brokerName of [...info.clusterAddrTable[cluster]!].sort()) {
+        const addrs = info.brokerAddrTable[brokerName]?.brokerAddrs ?? {};
+        for (const id of Object.keys(addrs).sort((a, b) => Number(a) - Number(b))) {
+          const addr = addrs[id]!;
+          const runtime = await this.broker.runtimeInfo(addr).catch(() => ({}));
+          out.push({ cluster, brokerName, brokerId: Number(id), addr, runtime });
+        }
+      }
+    }
     return out;
   }
 

@@ -69,6 +69,16 @@ export class PullConsumer {
     return this.transport.pull({ group: this.group, mq, offset, maxMessages: options.max ?? 32, subscription, suspendMs: left });
   }
 
+  /** The readable queues of `topic` with their brokers (Java's fetchSubscribeMessageQueues); TOPIC_NOT_FOUND without a route. */
+  async fetchSubscribeMessageQueues(topic: string): Promise<MessageQueue[]> {
+    return (await this.transport.route(topic)).readQueues;
+  }
+
+  /** The first offset still in the queue, the next one to be written, and the first stored at or after `timestamp` (for a start point). */
+  async minOffset(topic: string, queueId: number): Promise<number> { return this.transport.minOffset(await this.queue(topic, queueId)); }
+  async maxOffset(topic: string, queueId: number): Promise<number> { return this.transport.maxOffset(await this.queue(topic, queueId)); }
+  async searchOffset(topic: string, queueId: number, timestamp: number): Promise<number> { return this.transport.searchOffset(await this.queue(topic, queueId), timestamp); }
+
   /** The route's queue `queueId` of `topic` (on the first broker that has one). */
   private async queue(topic: string, queueId: number): Promise<MessageQueue> {
     const mq = (await this.transport.route(topic)).readQueues.find((q) => q.queueId === queueId);

@@ -6,14 +6,17 @@
  * does (reference §3.2). Client code: no store, no broker (.dependency-cruiser.cjs).
  */
 import { systemClock, type Clock, type TimerHandle } from '../common/clock';
-import { KeelError } from '../common/errors';
-import type { GetMessagesResult, GetStatus, PutStatus, SendResult } from '../common/message';
+import { isKeelError, KeelError } from '../common/errors';
+import type { GetMessagesResult, GetStatus, MessageExt, PutStatus, SendResult } from '../common/message';
 import { RemotingClient } from '../remoting/remoting-client';
+import type { RemotingCommand } from '../remoting/remoting-command';
+import { RequestCode } from '../remoting/request-code';
 import { MASTER_ID } from '../remoting/topic-route-data';
-import { BrokerClient, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
+import { BrokerClient, mqTable, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
-  ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute,
+  BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
+  SendBackRequest, TopicQueueStats, TopicRoute,
 } from './transport';
 
 export interface RemotingTransportOptions {
@@ -66,6 +69,7 @@ export class RemotingTransport implements ClientTransport {
     this.producerGroup = options.producerGroup ?? 'DEFAULT_PRODUCER';
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
     this.schedulePersist();
+    remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (req) => { this.onResetOffset(req); });
   }
 
   async route(topic: string): Promise<TopicRoute> {
@@ -200,6 +204,34 @@ export class RemotingTransport implements ClientTransport {
     }
   }
 
+  createTopic(topic: string, queues: number, cluster?: string): Promise<BrokerAddress[]> { return this.admin.createTopic(topic, queues, cluster); }
+  deleteTopic(topic: string, cluster?: string): Promise<void> { return this.admin.deleteTopic(topic, cluster); }
+  topicList(): Promise<string[]> { return this.admin.topicList(); }
+  topicStats(topic: string): Promise<TopicQueueStats[]> { return this.admin.topicStats(topic); }
+  consumeStats(group: string, topic?: string): Promise<ConsumerQueueProgress[]> { return this.admin.consumeStats(group, topic); }
+  resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<QueueOffset[]> { return this.admin.resetOffsetByTime(group, topic, timestamp); }
+  viewMessage(topic: string, msgId: string): Promise<MessageExt | undefined> { return this.admin.viewMessage(topic, msgId); }
+  queryMessage(topic: string, key: string, o: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<MessageExt[]> { return this.admin.queryMessage(topic, key, o); }
+  clusterList(): Promise<BrokerInfo[]> { return this.admin.clusterList(); }
+
+  /**
+   * RESET_CONSUMER_CLIENT_OFFSET (oneway, from a broker on an admin's reset): the group's offsets
+   * here take the new values, so that the next flush does not write the old ones back, and its
+   * consumers on this transport read on from there (Java: MQClientInstance.resetOffset).
+   */
+  private onResetOffset(req: RemotingCommand): void {
+    const topic = req.field('topic');
+    const group = req.field('group');
+    if (topic === undefined || group === undefined) return;
+    const offsets = mqTable(req, (mq, v) => ({ ...mq, offset: Number(v) })).filter((q) => q.topic === topic);
+    for (const q of offsets) {
+      const e = this.offsets.get(group)?.get(mqKey(q));
+      if (e) { e.offset = q.offset; e.dirty = false; }
+    }
+    const byQueue = new Map(offsets.map((q) => [q.queueId, q.offset]));
+    for (const c of this.consumers) if (c.group === group) c.resetOffsets(topic, byQueue);
+  }
+
   /** The master of `brokerName`: from the routes seen, else from the name server's cluster info. */
   private async addr(brokerName: string): Promise<string> {
     let a = this.masters.get(brokerName);
@@ -214,11 +246,19 @@ export class RemotingTransport implements ClientTransport {
     return a;
   }
 
-  /** The masters of every topic the consumer reads. */
+  /**
+   * The masters of every topic the consumer reads. A topic without a route yet is passed over: a
+   * Java name server has no route for `%RETRY%<group>` until the first heartbeat made the broker
+   * create it.
+   */
   private async brokersOf(c: ConsumerRegistration): Promise<Set<string>> {
     const addrs = new Set<string>();
     for (const topic of c.subscriptions.keys()) {
-      for (const q of await this.admin.readQueues(topic)) {
+      const queues = await this.admin.readQueues(topic).catch((e: unknown) => {
+        if (isKeelError(e, 'TOPIC_NOT_FOUND')) return [];
+        throw e;
+      });
+      for (const q of queues) {
         this.masters.set(q.brokerName, q.addr);
         addrs.add(q.addr);
       }

@@ -114,4 +114,45 @@ export interface ClientTransport {
   unlockBatch(group: string, clientId: string, mqs: MessageQueue[]): Promise<void>;
   /** Flushes offsets and lets go of connections and timers the transport owns. */
   close(): Promise<void>;
+
+  // Admin (mqadmin's requests, reference §5); the Admin class is their public face.
+  /** UPDATE_AND_CREATE_TOPIC on every master of `cluster` (the only one when not given): the brokers that have it now. */
+  createTopic(topic: string, queues: number, cluster?: string): Promise<BrokerAddress[]>;
+  /** DELETE_TOPIC_IN_BROKER on every master, then DELETE_TOPIC_IN_NAMESRV. */
+  deleteTopic(topic: string, cluster?: string): Promise<void>;
+  /** Every topic the name server (or the embedded broker) knows. */
+  topicList(): Promise<string[]>;
+  /** GET_TOPIC_STATS_INFO on the topic's masters; TOPIC_NOT_FOUND when none has it. */
+  topicStats(topic: string): Promise<TopicQueueStats[]>;
+  /** GET_CONSUME_STATS of the group, in `topic` or every topic it has offsets in. */
+  consumeStats(group: string, topic?: string): Promise<ConsumerQueueProgress[]>;
+  /**
+   * Moves the group's offsets in `topic` to the first message stored at or after `timestamp`;
+   * online consumers of the group move too (RESET_CONSUMER_CLIENT_OFFSET).
+   */
+  resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<QueueOffset[]>;
+  /** A message of `topic` by its offset msgId or its UNIQ_KEY; undefined when there is none. */
+  viewMessage(topic: string, msgId: string): Promise<MessageExt | undefined>;
+  /** QUERY_MESSAGE: messages of `topic` whose KEYS hold `key` (UNIQ_KEY instead with uniqKey). */
+  queryMessage(topic: string, key: string, options: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<MessageExt[]>;
+  /** GET_BROKER_CLUSTER_INFO, with each broker's runtime info (GET_BROKER_RUNTIME_INFO). */
+  clusterList(): Promise<BrokerInfo[]>;
 }
+
+/** A master as "brokerName" and the address clients reach it at ("in-process" for the embedded one). */
+export interface BrokerAddress { brokerName: string; addr: string }
+
+export interface BrokerInfo extends BrokerAddress {
+  cluster: string;
+  brokerId: number;
+  /** GET_BROKER_RUNTIME_INFO's table (brokerVersionDesc, commitLogMaxOffset, …); empty when the broker did not answer. */
+  runtime: Record<string, string>;
+}
+
+/** One queue of a topic as GET_TOPIC_STATS_INFO reports it. */
+export interface TopicQueueStats extends MessageQueue { minOffset: number; maxOffset: number; lastUpdateTimestamp: number }
+
+/** One queue of a group's progress as GET_CONSUME_STATS reports it. */
+export interface ConsumerQueueProgress extends MessageQueue { brokerOffset: number; consumerOffset: number; lastTimestamp: number }
+
+export interface QueueOffset extends MessageQueue { offset: number }

@@ -29,6 +29,9 @@ export interface BrokerOptions {
 
 export const DEFAULT_TOPIC_QUEUES = 4;
 
+/** Topics an admin may not create or delete (`TopicValidator.isSystemTopic`, plus keelmq's schedule topic). */
+export const SYSTEM_TOPICS: ReadonlySet<string> = new Set(['TBW102', SCHEDULE_TOPIC, 'RMQ_SYS_TRANS_HALF_TOPIC', 'RMQ_SYS_TRANS_OP_HALF_TOPIC', 'RMQ_SYS_TRACE_TOPIC', 'OFFSET_MOVED_EVENT']);
+
 export function defaultBrokerOptions(): BrokerOptions {
   return {
     autoCreateTopics: true,
@@ -131,6 +134,16 @@ export class EmbeddedBroker {
     return this.topicConfig.ensure(name, queues);
   }
 
+  /**
+   * Forgets a topic (its messages stay in the store until they expire); TOPIC_RESERVED for the
+   * system topics (`TopicValidator.isSystemTopic` and the schedule topic). False when it did not exist.
+   */
+  async deleteTopic(name: string): Promise<boolean> {
+    this.checkOpen();
+    if (SYSTEM_TOPICS.has(name)) throw new KeelError('TOPIC_RESERVED', `The topic[${name}] is conflict with system topic.`);
+    return this.topicConfig.remove(name);
+  }
+
   topic(name: string): TopicConfig | undefined { return this.topicConfig.get(name); }
   topics(): TopicConfig[] { return this.topicConfig.list(); }
 
@@ -196,19 +209,65 @@ export class EmbeddedBroker {
 
   /**
    * Moves every queue of the group in `topic` to the first message stored at
-   * or after `timestamp`, forward or back; running push consumers of the group
+   * or after `timestamp` (-1: the end), forward or back; running push consumers of the group
    * drop what they have in flight and continue from there.
    */
   async resetOffsetByTime(group: string, topic: string, timestamp: number): Promise<Map<number, number>> {
     this.checkOpen();
     const t = this.topicConfig.get(topic);
     if (!t) throw new KeelError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
+    const at = timestamp === -1 ? Number.MAX_SAFE_INTEGER : timestamp;
     const offsets = new Map<number, number>();
-    for (let q = 0; q < t.queues; q++) offsets.set(q, await this.store.getOffsetByTime(topic, q, timestamp));
+    for (let q = 0; q < t.queues; q++) offsets.set(q, await this.store.getOffsetByTime(topic, q, at));
     for (const [q, off] of offsets) this.offsets.update(group, topic, q, off);
     for (const c of this.consumers) if (c.group === group) c.resetOffsets(topic, offsets);
     await this.offsets.persist();
     return offsets;
+  }
+
+  /**
+   * Each queue of `topic`: its min and max offset and the store time of its last message (0 when
+   * empty), as mqadmin topicStatus shows them; TOPIC_NOT_FOUND for an unknown topic.
+   */
+  async topicStats(topic: string): Promise<{ queueId: number; minOffset: number; maxOffset: number; lastUpdateTimestamp: number }[]> {
+    const t = this.topicConfig.get(topic);
+    if (!t) throw new KeelError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`);
+    const out = [];
+    for (let queueId = 0; queueId < t.queues; queueId++) {
+      const minOffset = this.store.getMinOffsetInQueue(topic, queueId);
+      const maxOffset = this.store.getMaxOffsetInQueue(topic, queueId);
+      const lastUpdateTimestamp = maxOffset > minOffset ? await this.storeTimeAt(topic, queueId, maxOffset - 1) : 0;
+      out.push({ queueId, minOffset, maxOffset, lastUpdateTimestamp });
+    }
+    return out;
+  }
+
+  /**
+   * The group's progress in each queue of `topic` (none for an unknown topic): the queue's max
+   * offset, the group's committed offset (0 without one) and the store time of the last message
+   * it consumed (0 when none), as mqadmin consumerProgress shows them.
+   */
+  async consumeProgress(group: string, topic: string): Promise<{ queueId: number; brokerOffset: number; consumerOffset: number; lastTimestamp: number }[]> {
+    const t = this.topicConfig.get(topic);
+    if (!t) return [];
+    const out = [];
+    for (let queueId = 0; queueId < t.queues; queueId++) {
+      const brokerOffset = this.store.getMaxOffsetInQueue(topic, queueId);
+      const consumerOffset = Math.max(0, this.offsets.read(group, topic, queueId) ?? 0);
+      const lastTimestamp = consumerOffset > 0 ? await this.storeTimeAt(topic, queueId, consumerOffset - 1) : 0;
+      out.push({ queueId, brokerOffset, consumerOffset, lastTimestamp });
+    }
+    return out;
+  }
+
+  /** The topics the group has stored offsets in. */
+  groupTopics(group: string): string[] {
+    return [...new Set(this.offsets.subscriptions().filter((s) => s.group === group).map((s) => s.topic))].sort();
+  }
+
+  private async storeTimeAt(topic: string, queueId: number, offset: number): Promise<number> {
+    const r = await this.store.getMessages(topic, queueId, offset, 1);
+    return r.messages[0]?.storeTimestamp ?? 0;
   }
 
   /** The group's committed offset in a queue, or undefined when it never consumed it. */

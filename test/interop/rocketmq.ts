@@ -1,0 +1,401 @@
+/**
+ * `npm run test:rocketmq`: keelmq's client against a real Apache RocketMQ 4.9.7 name server and
+ * broker, started by ../shared/rocketmq-server/run.sh (not in `npm test`: it needs Java 17 and a
+ * build of ../shared/rocketmq-server/build.sh). The scenarios are the client suite's, with only
+ * the name-server address changed. It says SKIP and exits 0 when Java, the build or the ports
+ * are missing; it stops every process it started. Exit 1 when a scenario fails.
+ *
+ * Env: RMQ_BUILD (a built RMQ_ROOT, default /tmp/rmq-server), RMQ_RUN_SH (default
+ * ../shared/rocketmq-server/run.sh from the repository), ONLY=name,name (run some scenarios).
+ *
+ * Add a scenario: push { name, run } onto SCENARIOS; `run` gets a fresh RemotingTransport
+ * factory and a unique topic, and throws to fail or returns `skip(reason)`.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as keelmq from '../../lib/index';
+import { Admin, LitePullConsumer, Producer, PullConsumer, PushConsumer, RemotingTransport } from '../../lib/index';
+import type { MessageExt } from '../../lib/index';
+
+const NAMESRV = '127.0.0.1:9876';
+const PORTS = [9876, 10911, 10909, 10912];
+
+interface Ctx {
+  /** A transport as a fresh application would make it; closed after the scenario. */
+  transport(): RemotingTransport;
+  /** A topic of its own (created with 4 queues on the broker before the scenario). */
+  topic: string;
+  /** A consumer group of its own. */
+  group: string;
+}
+
+interface Scenario { name: string; run(ctx: Ctx): Promise<void | Skip> }
+interface Skip { skipped: string }
+const skip = (reason: string): Skip => ({ skipped: reason });
+
+/** A method a class may not have on this branch (the producer's and consumer's parts come from other branches). */
+function methodOf(obj: object, name: string): ((...args: unknown[]) => unknown) | undefined {
+  const f = (obj as Record<string, unknown>)[name];
+  return typeof f === 'function' ? (f as (...args: unknown[]) => unknown).bind(obj) : undefined;
+}
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(what);
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!await cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
+
+const bodiesOf = (ms: MessageExt[]) => ms.map((m) => m.body.toString()).sort();
+const numbered = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}-${i}`);
+
+/** Consumes `topic` with a PushConsumer until `n` distinct bodies came; returns every delivery. */
+async function pushConsume(ctx: Ctx, n: number, listener?: (m: MessageExt, ctx: keelmq.ConsumeContext) => keelmq.ConsumeStatus): Promise<MessageExt[]> {
+  const got: MessageExt[] = [];
+  const c = new PushConsumer(ctx.transport(), {
+    group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    listener: (msgs, cctx) => {
+      got.push(...msgs);
+      for (const m of msgs) if (listener && listener(m, cctx) === 'RECONSUME_LATER') return 'RECONSUME_LATER';
+      return 'CONSUME_SUCCESS';
+    },
+  }).subscribe(ctx.topic);
+  await c.start();
+  try {
+    await until(() => new Set(got.map((m) => m.body.toString())).size >= n, `${n} messages`);
+  } finally {
+    await c.shutdown();
+  }
+  return got;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'admin: create topic, list, route, stats, cluster list',
+    async run(ctx) {
+      const admin = new Admin(ctx.transport());
+      const t = `${ctx.topic}_adm`;
+      const masters = await admin.createTopic(t, { queues: 3 });
+      check(masters.length === 1 && masters[0]!.brokerName === 'ref-broker-a', `masters ${JSON.stringify(masters)}`);
+      check((await admin.topicList()).includes(t), 'topic list has the topic');
+      check((await admin.route(t)).readQueues.length === 3, 'route has 3 read queues');
+      await new Producer(ctx.transport()).send({ topic: t, body: 'x' });
+      // A Java broker adds to its consume queues a moment after the store (ReputMessageService).
+      await until(async () => (await admin.topicStats(t)).some((s) => s.maxOffset > 0), 'the message in the stats', 5000);
+      const stats = await admin.topicStats(t);
+      check(stats.length === 3 && stats.reduce((n, s) => n + s.maxOffset, 0) === 1, `stats ${JSON.stringify(stats)}`);
+      check(stats.some((s) => s.lastUpdateTimestamp > 0), 'a last update time');
+      const cluster = await admin.clusterList();
+      check(cluster.length === 1 && cluster[0]!.cluster === 'RefCluster' && cluster[0]!.runtime['brokerVersionDesc'] === 'V4_9_7', `cluster ${JSON.stringify(cluster.map((b) => ({ ...b, runtime: b.runtime['brokerVersionDesc'] })))}`);
+    },
+  },
+  {
+    name: 'admin: consumer progress, reset offset by time (offline group), query by id / UNIQ_KEY / key, delete topic',
+    async run(ctx) {
+      const admin = new Admin(ctx.transport());
+      const t = ctx.transport();
+      const [q] = (await t.route(ctx.topic)).writeQueues;
+      const uniq = 'AC1100010F2A18B4AAC2' + Date.now().toString(16).slice(-8).toUpperCase().padStart(8, '0') + '0001';
+      const r = await t.send(q!, { topic: ctx.topic, body: 'needle', keys: ['k-needle'], properties: { UNIQ_KEY: uniq } });
+      for (let i = 0; i < 4; i++) await t.send(q!, { topic: ctx.topic, body: `hay-${i}` });
+      // A group the broker knows (a Java broker refuses a reset for a group it never saw), now offline.
+      const lite = new LitePullConsumer(ctx.transport(), { group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', autoCommit: false }).subscribe(ctx.topic);
+      await lite.start();
+      await lite.shutdown();
+      // A Java broker resets a group only where it has an offset in every queue of the topic.
+      for (const mq of (await t.route(ctx.topic)).readQueues) t.commitOffset(ctx.group, mq, mq.queueId === q!.queueId ? 2 : 0);
+      await t.flushOffsets(ctx.group);
+      await until(async () => (await admin.consumerProgress(ctx.group, ctx.topic)).totalLag === 3, 'the lag of 3', 5000);
+      const p = await admin.consumerProgress(ctx.group, ctx.topic);
+      const row = p.queues.find((x) => x.queueId === q!.queueId);
+      check(row?.consumerOffset === 2 && row.brokerOffset === 5 && row.lag === 3, `progress ${JSON.stringify(p)}`);
+      const back = await admin.resetOffsetByTime(ctx.group, ctx.topic, 0);
+      check(back.find((x) => x.queueId === q!.queueId)?.offset === 0, `reset ${JSON.stringify(back)}`);
+      const after = await admin.consumerProgress(ctx.group, ctx.topic);
+      check(after.queues.find((x) => x.queueId === q!.queueId)?.consumerOffset === 0, `after reset ${JSON.stringify(after)}`);
+      check((await admin.queryMessageById(ctx.topic, r.msgId))?.body.toString() === 'needle', 'by offset msgId');
+      check((await admin.queryMessageById(ctx.topic, uniq))?.body.toString() === 'needle', 'by UNIQ_KEY');
+      // The broker's index is built by its dispatcher, a moment after the store.
+      await until(async () => (await admin.queryMessageByKey(ctx.topic, 'k-needle')).length === 1, 'query by key', 10_000);
+      await admin.deleteTopic(`${ctx.topic}`);
+      check(!(await admin.topicList()).includes(ctx.topic), 'deleted from the topic list');
+    },
+  },
+  {
+    name: 'admin: reset offset by time moves an online PushConsumer back (RESET_CONSUMER_CLIENT_OFFSET)',
+    async run(ctx) {
+      const admin = new Admin(ctx.transport());
+      const producer = new Producer(ctx.transport());
+      const t0 = Date.now() - 1000;
+      for (const b of numbered('r', 8)) await producer.send({ topic: ctx.topic, body: b });
+      const got: string[] = [];
+      const c = new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', listener: (msgs) => { got.push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; },
+      }).subscribe(ctx.topic);
+      await c.start();
+      try {
+        await until(() => got.length >= 8, 'the first delivery');
+        await until(async () => (await admin.consumerProgress(ctx.group, ctx.topic)).totalLag === 0, 'the offsets at the end', 15_000);
+        await admin.resetOffsetByTime(ctx.group, ctx.topic, t0);
+        await until(() => got.length >= 16, 'the messages again after the reset');
+      } finally {
+        await c.shutdown();
+      }
+      check(got.slice(8).sort().join() === numbered('r', 8).sort().join(), `again: ${got.slice(8).join()}`);
+    },
+  },
+  {
+    name: 'send sync',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      for (const b of numbered('s', 20)) {
+        const r = await producer.send({ topic: ctx.topic, body: b, tags: 'T', keys: [b] });
+        check(r.status === 'PUT_OK' || (r.status as string) === 'SEND_OK', `status ${r.status}`);
+      }
+      check(bodiesOf(await pushConsume(ctx, 20)).join() === numbered('s', 20).sort().join(), 'consumed what was sent');
+    },
+  },
+  {
+    name: 'send async (200 promises in flight)',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const rs = await Promise.all(numbered('a', 200).map((b) => producer.send({ topic: ctx.topic, body: b })));
+      check(new Set(rs.map((r) => r.msgId)).size === 200, 'distinct msgIds');
+      check(new Set(bodiesOf(await pushConsume(ctx, 200))).size === 200, 'consumed all 200');
+    },
+  },
+  {
+    name: 'send oneway',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const oneway = methodOf(producer, 'sendOneway');
+      if (!oneway) return skip('Producer.sendOneway is not on this branch');
+      for (const b of numbered('o', 10)) await oneway({ topic: ctx.topic, body: b });
+      check(new Set(bodiesOf(await pushConsume(ctx, 10))).size === 10, 'consumed all 10');
+    },
+  },
+  {
+    name: 'send batch',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const batch = methodOf(producer, 'sendBatch');
+      const msgs = numbered('b', 10).map((b) => ({ topic: ctx.topic, body: b }));
+      if (batch) {
+        await batch(msgs);
+      } else {
+        // SEND_BATCH_MESSAGE through the transport, which a Producer.sendBatch would use.
+        const t = ctx.transport();
+        const [q] = (await t.route(ctx.topic)).writeQueues;
+        const rs = await t.sendBatch(q!, msgs);
+        check(rs.length === 10 && rs[9]!.queueOffset === rs[0]!.queueOffset + 9, `batch results ${JSON.stringify(rs.map((r) => r.queueOffset))}`);
+      }
+      check(bodiesOf(await pushConsume(ctx, 10)).join() === numbered('b', 10).sort().join(), 'consumed the batch');
+      if (!batch) return skip('Producer.sendBatch is not on this branch: the transport\'s SEND_BATCH_MESSAGE passed');
+    },
+  },
+  {
+    name: 'push concurrent, tag filter',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      for (let i = 0; i < 20; i++) await producer.send({ topic: ctx.topic, body: `p-${i}`, tags: i % 2 ? 'B' : 'A' });
+      const got: MessageExt[] = [];
+      const c = new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', listener: (msgs) => { got.push(...msgs); return 'CONSUME_SUCCESS'; },
+      }).subscribe(ctx.topic, 'A');
+      await c.start();
+      try {
+        await until(() => got.length >= 10, '10 A messages');
+        await sleep(500);
+      } finally {
+        await c.shutdown();
+      }
+      check(got.length === 10 && got.every((m) => m.tags === 'A'), `got ${got.length}: ${got.map((m) => m.tags).join()}`);
+    },
+  },
+  {
+    name: 'push orderly',
+    async run() {
+      if (!('MessageListenerOrderly' in keelmq) && !('OrderlyPushConsumer' in keelmq)) return skip('no orderly consumer on this branch');
+      return skip('orderly consumer present but no scenario written for its API yet');
+    },
+  },
+  {
+    name: 'retry through send-back (RECONSUME_LATER, delay level 1)',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      await producer.send({ topic: ctx.topic, body: 'retry-me' });
+      let failed = false;
+      const got = await (async () => {
+        const all: MessageExt[] = [];
+        const c = new PushConsumer(ctx.transport(), {
+          group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+          listener: (msgs, cctx) => {
+            all.push(...msgs);
+            if (!failed) { failed = true; cctx.delayLevelWhenNextConsume = 1; return 'RECONSUME_LATER'; }
+            return 'CONSUME_SUCCESS';
+          },
+        }).subscribe(ctx.topic);
+        await c.start();
+        try {
+          await until(() => all.length >= 2, 'the redelivery', 30_000);
+        } finally {
+          await c.shutdown();
+        }
+        return all;
+      })();
+      check(got[1]!.body.toString() === 'retry-me' && got[1]!.reconsumeTimes === 1, `redelivered ${JSON.stringify(got.map((m) => [m.topic, m.reconsumeTimes]))}`);
+      check(got[1]!.topic === ctx.topic, `redelivered as topic ${got[1]!.topic}`);
+    },
+  },
+  {
+    name: 'lite pull: subscribe, poll, commitSync, resume after restart; assign + seek',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      for (const b of numbered('l', 20)) await producer.send({ topic: ctx.topic, body: b });
+      const c = new LitePullConsumer(ctx.transport(), { group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', autoCommit: false }).subscribe(ctx.topic);
+      await c.start();
+      const got: MessageExt[] = [];
+      try {
+        check(c.assignment().length === 4, `assignment ${c.assignment().length}`);
+        await until(async () => { got.push(...await c.poll(200)); return got.length >= 20; }, '20 polled');
+        await c.commitSync();
+      } finally {
+        await c.shutdown();
+      }
+      check(bodiesOf(got).join() === numbered('l', 20).sort().join(), 'polled what was sent');
+      for (const b of numbered('l2', 5)) await producer.send({ topic: ctx.topic, body: b });
+      const again = new LitePullConsumer(ctx.transport(), { group: ctx.group, autoCommit: false }).subscribe(ctx.topic);
+      await again.start();
+      const more: MessageExt[] = [];
+      try {
+        await until(async () => { more.push(...await again.poll(200)); return more.length >= 5; }, '5 after restart');
+        await sleep(300);
+        more.push(...await again.poll(0));
+      } finally {
+        await again.shutdown();
+      }
+      check(bodiesOf(more).join() === numbered('l2', 5).sort().join(), `after restart ${bodiesOf(more).join()}`);
+
+      const a = new LitePullConsumer(ctx.transport(), { group: `${ctx.group}_a` });
+      const [mq] = await a.fetchMessageQueues(ctx.topic);
+      a.assign([mq!]);
+      await a.start();
+      try {
+        await a.seekToBegin(mq!);
+        const first: MessageExt[] = [];
+        await until(async () => { first.push(...await a.poll(200)); return first.length > 0; }, 'a message after seekToBegin');
+        check(first[0]!.queueOffset === 0 && first.every((m) => m.queueId === mq!.queueId), 'seekToBegin reads from 0');
+      } finally {
+        await a.shutdown();
+      }
+    },
+  },
+  {
+    name: 'pull consumer: pull with tags, offsets, send-back to %RETRY%',
+    async run(ctx) {
+      const t = ctx.transport();
+      const [q] = (await t.route(ctx.topic)).writeQueues;
+      for (let i = 0; i < 6; i++) await t.send(q!, { topic: ctx.topic, body: `q-${i}`, tags: i % 2 ? 'Y' : 'X' });
+      const pc = new PullConsumer(ctx.transport(), { group: ctx.group });
+      const r = await pc.pull(ctx.topic, q!.queueId, 0, { expression: 'X' });
+      check(r.status === 'FOUND' && r.messages.length === 3 && r.messages.every((m) => m.tags === 'X'), `pull ${r.status} ${r.messages.length}`);
+      pc.updateConsumeOffset(ctx.topic, q!.queueId, r.nextBeginOffset);
+      await pc.persistConsumerOffset();
+      check(await new PullConsumer(ctx.transport(), { group: ctx.group }).fetchConsumeOffset(ctx.topic, q!.queueId) === r.nextBeginOffset, 'offset read back');
+      await pc.sendMessageBack(r.messages[0]!, 1);
+      const retry = `%RETRY%${ctx.group}`;
+      await until(async () => {
+        const rr = await pc.pull(retry, 0, 0).catch(() => undefined);
+        return rr?.status === 'FOUND' && rr.messages[0]!.body.toString() === 'q-0' && rr.messages[0]!.reconsumeTimes === 1;
+      }, 'the message in the retry topic', 20_000);
+    },
+  },
+];
+
+// --- running ---
+
+function say(line: string): void { process.stdout.write(line + '\n'); }
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(true));
+  });
+}
+
+async function main(): Promise<number> {
+  const repo = path.resolve(__dirname, '../../..');
+  const runSh = process.env['RMQ_RUN_SH'] ?? path.resolve(repo, '../shared/rocketmq-server/run.sh');
+  const build = process.env['RMQ_BUILD'] ?? '/tmp/rmq-server';
+  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) { say('SKIP: no Java on PATH (RocketMQ 4.9.7 needs Java 17)'); return 0; }
+  if (!fs.existsSync(runSh)) { say(`SKIP: no ${runSh}`); return 0; }
+  if (!fs.existsSync(path.join(build, 'home', 'classpath.txt'))) {
+    say(`SKIP: no RocketMQ build at ${build} (build one: MIRROR=… bash ${path.dirname(runSh)}/build.sh, or set RMQ_BUILD)`);
+    return 0;
+  }
+  for (const p of PORTS) {
+    if (!await portFree(p)) { say(`SKIP: port ${p} is in use (another name server or broker runs; run.sh needs 9876/10911/10909/10912)`); return 0; }
+  }
+  // A root of our own: its store, logs and pid files; the build's jars are shared.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'keelmq-rmq-interop-'));
+  fs.symlinkSync(path.join(build, 'home'), path.join(root, 'home'));
+  const env = { ...process.env, RMQ_ROOT: root, WIPE_STORE: '1' };
+  const only = process.env['ONLY']?.split(',');
+  const results: { name: string; outcome: 'PASS' | 'FAIL' | 'SKIP'; detail: string; ms: number }[] = [];
+  try {
+    say(`starting RocketMQ 4.9.7 (${build}) with ${runSh}, RMQ_ROOT=${root}`);
+    const started = spawnSync('bash', [runSh, 'start'], { env, encoding: 'utf8' });
+    process.stdout.write(started.stdout);
+    if (started.status !== 0) { say(`FAIL: run.sh start exited ${started.status}: ${started.stderr}`); return 1; }
+    const transports: RemotingTransport[] = [];
+    const admin = new Admin(track(transports));
+    // The broker registers with the name server a moment after "boot success".
+    await until(async () => (await admin.clusterList().catch(() => [])).length > 0, 'the broker in the name server', 30_000);
+    let n = 0;
+    for (const s of SCENARIOS) {
+      if (only && !only.some((o) => s.name.startsWith(o))) continue;
+      n++;
+      const topic = `KeelInterop_${process.pid}_${n}`;
+      const t0 = Date.now();
+      const mine: RemotingTransport[] = [];
+      try {
+        await admin.createTopic(topic, { queues: 4 });
+        const out = await s.run({ transport: () => track(mine), topic, group: `KeelGroup_${process.pid}_${n}` });
+        results.push(out ? { name: s.name, outcome: 'SKIP', detail: out.skipped, ms: Date.now() - t0 } : { name: s.name, outcome: 'PASS', detail: '', ms: Date.now() - t0 });
+      } catch (e) {
+        results.push({ name: s.name, outcome: 'FAIL', detail: (e as Error).stack ?? String(e), ms: Date.now() - t0 });
+      } finally {
+        for (const tr of mine) await tr.close().catch(() => undefined);
+      }
+      const r = results[results.length - 1]!;
+      say(`${r.outcome} ${r.name} (${r.ms} ms)${r.detail ? `\n     ${r.detail.split('\n').slice(0, 4).join('\n     ')}` : ''}`);
+    }
+    for (const tr of transports) await tr.close().catch(() => undefined);
+  } finally {
+    const stopped = spawnSync('bash', [runSh, 'stop'], { env, encoding: 'utf8' });
+    process.stdout.write(stopped.stdout);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  const failed = results.filter((r) => r.outcome === 'FAIL').length;
+  say(`\n${results.filter((r) => r.outcome === 'PASS').length} passed, ${failed} failed, ${results.filter((r) => r.outcome === 'SKIP').length} skipped (against Apache RocketMQ 4.9.7)`);
+  return failed > 0 ? 1 : 0;
+}
+
+function track(list: RemotingTransport[]): RemotingTransport {
+  const t = new RemotingTransport({ namesrvAddr: [NAMESRV] });
+  list.push(t);
+  return t;
+}
+
+main().then((code) => process.exit(code), (e: unknown) => { console.error(e); process.exit(1); });
