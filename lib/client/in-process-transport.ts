@@ -120,4 +120,7 @@ export class InProcessTransport implements ClientTransport {
 
   /** The broker's, not the transport's: closing the EmbeddedBroker ends what this serves. */
   async close(): Promise<void> {}
+
+  /** Offsets are the broker's own here: nothing is kept to write or forget. */
+  async dropOffset(): Promise<void> {}
 }

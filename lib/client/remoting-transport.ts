@@ -9,8 +9,10 @@ import { systemClock, type Clock, type TimerHandle } from '../common/clock';
 import { KeelError } from '../common/errors';
 import type { GetMessagesResult, GetStatus, PutStatus, SendResult } from '../common/message';
 import { RemotingClient } from '../remoting/remoting-client';
+import type { RemotingCommand } from '../remoting/remoting-command';
+import { RequestCode } from '../remoting/request-code';
 import { MASTER_ID } from '../remoting/topic-route-data';
-import { BrokerClient, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
+import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
   ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute,
@@ -66,6 +68,9 @@ export class RemotingTransport implements ClientTransport {
     this.producerGroup = options.producerGroup ?? 'DEFAULT_PRODUCER';
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
     this.schedulePersist();
+    // What the broker asks of its consumers over their own connections (ClientRemotingProcessor); Java answers neither.
+    remoting.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (req) => this.onIdsChanged(req));
+    remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (req) => this.onResetOffset(req));
   }
 
   async route(topic: string): Promise<TopicRoute> {
@@ -200,6 +205,14 @@ export class RemotingTransport implements ClientTransport {
     }
   }
 
+  async dropOffset(group: string, mq: MessageQueue): Promise<void> {
+    const table = this.offsets.get(group);
+    const e = table?.get(mqKey(mq));
+    if (!e) return;
+    table!.delete(mqKey(mq));
+    if (e.dirty) await this.broker.updateConsumerOffset(await this.addr(mq.brokerName), group, mq.topic, mq.queueId, e.offset);
+  }
+
   /** The master of `brokerName`: from the routes seen, else from the name server's cluster info. */
   private async addr(brokerName: string): Promise<string> {
     let a = this.masters.get(brokerName);
@@ -228,7 +241,7 @@ export class RemotingTransport implements ClientTransport {
 
   private async heartbeat(c: ConsumerRegistration): Promise<void> {
     const subscriptions = [...c.subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, tags: s.tags ? [...s.tags] : [], subVersion: this.clock.now() }));
-    const consumer = { groupName: c.group, consumeType: c.consumeType, subscriptions };
+    const consumer = { groupName: c.group, consumeType: c.consumeType, messageModel: c.messageModel, consumeFromWhere: c.consumeFromWhere, subscriptions };
     await Promise.all([...await this.brokersOf(c)].map((addr) => this.broker.heartbeat(addr, c.clientId, [consumer])));
   }
 
@@ -241,6 +254,32 @@ export class RemotingTransport implements ClientTransport {
         if (this.consumers.size > 0) this.scheduleHeartbeat();
       });
     }, this.heartbeatIntervalMs);
+  }
+
+  private onIdsChanged(req: RemotingCommand): void {
+    const group = req.field('consumerGroup');
+    for (const c of this.consumers) if (c.group === group) c.idsChanged?.();
+  }
+
+  /** RESET_CONSUMER_CLIENT_OFFSET: the broker's queues of `topic` for the group, at their new offsets. */
+  private onResetOffset(req: RemotingCommand): void {
+    const topic = req.requireString('topic');
+    const group = req.requireString('group');
+    const byBroker = new Map<string, Map<number, number>>();
+    for (const q of offsetTableOf(req)) {
+      if (q.topic !== topic) continue;
+      let m = byBroker.get(q.brokerName);
+      if (!m) byBroker.set(q.brokerName, (m = new Map()));
+      m.set(q.queueId, q.offset);
+    }
+    for (const c of this.consumers) {
+      if (c.group !== group) continue;
+      for (const [brokerName, offsets] of byBroker) {
+        // The reset offsets replace what was committed here, so an older one is not written over them.
+        for (const queueId of offsets.keys()) this.offsets.get(group)?.delete(mqKey({ topic, brokerName, queueId }));
+        c.resetOffsets(topic, offsets, brokerName);
+      }
+    }
   }
 
   private schedulePersist(): void {
