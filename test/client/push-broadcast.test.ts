@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isKeelError } from '../../lib/common/errors';
 import { transportOf } from '../../lib/client/in-process-transport';
 import { Producer } from '../../lib/client/producer';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
@@ -15,7 +16,7 @@ for (const envDef of CLIENT_ENVS) {
     beforeEach(async () => { env = await envDef.start(); dir = tmpDir('keelmq-offsets-'); });
     afterEach(async () => { await env.stop(); dir.cleanup(); });
 
-    it(`broadcasting (${envDef.name}) - two consumers of a group each get every message; a failed one is not retried; offsets are kept locally and survive a restart`, async () => {
+    it(`broadcasting (${envDef.name}) - two consumers of a group each get every message; a failed one is not retried; offsets are kept locally and survive a restart; a damaged offset file stops the start`, async () => {
       await env.createTopic('Bc', 3);
       const producer = new Producer(env.target());
       const got = new Map<string, string[]>([['one', []], ['two', []]]);
@@ -57,6 +58,12 @@ for (const envDef of CLIENT_ENVS) {
       await sleep(200);
       await again.shutdown();
       expect([...got.get('one')!].sort()).to.deep.equal(Array.from({ length: 10 }, (_, i) => `m${30 + i}`).sort());
+
+      // A damaged offset file stops the start: starting over from "last" would skip what it had not read.
+      fs.writeFileSync(file, '{"offsetTable":[');
+      const damaged = mk('one');
+      const e = await damaged.start().then(() => undefined, (err: unknown) => err);
+      expect(isKeelError(e, 'OFFSET_FILE_INVALID'), String(e)).to.equal(true);
     });
   });
 }

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import type { MessageQueue } from '../../lib/common/message';
 import { messageQueueKey } from '../../lib/client/message-queue';
+import { transportOf } from '../../lib/client/in-process-transport';
 import { Producer } from '../../lib/client/producer';
+import type { ClientTransport, ConsumerRegistration } from '../../lib/client/transport';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
 
 const QUEUES = 8;
-const PERIOD_MS = 1500;
+const PERIOD_MS = 2000;
 
 function queuesOf(c: PushConsumer, topic: string): MessageQueue[] {
   return c.assignedQueues().filter((q) => q.topic === topic);
@@ -88,6 +90,30 @@ for (const envDef of CLIENT_ENVS) {
       await a.shutdown();
       await until(() => queuesOf(b, 'Alloc').length === 4, 'the queues back');
       await b.shutdown();
+    });
+
+    it(`rebalance (${envDef.name}) - a consumer that misses the broker's notice takes the queues over on its rebalance timer, within one period`, async () => {
+      await env.createTopic('Deaf', 4);
+      const inner = transportOf(env.target());
+      // The same transport, with the group-change notices not passed on.
+      const deaf: ClientTransport = Object.create(inner, {
+        registerConsumer: { value: (c: ConsumerRegistration) => inner.registerConsumer({ ...c, idsChanged: undefined }) },
+      });
+      const period = 1000;
+      const mk = (t: ClientTransport, instanceName: string) => new PushConsumer(t, {
+        group: 'DG', instanceName, rebalanceIntervalMs: period, listener: () => ConsumeStatus.CONSUME_SUCCESS,
+      }).subscribe('Deaf');
+      const a = mk(deaf, 'a');
+      const b = mk(inner, 'b');
+      await a.start();
+      await b.start();
+      await until(() => queuesOf(a, 'Deaf').length === 2 && queuesOf(b, 'Deaf').length === 2, 'a 2/2 split (a on its timer)', 3 * period);
+      const t0 = Date.now();
+      await b.shutdown();
+      await until(() => queuesOf(a, 'Deaf').length === 4, 'a takes every queue', 2 * period);
+      const ms = Date.now() - t0;
+      expect(ms).to.be.below(period + 300);
+      await a.shutdown();
     });
   });
 }
