@@ -261,6 +261,13 @@ export class PushConsumer {
   private readonly queues = new Map<string, QueueEntry>();
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   private pool: ConsumePool<Task> | null = null;
+  /**
+   * Orderly in clustering mode: a queue is consumed only while its lock in the broker is held, so
+   * that two consumers of the group never consume one queue at once across a rebalance. A
+   * broadcasting consumer reads every queue for itself and needs none (RocketMQ would lock there
+   * too, and so keep a second broadcasting consumer off the queue).
+   */
+  private readonly lockQueues: boolean;
   private unregister: (() => Promise<void>) | null = null;
   private localOffsets: LocalOffsetStore | null = null;
   private rebalanceTimer: TimerHandle | null = null;
@@ -293,6 +300,7 @@ export class PushConsumer {
     this.messageModel = o.messageModel ?? 'CLUSTERING';
     this.clientId = buildClientId(o.instanceName ?? defaultInstanceName(this.messageModel));
     const orderly = options.orderlyListener !== undefined;
+    this.lockQueues = orderly && this.messageModel === 'CLUSTERING';
     this.o = {
       group: options.group,
       listener: options.listener,
@@ -366,7 +374,7 @@ export class PushConsumer {
       this.rebalancing = this.rebalanceAll(true).finally(() => { this.rebalancing = null; });
       await this.rebalancing;
       this.scheduleRebalance();
-      if (this.o.orderlyListener) this.scheduleLockRenewal();
+      if (this.lockQueues) this.scheduleLockRenewal();
     } catch (e) {
       await this.shutdown();
       throw e;
@@ -412,7 +420,7 @@ export class PushConsumer {
     };
     // Offsets first, so that the consumers taking the queues over on the unregistration read them.
     await attempt(() => this.flushOffsets());
-    const locked = entries.filter((e) => e.orderly?.locked).map((e) => e.mq);
+    const locked = this.lockQueues ? entries.filter((e) => e.orderly?.locked).map((e) => e.mq) : [];
     if (locked.length > 0) await attempt(() => this.transport.unlockBatch(this.group, this.clientId, locked));
     this.queues.clear();
     await attempt(() => this.unregister?.());
@@ -506,7 +514,7 @@ export class PushConsumer {
     if (!e.orderly) this.commit(e);
     this.dropEntry(e);
     if (this.localOffsets === null) await this.transport.dropOffset(this.group, e.mq).catch(() => undefined);
-    if (e.orderly) {
+    if (this.lockQueues) {
       const unlock = () => this.transport.unlockBatch(this.group, this.clientId, [e.mq]).catch(() => undefined);
       void (e.consuming ?? Promise.resolve()).then(unlock);
     }
@@ -520,7 +528,7 @@ export class PushConsumer {
 
   private async addQueue(mq: MessageQueue): Promise<void> {
     const k = messageQueueKey(mq);
-    if (this.o.orderlyListener) {
+    if (this.lockQueues) {
       const got = await this.transport.lockBatch(this.group, this.clientId, [mq]);
       // Another consumer still holds it (it lets go when its batch is done): the next rebalance tries again.
       if (!got.some((q) => messageQueueKey(q) === k)) return;
@@ -717,7 +725,7 @@ export class PushConsumer {
   private async consumeOrderly(e: QueueEntry): Promise<void> {
     const opq = e.orderly!;
     while (!e.pq.dropped && this.state === 'running') {
-      if (!opq.locked || opq.isLockExpired()) {
+      if (this.lockQueues && (!opq.locked || opq.isLockExpired())) {
         this.later(() => this.relock(e), ORDERLY_RELOCK_MS);
         return;
       }

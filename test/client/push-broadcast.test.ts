@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { isKeelError } from '../../lib/common/errors';
 import { transportOf } from '../../lib/client/in-process-transport';
 import { Producer } from '../../lib/client/producer';
-import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
+import { ConsumeOrderlyStatus, ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import { tmpDir } from '../support/tmp';
 import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
 
@@ -64,6 +64,27 @@ for (const envDef of CLIENT_ENVS) {
       const damaged = mk('one');
       const e = await damaged.start().then(() => undefined, (err: unknown) => err);
       expect(isKeelError(e, 'OFFSET_FILE_INVALID'), String(e)).to.equal(true);
+    });
+
+    it(`broadcasting (${envDef.name}) - two orderly consumers of a group each get every message of a queue in order (no broker lock keeps one off)`, async () => {
+      await env.createTopic('BcO', 2);
+      const producer = new Producer(env.target());
+      const got = new Map<string, string[]>([['one', []], ['two', []]]);
+      const mk = (instanceName: string) => new PushConsumer(env.target(), {
+        group: 'BGO', messageModel: 'BROADCASTING', instanceName, offsetStoreDir: dir.dir,
+        orderlyListener: (msgs) => { got.get(instanceName)!.push(...msgs.map((m) => m.body.toString())); return ConsumeOrderlyStatus.SUCCESS; },
+      }).subscribe('BcO');
+      const one = mk('one');
+      const two = mk('two');
+      await one.start();
+      await two.start();
+      for (let i = 0; i < 20; i++) await producer.send({ topic: 'BcO', body: `m${i}`, shardingKey: 'k' });
+      await until(() => got.get('one')!.length >= 20 && got.get('two')!.length >= 20, 'every message at both');
+      await one.shutdown();
+      await two.shutdown();
+      const inOrder = Array.from({ length: 20 }, (_, i) => `m${i}`);
+      expect(got.get('one')).to.deep.equal(inOrder);
+      expect(got.get('two')).to.deep.equal(inOrder);
     });
   });
 }
