@@ -30,6 +30,8 @@ export interface HeartbeatConsumer {
   groupName: string;
   consumeType: 'CONSUME_PASSIVELY' | 'CONSUME_ACTIVELY';
   consumeFromWhere?: string;
+  /** Default CLUSTERING. */
+  messageModel?: 'CLUSTERING' | 'BROADCASTING';
   /** topic → tag expression. */
   subscriptions: { topic: string; expression: string; tags: readonly string[]; subVersion: number }[];
 }
@@ -180,7 +182,7 @@ export class BrokerClient {
     const body = {
       clientID: clientId,
       consumerDataSet: consumers.map((c) => ({
-        groupName: c.groupName, consumeType: c.consumeType, messageModel: 'CLUSTERING', consumeFromWhere: c.consumeFromWhere ?? 'CONSUME_FROM_LAST_OFFSET', unitMode: false,
+        groupName: c.groupName, consumeType: c.consumeType, messageModel: c.messageModel ?? 'CLUSTERING', consumeFromWhere: c.consumeFromWhere ?? 'CONSUME_FROM_LAST_OFFSET', unitMode: false,
         subscriptionDataSet: c.subscriptions.map((s) => ({
           classFilterMode: false, topic: s.topic, subString: s.expression, tagsSet: s.tags, codeSet: s.tags.map(tagsHashCode), subVersion: s.subVersion, expressionType: 'TAG',
         })),
@@ -239,7 +241,7 @@ export class BrokerClient {
   /** INVOKE_BROKER_TO_RESET_OFFSET with isForce: the group's offset in every queue of `topic` on this broker moves to `timestamp`. */
   async resetOffsetByTime(addr: string, group: string, topic: string, timestamp: number): Promise<(MessageQueue & { offset: number })[]> {
     const res = await this.call(addr, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, { topic, group, timestamp, isForce: true });
-    return mqTable(expectSuccess(res, 'INVOKE_BROKER_TO_RESET_OFFSET'), (mq, v) => ({ ...mq, offset: Number(v) }));
+    return offsetTableOf(expectSuccess(res, 'INVOKE_BROKER_TO_RESET_OFFSET'));
   }
 
   /** VIEW_MESSAGE_BY_ID: the record at a commit-log offset; undefined when the broker has none there. */
@@ -281,6 +283,11 @@ function sendProperties(m: OutgoingMessage): Record<string, string> {
   if (m.tags) props['TAGS'] = m.tags;
   if (m.keys && m.keys.length > 0) props['KEYS'] = m.keys.join(' ');
   return props;
+}
+
+/** A ResetOffsetBody (`{"offsetTable":{{MQ}:offset}}`), in a reply or in RESET_CONSUMER_CLIENT_OFFSET. */
+export function offsetTableOf(cmd: RemotingCommand): (MessageQueue & { offset: number })[] {
+  return mqTable(cmd, (mq, v) => ({ ...mq, offset: Number(v) }));
 }
 
 function lockBody(consumerGroup: string, clientId: string, mqSet: MessageQueue[]): Buffer {

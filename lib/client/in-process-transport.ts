@@ -176,4 +176,7 @@ export class InProcessTransport implements ClientTransport {
   async clusterList(): Promise<BrokerInfo[]> {
     return [{ cluster: IN_PROCESS_BROKER, brokerName: IN_PROCESS_BROKER, brokerId: 0, addr: IN_PROCESS_ADDR, runtime: {} }];
   }
+
+  /** Offsets are the broker's own here: nothing is kept to write or forget. */
+  async dropOffset(): Promise<void> {}
 }

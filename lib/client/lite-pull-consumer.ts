@@ -152,7 +152,7 @@ export class LitePullConsumer {
       if (this.mode === 'subscribe') {
         this.unregister = await this.transport.registerConsumer({
           group: this.group, clientId: this.clientId, consumeType: 'CONSUME_ACTIVELY', subscriptions: this.subscriptions,
-          shutdown: () => this.shutdown(), resetOffsets: (topic, offsets) => this.resetOffsets(topic, offsets),
+          shutdown: () => this.shutdown(), resetOffsets: (topic, offsets, brokerName) => this.resetOffsets(topic, offsets, brokerName),
         });
         await this.rebalanceSoon();
         this.scheduleRebalance();
@@ -287,11 +287,11 @@ export class LitePullConsumer {
   }
 
   /** The broker reset the group's offsets in `topic` (RESET_CONSUMER_CLIENT_OFFSET): read on from there. */
-  private resetOffsets(topic: string, offsets: ReadonlyMap<number, number>): void {
+  private resetOffsets(topic: string, offsets: ReadonlyMap<number, number>, brokerName?: string): void {
     if (this.state !== 'running') return;
     for (const a of this.assigned.values()) {
       const offset = offsets.get(a.mq.queueId);
-      if (a.mq.topic === topic && offset !== undefined) this.restartAt(a, offset);
+      if (a.mq.topic === topic && (brokerName === undefined || a.mq.brokerName === brokerName) && offset !== undefined) this.restartAt(a, offset);
     }
   }
 

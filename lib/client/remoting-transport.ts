@@ -12,7 +12,7 @@ import { RemotingClient } from '../remoting/remoting-client';
 import type { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { MASTER_ID } from '../remoting/topic-route-data';
-import { BrokerClient, mqTable, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
+import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
   BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
@@ -69,7 +69,9 @@ export class RemotingTransport implements ClientTransport {
     this.producerGroup = options.producerGroup ?? 'DEFAULT_PRODUCER';
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
     this.schedulePersist();
-    remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (req) => { this.onResetOffset(req); });
+    // What the broker asks of its consumers over their own connections (ClientRemotingProcessor); Java answers neither.
+    remoting.registerProcessor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, (req) => this.onIdsChanged(req));
+    remoting.registerProcessor(RequestCode.RESET_CONSUMER_CLIENT_OFFSET, (req) => this.onResetOffset(req));
   }
 
   async route(topic: string): Promise<TopicRoute> {
@@ -214,22 +216,12 @@ export class RemotingTransport implements ClientTransport {
   queryMessage(topic: string, key: string, o: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<MessageExt[]> { return this.admin.queryMessage(topic, key, o); }
   clusterList(): Promise<BrokerInfo[]> { return this.admin.clusterList(); }
 
-  /**
-   * RESET_CONSUMER_CLIENT_OFFSET (oneway, from a broker on an admin's reset): the group's offsets
-   * here take the new values, so that the next flush does not write the old ones back, and its
-   * consumers on this transport read on from there (Java: MQClientInstance.resetOffset).
-   */
-  private onResetOffset(req: RemotingCommand): void {
-    const topic = req.field('topic');
-    const group = req.field('group');
-    if (topic === undefined || group === undefined) return;
-    const offsets = mqTable(req, (mq, v) => ({ ...mq, offset: Number(v) })).filter((q) => q.topic === topic);
-    for (const q of offsets) {
-      const e = this.offsets.get(group)?.get(mqKey(q));
-      if (e) { e.offset = q.offset; e.dirty = false; }
-    }
-    const byQueue = new Map(offsets.map((q) => [q.queueId, q.offset]));
-    for (const c of this.consumers) if (c.group === group) c.resetOffsets(topic, byQueue);
+  async dropOffset(group: string, mq: MessageQueue): Promise<void> {
+    const table = this.offsets.get(group);
+    const e = table?.get(mqKey(mq));
+    if (!e) return;
+    table!.delete(mqKey(mq));
+    if (e.dirty) await this.broker.updateConsumerOffset(await this.addr(mq.brokerName), group, mq.topic, mq.queueId, e.offset);
   }
 
   /** The master of `brokerName`: from the routes seen, else from the name server's cluster info. */
@@ -268,7 +260,7 @@ export class RemotingTransport implements ClientTransport {
 
   private async heartbeat(c: ConsumerRegistration): Promise<void> {
     const subscriptions = [...c.subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, tags: s.tags ? [...s.tags] : [], subVersion: this.clock.now() }));
-    const consumer = { groupName: c.group, consumeType: c.consumeType, subscriptions };
+    const consumer = { groupName: c.group, consumeType: c.consumeType, messageModel: c.messageModel, consumeFromWhere: c.consumeFromWhere, subscriptions };
     await Promise.all([...await this.brokersOf(c)].map((addr) => this.broker.heartbeat(addr, c.clientId, [consumer])));
   }
 
@@ -281,6 +273,32 @@ export class RemotingTransport implements ClientTransport {
         if (this.consumers.size > 0) this.scheduleHeartbeat();
       });
     }, this.heartbeatIntervalMs);
+  }
+
+  private onIdsChanged(req: RemotingCommand): void {
+    const group = req.field('consumerGroup');
+    for (const c of this.consumers) if (c.group === group) c.idsChanged?.();
+  }
+
+  /** RESET_CONSUMER_CLIENT_OFFSET: the broker's queues of `topic` for the group, at their new offsets. */
+  private onResetOffset(req: RemotingCommand): void {
+    const topic = req.requireString('topic');
+    const group = req.requireString('group');
+    const byBroker = new Map<string, Map<number, number>>();
+    for (const q of offsetTableOf(req)) {
+      if (q.topic !== topic) continue;
+      let m = byBroker.get(q.brokerName);
+      if (!m) byBroker.set(q.brokerName, (m = new Map()));
+      m.set(q.queueId, q.offset);
+    }
+    for (const c of this.consumers) {
+      if (c.group !== group) continue;
+      for (const [brokerName, offsets] of byBroker) {
+        // The reset offsets replace what was committed here, so an older one is not written over them.
+        for (const queueId of offsets.keys()) this.offsets.get(group)?.delete(mqKey({ topic, brokerName, queueId }));
+        c.resetOffsets(topic, offsets, brokerName);
+      }
+    }
   }
 
   private schedulePersist(): void {

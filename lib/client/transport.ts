@@ -68,8 +68,17 @@ export interface ConsumerRegistration {
   subscriptions: ReadonlyMap<string, Subscription>;
   /** The broker is closing (in-process): stop, commit and let go. */
   shutdown(): Promise<void>;
-  /** The group's offsets in `topic` were reset (RESET_CONSUMER_CLIENT_OFFSET): drop what is in flight and go on from there. */
-  resetOffsets(topic: string, offsets: ReadonlyMap<number, number>): void;
+  /**
+   * The group's offsets in `topic` were reset (RESET_CONSUMER_CLIENT_OFFSET): drop what is in flight and go on from there.
+   * `brokerName`: the queues of that broker only (a networked broker resets its own queues).
+   */
+  resetOffsets(topic: string, offsets: ReadonlyMap<number, number>, brokerName?: string): void;
+  /** The group's members changed (NOTIFY_CONSUMER_IDS_CHANGED): rebalance now. */
+  idsChanged?(): void;
+  /** HEART_BEAT's messageModel (default CLUSTERING). */
+  messageModel?: 'CLUSTERING' | 'BROADCASTING';
+  /** HEART_BEAT's consumeFromWhere (default CONSUME_FROM_LAST_OFFSET). */
+  consumeFromWhere?: string;
 }
 
 export interface ClientTransport {
@@ -102,8 +111,9 @@ export interface ClientTransport {
   searchOffset(mq: MessageQueue, timestamp: number): Promise<number>;
   /**
    * HEART_BEAT to the brokers of the subscribed topics (creates `%RETRY%<group>`), repeated while
-   * registered; resolves with the unregistration (UNREGISTER_CLIENT). In-process, a second push
-   * consumer of a group is refused with GROUP_IN_USE.
+   * registered; resolves with the unregistration (UNREGISTER_CLIENT). Members of the group are
+   * told of the change (idsChanged). In-process, a second consumer with the same client id in a
+   * group is refused with GROUP_IN_USE.
    */
   registerConsumer(c: ConsumerRegistration): Promise<() => Promise<void>>;
   /** GET_CONSUMER_LIST_BY_GROUP on the broker of `brokerName`: the client ids of the group. */
@@ -137,6 +147,11 @@ export interface ClientTransport {
   queryMessage(topic: string, key: string, options: { max: number; begin: number; end: number; uniqKey: boolean }): Promise<MessageExt[]>;
   /** GET_BROKER_CLUSTER_INFO, with each broker's runtime info (GET_BROKER_RUNTIME_INFO). */
   clusterList(): Promise<BrokerInfo[]>;
+  /**
+   * Writes the group's offset in `mq` now and forgets it here (a rebalance took the queue away:
+   * its next owner reads the broker's, and so does this client if the queue comes back).
+   */
+  dropOffset(group: string, mq: MessageQueue): Promise<void>;
 }
 
 /** A master as "brokerName" and the address clients reach it at ("in-process" for the embedded one). */

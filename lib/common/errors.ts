@@ -25,7 +25,8 @@ export type KeelErrorCode =
   | 'SUBSCRIPTION_INVALID'  // a tag expression that does not parse
   | 'DELAY_LEVEL_INVALID'   // a delay level outside 1..number of configured levels
   | 'DEAD_LETTER_RESENT'    // resendDeadLetter of a dead letter that was resent already
-  | 'GROUP_IN_USE'          // a second push consumer of a group started in the same broker
+  | 'GROUP_IN_USE'          // a second push consumer of a group with the same client id started in the same broker
+  | 'OFFSET_FILE_INVALID'   // a broadcasting consumer's local offset file does not parse
   | 'BROKER_IN_USE'         // a second EmbeddedBroker opened on a store that already has one
   | 'CLIENT_STATE'          // a producer or consumer used before start() or after shutdown()
   | 'REMOTING_FRAME_INVALID'      // a remoting frame that is malformed or over the size limit

@@ -74,6 +74,8 @@ export interface RegisteredConsumer {
   readonly clientId: string;
   shutdown(): Promise<void>;
   resetOffsets(topic: string, offsets: ReadonlyMap<number, number>): void;
+  /** Another consumer of the group started or stopped: rebalance. */
+  idsChanged?(): void;
 }
 
 /**
@@ -307,18 +309,34 @@ export class EmbeddedBroker {
     return found;
   }
 
-  /** @internal a push consumer starting; one per group, because queues are not shared out between consumers. */
+  /**
+   * @internal a push consumer starting. Consumers of a group share its queues out among
+   * themselves (rebalance): the others are told at once (idsChanged), as a networked broker
+   * sends NOTIFY_CONSUMER_IDS_CHANGED. A client id is one consumer per group.
+   */
   register(c: RegisteredConsumer): void {
     this.checkOpen();
     if (this.closing) throw new KeelError('CLIENT_STATE', 'the broker is closing');
     for (const other of this.consumers) {
-      if (other.group === c.group) throw new KeelError('GROUP_IN_USE', `a push consumer of group ${c.group} is already running in this broker`);
+      if (other.group === c.group && other.clientId === c.clientId) {
+        throw new KeelError('GROUP_IN_USE', `a push consumer of group ${c.group} with client id ${c.clientId} is already running in this broker`);
+      }
     }
     this.consumers.add(c);
+    this.notifyIdsChanged(c.group, c);
   }
 
   /** @internal */
-  unregister(c: RegisteredConsumer): void { this.consumers.delete(c); }
+  unregister(c: RegisteredConsumer): void {
+    if (this.consumers.delete(c)) this.notifyIdsChanged(c.group, c);
+  }
+
+  /** Tells the other members of `group` to rebalance; after the current call stack, as a notice over the network would. */
+  private notifyIdsChanged(group: string, except: RegisteredConsumer): void {
+    for (const other of this.consumers) {
+      if (other.group === group && other !== except && other.idsChanged) queueMicrotask(() => other.idsChanged?.());
+    }
+  }
 
   /** @internal the client ids of the group's running push consumers. */
   consumerIds(group: string): string[] {

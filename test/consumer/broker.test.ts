@@ -78,10 +78,11 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     await o.close();
     o = await openBroker(tmp.dir, clock);
     const again: string[] = [];
-    await start('last', {}, again);
+    await start('last', { instanceName: 'one' }, again);
     await until(() => again.length === 1, 'resumed group');
     expect(again).to.deep.equal(['11']);
-    expect(isKeelError(await rejects(start('last', {}, [])), 'GROUP_IN_USE')).to.equal(true);
+    // Consumers of a group share its queues out; one client id is one consumer of a group.
+    expect(isKeelError(await rejects(start('last', { instanceName: 'one' }, [])), 'GROUP_IN_USE')).to.equal(true);
   });
 
   it('a pull consumer reads with a tag filter, stores offsets when told, and long-polls until a message arrives', async () => {
