@@ -77,6 +77,8 @@ export class HASlave {
   // Per link:
   private input = new ByteQueue();
   private verifying = false;
+  /** The first frame of the link passed the check: reports count as acknowledgements now. */
+  private reportable = false;
   private expected = 0;
   private base = 0;
   private pending: Buffer = Buffer.alloc(0);
@@ -132,6 +134,7 @@ export class HASlave {
       this.base = this.expected = at;
       // A slave with a log checks it against the master's before taking anything.
       this.verifying = true;
+      this.reportable = false;
       this.lastReadAt = this.clock.now();
       this.options.logger.info(`HA: connected to master ${this.options.masterAddress}, reporting ${at}`);
       socket.write(encodeOffset(at));
@@ -244,7 +247,9 @@ export class HASlave {
     // The master says it sent all it had, and all of it is stored.
     this.caughtUp = lastEmpty && this.pending.length === 0 && this.base >= this.expected;
     // After the first frame passed the check, and after each store, our end is an acknowledgement.
-    if (gen === this.gen && (data.length || first)) this.report();
+    if (gen !== this.gen) return;
+    this.reportable = true;
+    if (data.length || first) this.report();
   }
 
   /** The master's bytes just before our end: they must be ours, and the master's log must reach our end. */
@@ -301,7 +306,7 @@ export class HASlave {
       if (gen !== this.gen) return;
       if (this.clock.now() - this.lastReadAt >= this.options.idleTimeoutMs) return this.dropLink(`nothing heard for ${this.options.idleTimeoutMs} ms`);
       // Not before the first frame checked our log: an unverified report would count as an acknowledgement.
-      if (!this.verifying) this.report();
+      if (this.reportable) this.report();
       this.armReport(gen);
     }, Math.min(this.options.reportIntervalMs, this.options.idleTimeoutMs));
   }
