@@ -185,7 +185,8 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   } catch {
     h = undefined;
   }
-  if (!stringFieldsOnly(h)) {
+  const stringsOnly = stringFieldsOnly(h);
+  if (!stringsOnly) {
     try {
       h = parseLenientJson(text, { numbers: 'text' });
     } catch (e) {
@@ -208,9 +209,14 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   if (ext !== undefined && ext !== null) {
     if (typeof ext !== 'object' || Array.isArray(ext)) invalid('extFields is not an object');
     const fields = emptyExtFields();
-    for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
-      const s = toFieldString(v);
-      if (s !== undefined) fields[k] = s;
+    // All strings (Java): one native copy, no array per entry.
+    if (stringsOnly) {
+      Object.assign(fields, ext);
+    } else {
+      for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
+        const s = toFieldString(v);
+        if (s !== undefined) fields[k] = s;
+      }
     }
     cmd.extFields = fields;
   }
