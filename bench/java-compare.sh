@@ -21,7 +21,7 @@ RUNSH=${RUNSH:-$HERE/../shared/rocketmq-server/run.sh}
 [ -f "$RUNSH" ] || RUNSH=/work/shared/rocketmq-server/run.sh
 CP=$(cat "$ROOT/bench/classpath.txt")
 HZ=$(getconf CLK_TCK)
-# keelmq's broker with a larger young generation, as bench/broker.ts starts it (see bench/README.md): ~15 % less CPU per message.
+# keelmq's broker with a larger young generation, as bench/broker.ts starts it (BROKER_NODE_FLAGS there).
 KEELMQ_NODE_FLAGS=${KEELMQ_NODE_FLAGS---max-semi-space-size=64}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keelmq-java-compare-XXXXXX")
 KEEL_PID=
