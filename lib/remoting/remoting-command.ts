@@ -112,7 +112,6 @@ function decimal(s: string, maxDigits: number): number {
   const c0 = s.charCodeAt(0);
   const negative = c0 === 45; // '-'
   let i = negative || c0 === 43 ? 1 : 0; // '+'
-
   const digits = s.length - i;
   if (digits < 1 || digits > maxDigits) return NaN;
   let n = 0;
