@@ -103,8 +103,8 @@ function readFields(req: RemotingCommand, k: HeaderKeys): SendHeader {
 export class SendMessageProcessor {
   constructor(private readonly ctx: BrokerContext) {}
 
-  /** The last connection seen and its peer as a born host: most sends come from one connection. */
-  private bornHostChannel?: RemotingChannel;
+  /** The last peer address seen and what it gives as a born host: most sends come from one connection. */
+  private bornHostAddress?: string;
   private bornHost: string | undefined;
 
   /** A reply, at once when the request is refused, else once the store has answered. */
@@ -185,9 +185,10 @@ export class SendMessageProcessor {
 
   /** The producer's address as the store keeps it (IPv4 "ip:port"); undefined, an address it cannot keep, leaves the store's default. */
   private bornHostOf(channel: RemotingChannel): string | undefined {
-    if (channel !== this.bornHostChannel) {
-      this.bornHostChannel = channel;
-      this.bornHost = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(channel.remoteAddress) ? channel.remoteAddress : undefined;
+    const addr = channel.remoteAddress;
+    if (addr !== this.bornHostAddress) {
+      this.bornHostAddress = addr;
+      this.bornHost = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(addr) ? addr : undefined;
     }
     return this.bornHost;
   }
