@@ -21,6 +21,8 @@ RUNSH=${RUNSH:-$HERE/../shared/rocketmq-server/run.sh}
 [ -f "$RUNSH" ] || RUNSH=/work/shared/rocketmq-server/run.sh
 CP=$(cat "$ROOT/bench/classpath.txt")
 HZ=$(getconf CLK_TCK)
+# keelmq's broker with a larger young generation, as bench/broker.ts starts it (BROKER_NODE_FLAGS there).
+KEELMQ_NODE_FLAGS=${KEELMQ_NODE_FLAGS---max-semi-space-size=64}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keelmq-java-compare-XXXXXX")
 KEEL_PID=
 
@@ -62,7 +64,8 @@ for target in $TARGETS; do
     keelmq-async|keelmq-sync)
       flush=ASYNC; [ "$target" = keelmq-sync ] && flush=SYNC
       rm -rf "$WORK/store"
-      node "$HERE/dist/bench/broker-server.js" --dir "$WORK/store" --flush $flush > "$WORK/addr" 2> "$WORK/keelmq.err" &
+      # shellcheck disable=SC2086
+      node $KEELMQ_NODE_FLAGS "$HERE/dist/bench/broker-server.js" --dir "$WORK/store" --flush $flush > "$WORK/addr" 2> "$WORK/keelmq.err" &
       KEEL_PID=$!
       for _ in $(seq 1 100); do [ -s "$WORK/addr" ] && break; sleep 0.1; done
       [ -s "$WORK/addr" ] || { echo "keelmq did not start:"; cat "$WORK/keelmq.err"; exit 1; }

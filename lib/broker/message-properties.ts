@@ -5,13 +5,15 @@
  */
 import { KeelError } from '../common/errors';
 
-export function parseMessageProperties(s: string | undefined): Record<string, string> {
+/** The properties in `s`, without the one named `skip` (what a `delete` afterwards would do, for less). */
+export function parseMessageProperties(s: string | undefined, skip?: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   if (!s) return out;
   for (const entry of s.split('\u0002')) {
     const at = entry.indexOf('\u0001');
     if (at <= 0 || at === entry.length - 1) continue;
-    out[entry.slice(0, at)] = entry.slice(at + 1);
+    const name = entry.slice(0, at);
+    if (name !== skip) out[name] = entry.slice(at + 1);
   }
   return out;
 }

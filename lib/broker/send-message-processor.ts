@@ -18,10 +18,17 @@ import type { Message, PutResult, PutStatus } from '../common/message';
 import type { BrokerContext } from './broker-context';
 import { type BatchItem, decodeBatchBody, parseMessageProperties } from './message-properties';
 
-/** SEND_MESSAGE_V2's one-letter names (`SendMessageRequestHeaderV2`) → SEND_MESSAGE's. */
-const V2_NAMES: Record<string, string> = {
-  a: 'producerGroup', b: 'topic', c: 'defaultTopic', d: 'defaultTopicQueueNums', e: 'queueId', f: 'sysFlag', g: 'bornTimestamp',
-  h: 'flag', i: 'properties', j: 'reconsumeTimes', k: 'unitMode', l: 'maxReconsumeTimes', m: 'batch',
+/** Where each field of the send header is: SEND_MESSAGE's names, or SEND_MESSAGE_V2's one letters (`SendMessageRequestHeaderV2`, also batch). */
+interface HeaderKeys {
+  producerGroup: string; topic: string; queueId: string; sysFlag: string; bornTimestamp: string; flag: string;
+  properties: string; reconsumeTimes: string; maxReconsumeTimes: string;
+}
+const V1_KEYS: HeaderKeys = {
+  producerGroup: 'producerGroup', topic: 'topic', queueId: 'queueId', sysFlag: 'sysFlag', bornTimestamp: 'bornTimestamp', flag: 'flag',
+  properties: 'properties', reconsumeTimes: 'reconsumeTimes', maxReconsumeTimes: 'maxReconsumeTimes',
+};
+const V2_KEYS: HeaderKeys = {
+  producerGroup: 'a', topic: 'b', queueId: 'e', sysFlag: 'f', bornTimestamp: 'g', flag: 'h', properties: 'i', reconsumeTimes: 'j', maxReconsumeTimes: 'l',
 };
 
 /** `MQVersion.Version.V3_4_9`: from this client version on the header's maxReconsumeTimes counts. */
@@ -64,55 +71,74 @@ interface SendHeader {
   maxReconsumeTimes: number | undefined;
 }
 
+/** The header's fields, read where the request's code puts them. */
 function readHeader(req: RemotingCommand): SendHeader {
-  if (req.code === RequestCode.SEND_MESSAGE_V2 || req.code === RequestCode.SEND_BATCH_MESSAGE) {
-    const long: Record<string, string> = Object.create(null);
-    for (const [k, v] of Object.entries(req.extFields ?? {})) long[V2_NAMES[k] ?? k] = v;
-    req = RemotingCommand.request(req.code, long);
+  if (req.code === RequestCode.SEND_MESSAGE) return readFields(req, V1_KEYS);
+  try {
+    return readFields(req, V2_KEYS);
+  } catch (e) {
+    // A bad V2 field is named as SEND_MESSAGE names it ("<topic>", not "<b>"): read again under those names to say which.
+    const long: Record<string, string | undefined> = {};
+    for (const [name, letter] of Object.entries(V2_KEYS)) long[name] = req.field(letter);
+    readFields(RemotingCommand.request(req.code, long), V1_KEYS);
+    throw e;
   }
+}
+
+function readFields(req: RemotingCommand, k: HeaderKeys): SendHeader {
+  const max = req.field(k.maxReconsumeTimes);
   return {
-    producerGroup: req.requireString('producerGroup'),
-    topic: req.requireString('topic'),
-    queueId: req.int('queueId'),
-    sysFlag: req.int('sysFlag'),
-    bornTimestamp: req.long('bornTimestamp'),
-    flag: req.int('flag'),
-    properties: req.field('properties'),
-    reconsumeTimes: req.int('reconsumeTimes', 0),
-    maxReconsumeTimes: req.field('maxReconsumeTimes') === undefined ? undefined : req.int('maxReconsumeTimes'),
+    producerGroup: req.requireString(k.producerGroup),
+    topic: req.requireString(k.topic),
+    queueId: req.int(k.queueId),
+    sysFlag: req.int(k.sysFlag),
+    bornTimestamp: req.long(k.bornTimestamp),
+    flag: req.int(k.flag),
+    properties: req.field(k.properties),
+    reconsumeTimes: req.int(k.reconsumeTimes, 0),
+    maxReconsumeTimes: max === undefined ? undefined : req.int(k.maxReconsumeTimes),
   };
 }
 
 export class SendMessageProcessor {
   constructor(private readonly ctx: BrokerContext) {}
 
-  async process(req: RemotingCommand, channel: RemotingChannel): Promise<RemotingCommand> {
+  /** The last peer address seen and what it gives as a born host: most sends come from one connection. */
+  private bornHostAddress?: string;
+  private bornHost: string | undefined;
+
+  /** A reply, at once when the request is refused, else once the store has answered. */
+  process(req: RemotingCommand, channel: RemotingChannel): RemotingCommand | Promise<RemotingCommand> {
     try {
-      return await this.send(req, channel);
+      const r = this.send(req, channel);
+      return r instanceof Promise ? r.catch(storeErrorReply) : r;
     } catch (e) {
-      const mapped = storeErrorCode(e);
-      if (!mapped) throw e;
-      return RemotingCommand.response(mapped.code, mapped.remark);
+      return storeErrorReply(e);
     }
   }
 
-  private async send(req: RemotingCommand, channel: RemotingChannel): Promise<RemotingCommand> {
+  private send(req: RemotingCommand, channel: RemotingChannel): RemotingCommand | Promise<RemotingCommand> {
     const h = readHeader(req);
     const batch = req.code === RequestCode.SEND_BATCH_MESSAGE;
     const refused = this.checkTopic(h.topic);
     if (refused) return refused;
     if (batch && isRetryTopic(h.topic)) return RemotingCommand.response(ResponseCode.MESSAGE_ILLEGAL, `batch request does not support retry group ${h.topic}`);
-    const topicConfig = await this.topicFor(h.topic);
-    if (!topicConfig) return RemotingCommand.response(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`);
+    const known = this.ctx.services.topic(h.topic);
+    if (known) return this.put(req, channel, h, batch, known);
+    return this.topicFor(h.topic).then((topicConfig) => topicConfig
+      ? this.put(req, channel, h, batch, topicConfig)
+      : RemotingCommand.response(ResponseCode.TOPIC_NOT_EXIST, `topic[${h.topic}] not exist, apply first please!`));
+  }
+
+  private async put(req: RemotingCommand, channel: RemotingChannel, h: SendHeader, batch: boolean, topicConfig: TopicConfig): Promise<RemotingCommand> {
     let topic = h.topic;
     let queueId = h.queueId;
     if (queueId < 0) queueId = Math.floor(Math.random() * topicConfig.queues);
     if (queueId >= topicConfig.queues) {
       return RemotingCommand.response(ResponseCode.SYSTEM_ERROR, `request queueId[${queueId}] is illegal, topic: ${topic} queues: ${topicConfig.queues} Producer: ${channel.remoteAddress}`);
     }
-    const batchProps = parseMessageProperties(h.properties);
     // The broker's view of the properties: WAIT dropped, CLUSTER added (`SendMessageProcessor`).
-    delete batchProps['WAIT'];
+    const batchProps = parseMessageProperties(h.properties, 'WAIT');
     batchProps['CLUSTER'] = this.ctx.config.clusterName;
     let delayLevel = 0;
     if (!batch) {
@@ -129,12 +155,12 @@ export class SendMessageProcessor {
         await this.ctx.services.topicConfig.ensure(topic, 1);
       }
     }
-    const base = {
-      topic, queueId, sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, reconsumeTimes: h.reconsumeTimes,
-      ...bornHostOf(channel),
-    };
+    const bornHost = this.bornHostOf(channel);
     if (!batch) {
-      const msg: Message & { queueId: number } = { ...base, body: req.body ?? Buffer.alloc(0), flag: h.flag, properties: batchProps };
+      const msg: Message & { queueId: number } = {
+        topic, queueId, body: req.body ?? Buffer.alloc(0), flag: h.flag, properties: batchProps,
+        sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, reconsumeTimes: h.reconsumeTimes, bornHost,
+      };
       const r = await this.ctx.services.putMessage(msg, delayLevel);
       return sendReply(r.status, r.msgId, queueId, r.queueOffset);
     }
@@ -150,10 +176,21 @@ export class SendMessageProcessor {
       }
     }
     const rs: PutResult[] = await this.ctx.store.putBatch(items.map((it) => ({
-      ...base, body: it.body, flag: it.flag, properties: { ...it.properties, ...batchProps },
+      topic, queueId, body: it.body, flag: it.flag, properties: { ...it.properties, ...batchProps },
+      sysFlag: h.sysFlag, bornTimestamp: h.bornTimestamp, reconsumeTimes: h.reconsumeTimes, bornHost,
     })));
     const worst = rs.find((r) => r.status !== 'PUT_OK')?.status ?? 'PUT_OK';
     return sendReply(worst, rs.map((r) => r.msgId).join(','), queueId, rs[0]!.queueOffset);
+  }
+
+  /** The producer's address as the store keeps it (IPv4 "ip:port"); undefined, an address it cannot keep, leaves the store's default. */
+  private bornHostOf(channel: RemotingChannel): string | undefined {
+    const addr = channel.remoteAddress;
+    if (addr !== this.bornHostAddress) {
+      this.bornHostAddress = addr;
+      this.bornHost = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(addr) ? addr : undefined;
+    }
+    return this.bornHost;
   }
 
   /** `TopicValidator.validateTopic` and the not-allowed set; undefined when the topic may be sent to. */
@@ -165,10 +202,8 @@ export class SendMessageProcessor {
     return undefined;
   }
 
-  /** The topic's config; a missing one is created as the embedded broker creates topics (retry topics with 1 queue), or undefined when that is off. */
+  /** The config of a topic the services do not know: created as the embedded broker creates topics (retry topics with 1 queue), or undefined when that is off. */
   private async topicFor(topic: string): Promise<TopicConfig | undefined> {
-    const known = this.ctx.services.topic(topic);
-    if (known) return known;
     if (isRetryTopic(topic)) return this.ctx.services.topicConfig.ensure(topic, 1);
     try {
       return await this.ctx.services.resolveTopic(topic);
@@ -179,14 +214,16 @@ export class SendMessageProcessor {
   }
 }
 
+/** A store refusal as its reply; anything else is rethrown (the channel answers SYSTEM_ERROR). */
+function storeErrorReply(e: unknown): RemotingCommand {
+  const mapped = storeErrorCode(e);
+  if (!mapped) throw e;
+  return RemotingCommand.response(mapped.code, mapped.remark);
+}
+
 function sendReply(status: PutStatus, msgId: string, queueId: number, queueOffset: number): RemotingCommand {
   // Java's response header: msgId, queueId, queueOffset always; extFields must never be null (clients NPE).
   return RemotingCommand.response(STATUS_CODE[status], undefined, {
     msgId, queueId, queueOffset, MSG_REGION: 'DefaultRegion', TRACE_ON: 'true',
   });
-}
-
-/** The producer's address as the store keeps it (IPv4 "ip:port"); an address it cannot keep leaves the store's default. */
-function bornHostOf(channel: RemotingChannel): { bornHost?: string } {
-  return /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(channel.remoteAddress) ? { bornHost: channel.remoteAddress } : {};
 }

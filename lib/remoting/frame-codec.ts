@@ -94,18 +94,50 @@ export class FrameDecoder {
   /** The next whole command, or undefined until more bytes arrive. */
   next(): RemotingCommand | undefined {
     if (this.size < 4) return undefined;
-    if (this.chunks[0]!.length < 4) this.coalesce();
-    const total = this.chunks[0]!.readInt32BE(0);
+    const total = this.headLength();
     if (total < 4) invalid(`frame length ${total} is too small`);
     if (total + 4 > this.maxFrameBytes) invalid(`frame of ${total + 4} bytes is over the ${this.maxFrameBytes}-byte limit`);
     if (this.size < total + 4) return undefined;
-    if (this.chunks[0]!.length < total + 4) this.coalesce();
+    return decodeCommand(this.take(total + 4).subarray(4));
+  }
+
+  /** The int32 at the head of the buffered bytes, which may be spread over chunks. */
+  private headLength(): number {
     const first = this.chunks[0]!;
-    const frame = first.subarray(4, total + 4);
-    if (first.length === total + 4) this.chunks.shift();
-    else this.chunks[0] = first.subarray(total + 4);
-    this.size -= total + 4;
-    return decodeCommand(frame);
+    if (first.length >= 4) return first.readInt32BE(0);
+    let v = 0;
+    let got = 0;
+    for (const c of this.chunks) {
+      for (let i = 0; i < c.length && got < 4; i++, got++) v = (v << 8) | c[i]!;
+      if (got === 4) break;
+    }
+    return v;
+  }
+
+  /**
+   * The next n buffered bytes. A frame within one chunk is a view of it; one across chunks is
+   * copied alone, not with the rest of the chunks (a 64 KiB read holding ~60 frames of 1 KiB
+   * was copied whole for the one frame it split).
+   */
+  private take(n: number): Buffer {
+    this.size -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - filled);
+      c.copy(out, filled, 0, k);
+      filled += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    return out;
   }
 
   /** append() then every whole command. */
@@ -114,10 +146,6 @@ export class FrameDecoder {
     const out: RemotingCommand[] = [];
     for (let c = this.next(); c; c = this.next()) out.push(c);
     return out;
-  }
-
-  private coalesce(): void {
-    this.chunks = [Buffer.concat(this.chunks, this.size)];
   }
 }
 
@@ -185,7 +213,8 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   } catch {
     h = undefined;
   }
-  if (!stringFieldsOnly(h)) {
+  const stringsOnly = stringFieldsOnly(h);
+  if (!stringsOnly) {
     try {
       h = parseLenientJson(text, { numbers: 'text' });
     } catch (e) {
@@ -208,9 +237,14 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   if (ext !== undefined && ext !== null) {
     if (typeof ext !== 'object' || Array.isArray(ext)) invalid('extFields is not an object');
     const fields = emptyExtFields();
-    for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
-      const s = toFieldString(v);
-      if (s !== undefined) fields[k] = s;
+    // All strings (Java): one native copy, no array per entry.
+    if (stringsOnly) {
+      Object.assign(fields, ext);
+    } else {
+      for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
+        const s = toFieldString(v);
+        if (s !== undefined) fields[k] = s;
+      }
     }
     cmd.extFields = fields;
   }

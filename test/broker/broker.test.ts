@@ -65,6 +65,21 @@ describe('broker - send and pull', () => {
     expect(m!.tags).to.equal('x');
   });
 
+  it('broker - SEND_MESSAGE_V2 reads only its one-letter fields, as Java decodes SendMessageRequestHeaderV2: long names beside them are ignored', async () => {
+    const res = await env.call(RequestCode.SEND_MESSAGE_V2, sendV2('TV2', 1, { WAIT: 'true', TAGS: 'x', WAIT2: 'w' }, {
+      topic: 'TLong', queueId: 3, flag: 5, properties: 'TAGS\u0001long',
+    }), Buffer.from('v2'));
+    expect(res.code, res.remark).to.equal(ResponseCode.SUCCESS);
+    expect(res.field('queueId')).to.equal('1');
+    const [m] = decodeRecords((await env.call(RequestCode.PULL_MESSAGE, pullWithSub('G', 'TV2', 1, 0))).body);
+    expect(m!.body.toString()).to.equal('v2');
+    expect(m!.flag).to.equal(0);
+    expect(m!.tags).to.equal('x');
+    // Only WAIT itself is dropped; the store keeps the properties in the order sent, CLUSTER last.
+    expect(Object.keys(m!.properties).filter((k) => !k.startsWith('__'))).to.deep.equal(['TAGS', 'WAIT2', 'CLUSTER']);
+    expect(env.broker.services.topic('TLong')).to.equal(undefined);
+  });
+
   it('broker - SEND_BATCH_MESSAGE stores each item as its own message with its own and the batch properties', async () => {
     const items = [0, 1, 2].map((i) => ({ flag: i, body: Buffer.from(`m${i}`), properties: { UNIQ_KEY: `U${i}`, TAGS: `t${i}` } }));
     const res = await env.call(RequestCode.SEND_BATCH_MESSAGE, sendV2('TB', 1, { batchProp: 'yes' }, { m: true }), encodeBatchBody(items));
