@@ -15,8 +15,11 @@ export const DEFAULT_CONSUME_TIMESTAMP_AGO_MS = 30 * 60_000;
 export async function startOffset(
   t: ClientTransport, group: string, mq: MessageQueue, where: ConsumeFromWhere, timestamp: number | undefined,
 ): Promise<number> {
-  const committed = await t.queryOffset(group, mq);
-  if (committed !== undefined) return committed;
+  return (await t.queryOffset(group, mq)) ?? offsetFromWhere(t, mq, where, timestamp);
+}
+
+/** Where `where` starts a group that has no committed offset in `mq`. */
+export function offsetFromWhere(t: ClientTransport, mq: MessageQueue, where: ConsumeFromWhere, timestamp: number | undefined): Promise<number> {
   // A retry topic holds only this group's failures: all of it is wanted.
   if (isRetryTopic(mq.topic)) return t.minOffset(mq);
   switch (where) {

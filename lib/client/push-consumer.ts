@@ -3,8 +3,9 @@ import type { Clock, TimerHandle } from '../common/clock';
 import { isKeelError, KeelError } from '../common/errors';
 import { checkOptions, epochMs, fn, implementing, integer, oneOf, string, timerMs, type OptionRules } from '../common/options-check';
 import { isGroupName } from '../common/names';
-import { isRetryTopic, retryTopic } from '../common/message-const';
+import { retryTopic } from '../common/message-const';
 import { ConsumePool } from './consume-pool';
+import { offsetFromWhere, type ConsumeFromWhere } from './consume-from-where';
 import { keepAlive } from '../common/keep-alive';
 import { ProcessQueue } from './process-queue';
 import { asOriginal, DEFAULT_MAX_RECONSUME_TIMES } from '../common/retry';
@@ -31,7 +32,7 @@ export type ConsumeStatus = typeof ConsumeStatus[keyof typeof ConsumeStatus];
 /** What an orderly listener returns (COMMIT and ROLLBACK, deprecated in RocketMQ, act only with autoCommit off). */
 export const ConsumeOrderlyStatus = { SUCCESS: 'SUCCESS', SUSPEND_CURRENT_QUEUE_A_MOMENT: 'SUSPEND_CURRENT_QUEUE_A_MOMENT' } as const;
 export type ConsumeOrderlyStatus = OrderlyStatus;
-export type ConsumeFromWhere = 'CONSUME_FROM_LAST_OFFSET' | 'CONSUME_FROM_FIRST_OFFSET' | 'CONSUME_FROM_TIMESTAMP';
+export type { ConsumeFromWhere };
 /** CLUSTERING: the group's consumers share its queues out; BROADCASTING: each consumer reads every queue, with offsets of its own. */
 export type MessageModel = 'CLUSTERING' | 'BROADCASTING';
 
@@ -544,15 +545,7 @@ export class PushConsumer {
   /** RebalancePushImpl.computePullFromWhere. */
   private async initialOffset(mq: MessageQueue): Promise<number> {
     const committed = this.localOffsets ? this.localOffsets.read(mq) : await this.transport.queryOffset(this.group, mq);
-    if (committed !== undefined) return committed;
-    const t = this.transport;
-    // A retry topic holds only this group's failures: all of it is wanted.
-    if (isRetryTopic(mq.topic)) return t.minOffset(mq);
-    switch (this.o.consumeFromWhere) {
-      case 'CONSUME_FROM_FIRST_OFFSET': return t.minOffset(mq);
-      case 'CONSUME_FROM_TIMESTAMP': return t.searchOffset(mq, this.o.consumeTimestamp ?? t.clock.now() - 30 * 60_000);
-      default: return t.maxOffset(mq);
-    }
+    return committed ?? offsetFromWhere(this.transport, mq, this.o.consumeFromWhere, this.o.consumeTimestamp);
   }
 
   private startQueue(mq: MessageQueue, offset: number, locked: boolean): void {
