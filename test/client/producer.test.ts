@@ -9,40 +9,16 @@ import * as path from 'node:path';
 import { Broker } from '../../lib/broker/broker';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import { Producer, type SendResult } from '../../lib/client/producer';
-import { PullConsumer } from '../../lib/client/pull-consumer';
 import { RemotingTransport } from '../../lib/client/remoting-transport';
-import type { ClientTransport } from '../../lib/client/transport';
 import { isKeelError } from '../../lib/common/errors';
 import type { MessageExt } from '../../lib/common/message';
-import type { EmbeddedBroker } from '../../lib/consumer/embedded-broker';
 import { NameServer } from '../../lib/namesrv/name-server';
 import { RequestCode } from '../../lib/remoting/request-code';
 import { FAST_LEVELS, silentLogger } from '../broker/support';
 import { rejectKeelCode } from '../support/reject-code';
 import { tmpDir } from '../support/tmp';
 import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
-import { TappedRemotingClient } from './producer-support';
-
-/** Every message of `topic` from offset 0, all queues, once there are at least `n`. */
-async function readAll(target: EmbeddedBroker | ClientTransport, topic: string, n: number): Promise<MessageExt[]> {
-  const pull = new PullConsumer(target, { group: 'reader' });
-  let all: MessageExt[] = [];
-  const end = Date.now() + 10_000;
-  do {
-    all = [];
-    for (const q of await pull.queues(topic)) {
-      for (let offset = 0; ;) {
-        const r = await pull.pull(topic, q, offset);
-        if (r.messages.length === 0) break;
-        all.push(...r.messages);
-        offset = r.nextBeginOffset;
-      }
-    }
-    if (all.length >= n) return all;
-    await sleep(20);
-  } while (Date.now() < end);
-  throw new Error(`only ${all.length} of ${n} messages in ${topic}`);
-}
+import { readAll, TappedRemotingClient } from './producer-support';
 
 function byUniqKey(msgs: MessageExt[], r: SendResult): MessageExt {
   const found = msgs.filter((m) => m.properties['UNIQ_KEY'] === r.msgId);
