@@ -411,17 +411,21 @@ function brokerTasks(cfg: Config, budget: Budget): Task[] {
         { what: `batch send of ${BROKER_BATCH} ×${BROKER_BATCH_PRODUCERS}`, workload: 'send', producers: BROKER_BATCH_PRODUCERS, how: `SEND_BATCH_MESSAGE of ${BROKER_BATCH}, ${BROKER_BATCH_PRODUCERS} producers`, measure: (r) => batchSends(r, BROKER_BATCH_PRODUCERS, BROKER_BATCH) },
         { what: `produce -> consume ×${BROKER_SYNC_PRODUCERS}`, workload: 'consume', producers: BROKER_SYNC_PRODUCERS, how: `${BROKER_SYNC_PRODUCERS} sync producers -> PULL_MESSAGE long polling, one puller per queue`, measure: (r) => endToEnd(r, BROKER_SYNC_PRODUCERS) },
       ];
-      for (const w of workloads) {
-        tasks.push({
-          group: `${BROKER}-${flush}-${size}-${w.what}`,
-          label: `${BROKER} ${w.what} ${flush} ${formatBytes(size)}`,
-          repeatable: true,
-          run: async (progress) => {
-            const run: BrokerRun = { flush: flush satisfies BrokerFlush, dir: path.join(cfg.base, `${BROKER}-${flush}`), pool, budget, warmUpSeconds, progress };
-            const m = await w.measure(run);
-            return { system: BROKER, workload: w.workload, flush, bodyBytes: size, producers: w.producers, mode: `${w.how}; ${settings}`, ...metricsOf(m) };
-          },
-        });
+      for (const client of [false, true]) {
+        for (const w of workloads) {
+          const what = client ? `client ${w.what}` : w.what;
+          const how = client ? `keelmq Producer over RemotingTransport (${w.how})` : w.how;
+          tasks.push({
+            group: `${BROKER}-${flush}-${size}-${what}`,
+            label: `${BROKER} ${what} ${flush} ${formatBytes(size)}`,
+            repeatable: true,
+            run: async (progress) => {
+              const run: BrokerRun = { flush: flush satisfies BrokerFlush, dir: path.join(cfg.base, `${BROKER}-${flush}`), pool, budget, warmUpSeconds, progress, client };
+              const m = await w.measure(run);
+              return { system: BROKER, workload: w.workload, flush, bodyBytes: size, producers: w.producers, mode: `${how}; ${settings}`, ...metricsOf(m) };
+            },
+          });
+        }
       }
     }
   }
