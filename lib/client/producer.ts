@@ -191,7 +191,11 @@ export class Producer {
     if (typeof second !== 'object' || second === null || typeof second.onSuccess !== 'function' || typeof second.onException !== 'function') {
       throw new TypeError('the second argument of send must be a SendCallback ({ onSuccess, onException }) or a MessageQueueSelector');
     }
-    this.sendOne(msg, 'async').then((r) => second.onSuccess(r), (e: unknown) => second.onException(e instanceof Error ? e : new Error(String(e))));
+    // A callback that throws is the application's bug, not the send's outcome: as in RocketMQ it
+    // is not reported again through onException (and must not become an unhandled rejection).
+    this.sendOne(msg, 'async')
+      .then((r) => second.onSuccess(r), (e: unknown) => second.onException(e instanceof Error ? e : new Error(String(e))))
+      .catch(() => undefined);
   }
 
   /** Sends without waiting for the broker: resolves once the request is out (one attempt; the outcome is not known). */

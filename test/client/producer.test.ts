@@ -111,10 +111,14 @@ for (const envDef of CLIENT_ENVS) {
       const sentAt = Date.now();
       const r = await producer.send({ topic: 'Later', body: 'later', tags: 'D', delayLevel: 2 });
       expect(r.status).to.equal('SEND_OK');
-      const [m] = await readAll(env.target(), 'Later', 1);
-      expect([m!.body.toString(), m!.tags, m!.properties['UNIQ_KEY']]).to.deep.equal(['later', 'D', r.msgId]);
+      const big = 'delayed and compressed '.repeat(500);
+      const rBig = await producer.send({ topic: 'Later', body: big, delayLevel: 1 });
+      const later = await readAll(env.target(), 'Later', 2);
+      const m = later.find((x) => x.properties['UNIQ_KEY'] === r.msgId);
+      expect([m!.body.toString(), m!.tags]).to.deep.equal(['later', 'D']);
       // Level 2 is 20 ms here (FAST_LEVELS): the delivered copy is stored when it is due.
       expect(m!.storeTimestamp - sentAt).to.be.at.least(19);
+      expect(later.find((x) => x.properties['UNIQ_KEY'] === rBig.msgId)!.body.toString()).to.equal(big);
 
       await rejectKeelCode(producer.sendBatch([{ topic: 'Later', body: 'a' }, { topic: 'Other', body: 'b' }]), 'PROPERTY_INVALID');
       await rejectKeelCode(producer.sendBatch([{ topic: 'Later', body: 'a', delayLevel: 1 }]), 'DELAY_LEVEL_INVALID');
