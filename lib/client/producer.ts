@@ -7,7 +7,7 @@
 import type { Clock } from '../common/clock';
 import { KeelError } from '../common/errors';
 import type { MessageQueue } from '../common/message';
-import { checkKey, checkUserTopic, isRetryTopic, PROPERTY_UNIQ_KEY, SYSTEM_PROPERTIES } from '../common/message-const';
+import { checkKey, checkUserTopic, PROPERTY_UNIQ_KEY, SYSTEM_PROPERTIES } from '../common/message-const';
 import { boolean, checkOptions, fn, integer, string, timerMs, type OptionRule, type OptionRules } from '../common/options-check';
 import { isSelectableTag } from '../common/tag-filter';
 import { tagsHashCode } from '../common/tag-hash';
@@ -208,7 +208,7 @@ export class Producer {
 
   /**
    * Sends several messages of one topic to one queue in one request (RocketMQ's MessageBatch):
-   * no delay levels, not to a retry topic, never compressed; each message gets its own UNIQ_KEY and
+   * no delay levels, not to a retry topic (checkMessage refuses every internal topic), never compressed; each message gets its own UNIQ_KEY and
    * its own result, in order. Queue choice and retries as for `send`.
    */
   async sendBatch(msgs: ProducerMessage[]): Promise<SendResult[]> {
@@ -219,7 +219,6 @@ export class Producer {
       checkMessage(m);
       if (m.topic !== topic) throw new KeelError('PROPERTY_INVALID', `every message of a batch must have the same topic: ${m.topic} is not ${topic}`);
       if ((m.delayLevel ?? 0) !== 0) throw new KeelError('DELAY_LEVEL_INVALID', 'batch messages cannot be delayed');
-      if (isRetryTopic(m.topic)) throw new KeelError('TOPIC_RESERVED', 'batch messages cannot go to a retry topic');
     }
     const out = msgs.map((m) => this.outgoing(m, true));
     const sent = await this.dispatch(msgs[0]!, 'sync', async (q, left) => {

@@ -13,9 +13,9 @@ import { silentLogger, startBroker, type BrokerEnv } from '../broker/support';
 import { sleep } from './client-envs';
 import { TappedRemotingClient } from './producer-support';
 
-const SLOW_MS = 250;
-/** Thresholds and periods scaled down (550 ms → 30 s by default): 250 ms reaches 200 ms, avoided for 1 s. */
-const LATENCY_MAX = [50, 100, 200, 1000, 2000, 3000, 15000];
+const SLOW_MS = 400;
+/** Thresholds and periods scaled down (550 ms → 30 s by default): 400 ms reaches 300 ms, avoided for 1 s. */
+const LATENCY_MAX = [50, 100, 300, 1000, 2000, 3000, 15000];
 const NOT_AVAILABLE = [0, 0, 1000, 3000, 4000, 5000, 6000];
 
 describe('producer - latency avoidance over the network', function () {
@@ -62,14 +62,15 @@ describe('producer - latency avoidance over the network', function () {
 
   it('producer - a slow broker gets far fewer sends while slow (and half without avoidance); its share returns once it is fast again', async () => {
     const producer = new Producer(transport, { sendLatencyFaultEnable: true, latencyMax: LATENCY_MAX, notAvailableDuration: NOT_AVAILABLE });
-    const before = await sendFor(producer, 500);
-    expect(before.b / (before.a + before.b), JSON.stringify(before)).to.be.within(0.35, 0.65);
+    // Counted rounds of the 8 queues (4 per broker): a loaded machine changes the time, not the share.
+    const before = await sendFor(producer, 10_000, 16);
+    expect(before.b, JSON.stringify(before)).to.be.within(4, 12);
 
     remoting.delays.set(b.addr, SLOW_MS);
     const slow = await sendFor(producer, 1500);
     // At most one send per avoidance period (plus the one that found it slow).
     expect(slow.b, JSON.stringify(slow)).to.be.at.most(3);
-    expect(slow.a).to.be.above(50 * slow.b);
+    expect(slow.a, JSON.stringify(slow)).to.be.at.least(10 * Math.max(1, slow.b));
 
     producer.sendLatencyFaultEnable = false;
     // One round of the 8 queues (4 per broker), slow or not.
@@ -79,8 +80,8 @@ describe('producer - latency avoidance over the network', function () {
     producer.sendLatencyFaultEnable = true;
     remoting.delays.delete(b.addr);
     await sleep(NOT_AVAILABLE[2]! + 100);
-    const after = await sendFor(producer, 500);
-    expect(after.b / (after.a + after.b), JSON.stringify(after)).to.be.within(0.35, 0.65);
+    const after = await sendFor(producer, 10_000, 16);
+    expect(after.b, JSON.stringify(after)).to.be.within(4, 12);
     await producer.shutdown();
   });
 });
