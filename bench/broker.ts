@@ -149,15 +149,22 @@ export interface BrokerRun {
   client: boolean;
 }
 
+/** A measurement and the CPU this (client) process spent in the timed phase, µs. */
+export type BrokerMeasurement = Measurement & { clientCpuUs: number };
+
 /** A fresh broker on a fresh directory, a session, an untimed warm-up of `loop`, then the timed `loop`. */
-async function withBroker(run: BrokerRun, loop: (s: Session, budget: Budget) => Promise<Measurement>): Promise<Measurement> {
+async function withBroker(run: BrokerRun, loop: (s: Session, budget: Budget) => Promise<Measurement>): Promise<BrokerMeasurement> {
   fs.rmSync(run.dir, { recursive: true, force: true });
   const server = await startServer(run.dir, run.flush);
   try {
     const session = await openSession(server, TOPIC, run.pool.at(0), run.client);
     try {
       await loop(session, { count: Number.MAX_SAFE_INTEGER, seconds: run.warmUpSeconds });
-      return await loop(session, run.budget);
+      // The client's own cost: CPU per message survives a loaded machine better than msg/s.
+      const cpu0 = process.cpuUsage();
+      const m = await loop(session, run.budget);
+      const cpu = process.cpuUsage(cpu0);
+      return { ...m, clientCpuUs: cpu.user + cpu.system };
     } finally {
       await session.close();
     }
@@ -168,7 +175,7 @@ async function withBroker(run: BrokerRun, loop: (s: Session, budget: Budget) => 
 }
 
 /** `producers` loops, each awaiting every send's reply before the next (Java: threads calling send()). */
-export function syncSends(run: BrokerRun, producers: number): Promise<Measurement> {
+export function syncSends(run: BrokerRun, producers: number): Promise<BrokerMeasurement> {
   return withBroker(run, async ({ producer }, budget) => {
     const latenciesNs: number[] = [];
     const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
@@ -188,7 +195,7 @@ export function syncSends(run: BrokerRun, producers: number): Promise<Measuremen
 }
 
 /** Sends issued without waiting, at most `inFlight` unanswered (Java: send(msg, callback) under a semaphore). */
-export function asyncSends(run: BrokerRun, inFlight: number): Promise<Measurement> {
+export function asyncSends(run: BrokerRun, inFlight: number): Promise<BrokerMeasurement> {
   return withBroker(run, ({ producer }, budget) => new Promise<Measurement>((resolve, reject) => {
     const latenciesNs: number[] = [];
     const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
@@ -218,7 +225,7 @@ export function asyncSends(run: BrokerRun, inFlight: number): Promise<Measuremen
 }
 
 /** `producers` loops of SEND_BATCH_MESSAGE with `batchSize` messages each; one latency per batch. */
-export function batchSends(run: BrokerRun, producers: number, batchSize: number): Promise<Measurement> {
+export function batchSends(run: BrokerRun, producers: number, batchSize: number): Promise<BrokerMeasurement> {
   return withBroker(run, async ({ producer }, budget) => {
     const latenciesNs: number[] = [];
     const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
@@ -245,7 +252,7 @@ export function batchSends(run: BrokerRun, producers: number, batchSize: number)
  * phase starts at. The body's first 4 bytes number the message; latency is from the start of its
  * send to the pull reply that brings it. Throughput is messages over first send to last delivery.
  */
-export function endToEnd(run: BrokerRun, producers: number): Promise<Measurement> {
+export function endToEnd(run: BrokerRun, producers: number): Promise<BrokerMeasurement> {
   if (run.pool.bodyBytes < 4) throw new RangeError('end to end needs bodies of at least 4 bytes (the message number)');
   return withBroker(run, async ({ remoting, producer, brokerAddr, queues }, budget) => {
     const sentAt: bigint[] = [];
