@@ -3,8 +3,8 @@
  * SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE frames shaped as the Java 4.9.7 producer shapes them
  * (fixtures/remoting/java-4.9.7-client/send-message-v2.request.bin), and PULL_MESSAGE with long
  * polling as its push consumer sends it, plus posting the subscription (sysFlag 4) so that no
- * heartbeat is needed. keelmq's full Producer comes with the next issue; until then this is
- * bench code, and like any client code it imports nothing of the store or the consumer layer.
+ * heartbeat is needed. It is the baseline the rows with keelmq's own Producer are read against;
+ * like any client code it imports nothing of the store or the consumer layer.
  */
 import { encodeBatchBody } from '../lib/broker/message-properties';
 import { expectSuccess, RemotingClient } from '../lib/remoting/remoting-client';
@@ -70,6 +70,11 @@ export class BenchProducer {
   async send(body: Buffer, tag: string): Promise<SendReply> {
     const properties = `UNIQ_KEY\u0001${this.ids.next()}\u0002WAIT\u0001true\u0002TAGS\u0001${tag}`;
     return this.call(RequestCode.SEND_MESSAGE_V2, properties, 'false', body);
+  }
+
+  /** The same request: this client has one way of sending. */
+  sendAsync(body: Buffer, tag: string): Promise<SendReply> {
+    return this.send(body, tag);
   }
 
   /** SEND_BATCH_MESSAGE: every item its own message (own UNIQ_KEY), the batch's properties in `i`. */

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { NameServerClient } from '../lib/client/namesrv-client';
+import { Producer } from '../lib/client/producer';
+import { RemotingTransport } from '../lib/client/remoting-transport';
 import { silentLogger } from '../lib/remoting/logger';
 import { RemotingClient } from '../lib/remoting/remoting-client';
 import { BenchProducer, maxOffset, QueuePuller } from './broker-client';
@@ -64,10 +66,50 @@ async function startServer(dir: string, flush: BrokerFlush): Promise<BrokerServe
   };
 }
 
+/** What the send loops drive: frames built here (BenchProducer), or keelmq's own Producer (ClientSender). */
+interface Sender {
+  send(body: Buffer, tag: string): Promise<unknown>;
+  /** The send as an async sender issues it (Java: send(msg, callback)). */
+  sendAsync(body: Buffer, tag: string): Promise<unknown>;
+  sendBatch(bodies: readonly Buffer[], tag: string): Promise<unknown>;
+}
+
+/**
+ * keelmq's Producer over a RemotingTransport on the session's connection: route cache, queue
+ * choice, UNIQ_KEY, retry policy and result mapping on top of the same frames, so that the rows
+ * beside the frame rows show what the client itself costs. Timeout 10 s, as BenchProducer's.
+ */
+class ClientSender implements Sender {
+  readonly transport: RemotingTransport;
+  private readonly producer: Producer;
+
+  constructor(remoting: RemotingClient, namesrv: string, private readonly topic: string) {
+    this.transport = new RemotingTransport({ namesrvAddr: [namesrv], remoting, timeoutMs: 10_000 });
+    this.producer = new Producer(this.transport, { group: GROUP, sendMsgTimeout: 10_000 });
+  }
+
+  send(body: Buffer, tag: string): Promise<unknown> {
+    return this.producer.send({ topic: this.topic, body, tags: tag });
+  }
+
+  sendAsync(body: Buffer, tag: string): Promise<unknown> {
+    return new Promise((onSuccess, onException) => this.producer.send({ topic: this.topic, body, tags: tag }, { onSuccess, onException }));
+  }
+
+  sendBatch(bodies: readonly Buffer[], tag: string): Promise<unknown> {
+    return this.producer.sendBatch(bodies.map((body) => ({ topic: this.topic, body, tags: tag })));
+  }
+
+  async close(): Promise<void> {
+    await this.producer.shutdown();
+    await this.transport.close();
+  }
+}
+
 /** One connection (as one Java MQClientInstance) and a producer whose topic exists and whose queues the route gave. */
 interface Session {
   remoting: RemotingClient;
-  producer: BenchProducer;
+  producer: Sender;
   brokerAddr: string;
   queues: number;
 }
@@ -76,7 +118,7 @@ interface Session {
  * The Java producer's start: a first send creates the topic (autoCreateTopicEnable), then the
  * name server's route gives the broker and the number of write queues to round-robin over.
  */
-async function openSession(server: BrokerServer, topic: string, body: Buffer): Promise<Session> {
+async function openSession(server: BrokerServer, topic: string, body: Buffer, client: boolean): Promise<Session & { close(): Promise<void> }> {
   const remoting = new RemotingClient({ logger: silentLogger });
   const namesrv = new NameServerClient({ remoting });
   const brokerAddr = server.addresses.broker;
@@ -87,7 +129,15 @@ async function openSession(server: BrokerServer, topic: string, body: Buffer): P
     const q = route?.queueDatas[0];
     const addr = route?.brokerDatas[0]?.brokerAddrs['0'];
     if (q !== undefined && addr !== undefined) {
-      return { remoting, brokerAddr: addr, queues: q.writeQueueNums, producer: new BenchProducer(remoting, addr, GROUP, topic, q.writeQueueNums) };
+      const sender = client ? new ClientSender(remoting, server.addresses.namesrv, topic) : undefined;
+      return {
+        remoting, brokerAddr: addr, queues: q.writeQueueNums,
+        producer: sender ?? new BenchProducer(remoting, addr, GROUP, topic, q.writeQueueNums),
+        async close() {
+          await sender?.close();
+          await remoting.close();
+        },
+      };
     }
     if (Date.now() > deadline) throw new Error(`no route for ${topic} within ${ROUTE_WAIT_MS} ms`);
     await new Promise((r) => setTimeout(r, 50));
@@ -101,19 +151,28 @@ export interface BrokerRun {
   budget: Budget;
   warmUpSeconds: number;
   progress: Progress;
+  /** Send with keelmq's Producer (RemotingTransport) instead of frames built here. */
+  client: boolean;
 }
 
+/** A measurement and the CPU this (client) process spent in the timed phase, µs. */
+export type BrokerMeasurement = Measurement & { clientCpuUs: number };
+
 /** A fresh broker on a fresh directory, a session, an untimed warm-up of `loop`, then the timed `loop`. */
-async function withBroker(run: BrokerRun, loop: (s: Session, budget: Budget) => Promise<Measurement>): Promise<Measurement> {
+async function withBroker(run: BrokerRun, loop: (s: Session, budget: Budget) => Promise<Measurement>): Promise<BrokerMeasurement> {
   fs.rmSync(run.dir, { recursive: true, force: true });
   const server = await startServer(run.dir, run.flush);
   try {
-    const session = await openSession(server, TOPIC, run.pool.at(0));
+    const session = await openSession(server, TOPIC, run.pool.at(0), run.client);
     try {
       await loop(session, { count: Number.MAX_SAFE_INTEGER, seconds: run.warmUpSeconds });
-      return await loop(session, run.budget);
+      // The client's own cost: CPU per message survives a loaded machine better than msg/s.
+      const cpu0 = process.cpuUsage();
+      const m = await loop(session, run.budget);
+      const cpu = process.cpuUsage(cpu0);
+      return { ...m, clientCpuUs: cpu.user + cpu.system };
     } finally {
-      await session.remoting.close();
+      await session.close();
     }
   } finally {
     await server.stop();
@@ -122,7 +181,7 @@ async function withBroker(run: BrokerRun, loop: (s: Session, budget: Budget) => 
 }
 
 /** `producers` loops, each awaiting every send's reply before the next (Java: threads calling send()). */
-export function syncSends(run: BrokerRun, producers: number): Promise<Measurement> {
+export function syncSends(run: BrokerRun, producers: number): Promise<BrokerMeasurement> {
   return withBroker(run, async ({ producer }, budget) => {
     const latenciesNs: number[] = [];
     const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
@@ -142,7 +201,7 @@ export function syncSends(run: BrokerRun, producers: number): Promise<Measuremen
 }
 
 /** Sends issued without waiting, at most `inFlight` unanswered (Java: send(msg, callback) under a semaphore). */
-export function asyncSends(run: BrokerRun, inFlight: number): Promise<Measurement> {
+export function asyncSends(run: BrokerRun, inFlight: number): Promise<BrokerMeasurement> {
   return withBroker(run, ({ producer }, budget) => new Promise<Measurement>((resolve, reject) => {
     const latenciesNs: number[] = [];
     const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
@@ -155,7 +214,7 @@ export function asyncSends(run: BrokerRun, inFlight: number): Promise<Measuremen
         const body = run.pool.at(taken++);
         outstanding++;
         const t = now();
-        producer.send(body, TAG).then(() => {
+        producer.sendAsync(body, TAG).then(() => {
           latenciesNs.push(Number(now() - t));
           outstanding--;
           run.progress.update(latenciesNs.length);
@@ -172,7 +231,7 @@ export function asyncSends(run: BrokerRun, inFlight: number): Promise<Measuremen
 }
 
 /** `producers` loops of SEND_BATCH_MESSAGE with `batchSize` messages each; one latency per batch. */
-export function batchSends(run: BrokerRun, producers: number, batchSize: number): Promise<Measurement> {
+export function batchSends(run: BrokerRun, producers: number, batchSize: number): Promise<BrokerMeasurement> {
   return withBroker(run, async ({ producer }, budget) => {
     const latenciesNs: number[] = [];
     const deadline = now() + BigInt(Math.round(budget.seconds * 1e9));
@@ -199,7 +258,7 @@ export function batchSends(run: BrokerRun, producers: number, batchSize: number)
  * phase starts at. The body's first 4 bytes number the message; latency is from the start of its
  * send to the pull reply that brings it. Throughput is messages over first send to last delivery.
  */
-export function endToEnd(run: BrokerRun, producers: number): Promise<Measurement> {
+export function endToEnd(run: BrokerRun, producers: number): Promise<BrokerMeasurement> {
   if (run.pool.bodyBytes < 4) throw new RangeError('end to end needs bodies of at least 4 bytes (the message number)');
   return withBroker(run, async ({ remoting, producer, brokerAddr, queues }, budget) => {
     const sentAt: bigint[] = [];

@@ -84,7 +84,7 @@ export async function runOne(flush: 'async' | 'sync', bodyBytes: number, opts: C
         body.writeUInt32BE(i, 0);
         sentAt[i] = now();
         const r = await producer.send({ topic: TOPIC, body });
-        if (r.status !== 'PUT_OK') throw new Error(`send ${i} returned ${r.status}`);
+        if (r.status !== 'SEND_OK') throw new Error(`send ${i} returned ${r.status}`);
       }
     }));
     await done;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { asyncSends, batchSends, endToEnd, syncSends, type BrokerFlush, type BrokerRun } from './broker';
+import { asyncSends, batchSends, endToEnd, syncSends, type BrokerFlush, type BrokerMeasurement, type BrokerRun } from './broker';
 import { fdatasyncLatency, sequentialWrite } from './disk';
 import { keelmq, lookupByOffset, lookupRecent } from './keelmq';
 import { runOne as runConsumeOne } from './consume';
@@ -448,23 +448,28 @@ function brokerTasks(cfg: Config, budget: Budget): Task[] {
     for (const size of sizes) {
       const pool = new BodyPool(size);
       const settings = `broker ${flush === 'async' ? 'ASYNC_FLUSH' : 'SYNC_FLUSH'} in a child process, client here over loopback`;
-      const workloads: { what: string; workload: 'send' | 'consume'; producers: number; how: string; measure: (run: BrokerRun) => Promise<Measurement> }[] = [
+      const workloads: { what: string; workload: 'send' | 'consume'; producers: number; how: string; measure: (run: BrokerRun) => Promise<BrokerMeasurement> }[] = [
         { what: `sync send ×${BROKER_SYNC_PRODUCERS}`, workload: 'send', producers: BROKER_SYNC_PRODUCERS, how: `SEND_MESSAGE_V2, ${BROKER_SYNC_PRODUCERS} producers each awaiting its reply`, measure: (r) => syncSends(r, BROKER_SYNC_PRODUCERS) },
         { what: `async send, ${BROKER_ASYNC_IN_FLIGHT} in flight`, workload: 'send', producers: BROKER_ASYNC_IN_FLIGHT, how: `SEND_MESSAGE_V2, ${BROKER_ASYNC_IN_FLIGHT.toLocaleString('en-US')} in flight`, measure: (r) => asyncSends(r, BROKER_ASYNC_IN_FLIGHT) },
         { what: `batch send of ${BROKER_BATCH} ×${BROKER_BATCH_PRODUCERS}`, workload: 'send', producers: BROKER_BATCH_PRODUCERS, how: `SEND_BATCH_MESSAGE of ${BROKER_BATCH}, ${BROKER_BATCH_PRODUCERS} producers`, measure: (r) => batchSends(r, BROKER_BATCH_PRODUCERS, BROKER_BATCH) },
         { what: `produce -> consume ×${BROKER_SYNC_PRODUCERS}`, workload: 'consume', producers: BROKER_SYNC_PRODUCERS, how: `${BROKER_SYNC_PRODUCERS} sync producers -> PULL_MESSAGE long polling, one puller per queue`, measure: (r) => endToEnd(r, BROKER_SYNC_PRODUCERS) },
       ];
-      for (const w of workloads) {
-        tasks.push({
-          group: `${BROKER}-${flush}-${size}-${w.what}`,
-          label: `${BROKER} ${w.what} ${flush} ${formatBytes(size)}`,
-          repeatable: true,
-          run: async (progress) => {
-            const run: BrokerRun = { flush: flush satisfies BrokerFlush, dir: path.join(cfg.base, `${BROKER}-${flush}`), pool, budget, warmUpSeconds, progress };
-            const m = await w.measure(run);
-            return { system: BROKER, workload: w.workload, flush, bodyBytes: size, producers: w.producers, mode: `${w.how}; ${settings}`, ...metricsOf(m) };
-          },
-        });
+      for (const client of [false, true]) {
+        for (const w of workloads) {
+          const what = client ? `client ${w.what}` : w.what;
+          const how = client ? `keelmq Producer over RemotingTransport (${w.how})` : w.how;
+          tasks.push({
+            group: `${BROKER}-${flush}-${size}-${what}`,
+            label: `${BROKER} ${what} ${flush} ${formatBytes(size)}`,
+            repeatable: true,
+            run: async (progress) => {
+              const run: BrokerRun = { flush: flush satisfies BrokerFlush, dir: path.join(cfg.base, `${BROKER}-${flush}`), pool, budget, warmUpSeconds, progress, client };
+              const m = await w.measure(run);
+              const extra = { clientCpuUsPerMsg: m.messages > 0 ? m.clientCpuUs / m.messages : 0 };
+              return { system: BROKER, workload: w.workload, flush, bodyBytes: size, producers: w.producers, mode: `${how}; ${settings}`, ...metricsOf(m), extra };
+            },
+          });
+        }
       }
     }
   }

@@ -19,7 +19,8 @@ export { EmbeddedBroker, defaultBrokerOptions, DEFAULT_TOPIC_QUEUES } from './co
 export type { BrokerOptions, QueryByKeyOptions } from './consumer/embedded-broker';
 export type { TopicConfig } from './consumer/topic-config';
 export { Producer } from './client/producer';
-export type { ProducerMessage, ProducerOptions, QueueSelector, SendResult } from './client/producer';
+export type { ProducerMessage, ProducerOptions, QueueSelector, SendResult, SendCallback, SendStatus, MessageQueueSelector } from './client/producer';
+export { DEFAULT_PRODUCER_GROUP } from './client/producer';
 export { PushConsumer, ConsumeStatus, CORRUPT_STORE_ATTEMPTS } from './client/push-consumer';
 export type { ConsumeFromWhere, ConsumeContext, MessageListener, PushConsumerOptions, PushConsumerStats, ReadErrorEvent, SkippedRecord } from './client/push-consumer';
 export { ConsumeOrderlyStatus } from './client/push-consumer';
@@ -30,6 +31,7 @@ export { DEFAULT_LOCAL_OFFSET_DIR } from './client/local-offset-store';
 export { PullConsumer } from './client/pull-consumer';
 export type { PullConsumerOptions, PullOptions } from './client/pull-consumer';
 export type { ClientTransport, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, SendBackRequest, TopicRoute } from './client/transport';
+export type { SendReply } from './client/transport';
 export { InProcessTransport } from './client/in-process-transport';
 export { RemotingTransport } from './client/remoting-transport';
 export type { RemotingTransportOptions } from './client/remoting-transport';

@@ -14,6 +14,9 @@ import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
 import { decodeMessages, encodeProperties, type ReceivedMessage } from './message-decoder';
 import type { ConsumerQueueProgress, TopicQueueStats } from './transport';
+import { sendStatusOfResponseCode, type SendStatus } from './send-retry-policy';
+
+export type { SendStatus } from './send-retry-policy';
 
 export interface OutgoingMessage {
   topic: string;
@@ -23,6 +26,8 @@ export interface OutgoingMessage {
   keys?: string[];
   properties?: Record<string, string>;
   flag?: number;
+  /** MessageSysFlag bits of the body (0x301: zlib-compressed, as a 4.9.7 producer sends it). */
+  sysFlag?: number;
 }
 
 /** A consumer group as HEART_BEAT announces it (reference §3.6). */
@@ -35,8 +40,6 @@ export interface HeartbeatConsumer {
   /** topic → tag expression. */
   subscriptions: { topic: string; expression: string; tags: readonly string[]; subVersion: number }[];
 }
-
-export type SendStatus = 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_SLAVE_TIMEOUT' | 'SLAVE_NOT_AVAILABLE';
 
 export interface SendResult {
   status: SendStatus;
@@ -72,12 +75,6 @@ export interface PullRequest {
 /** PullSysFlag bits (reference §3.2). */
 const PULL_SUSPEND = 2;
 const PULL_SUBSCRIPTION = 4;
-const SEND_STATUS: Record<number, SendStatus> = {
-  [ResponseCode.SUCCESS]: 'SEND_OK',
-  [ResponseCode.FLUSH_DISK_TIMEOUT]: 'FLUSH_DISK_TIMEOUT',
-  [ResponseCode.FLUSH_SLAVE_TIMEOUT]: 'FLUSH_SLAVE_TIMEOUT',
-  [ResponseCode.SLAVE_NOT_AVAILABLE]: 'SLAVE_NOT_AVAILABLE',
-};
 const PULL_STATUS: Record<number, PullStatus> = {
   [ResponseCode.SUCCESS]: 'FOUND',
   [ResponseCode.PULL_NOT_FOUND]: 'NO_NEW_MSG',
@@ -88,22 +85,27 @@ const PULL_STATUS: Record<number, PullStatus> = {
 export class BrokerClient {
   constructor(readonly remoting: RemotingClient, private readonly timeoutMs = 3000) {}
 
-  /** SEND_MESSAGE_V2 to one queue. A non-OK status that still stored the message is returned, not thrown (as Java). */
-  async send(addr: string, producerGroup: string, queueId: number, m: OutgoingMessage): Promise<SendResult> {
-    const req = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, {
-      a: producerGroup, b: m.topic, c: 'TBW102', d: 4, e: queueId, f: 0, g: Date.now(), h: m.flag ?? 0, i: encodeProperties(sendProperties(m)), j: 0, k: false,
-    }, m.body);
-    const res = await this.remoting.invokeSync(addr, req, this.timeoutMs);
-    const status = SEND_STATUS[res.code];
+  /**
+   * SEND_MESSAGE_V2 to one queue. A non-OK status that still stored the message is returned, not
+   * thrown (as Java); `timeoutMs` (default the client's) bounds this one request.
+   */
+  async send(addr: string, producerGroup: string, queueId: number, m: OutgoingMessage, timeoutMs = this.timeoutMs): Promise<SendResult> {
+    const res = await this.remoting.invokeSync(addr, sendRequest(producerGroup, queueId, m), timeoutMs);
+    const status = sendStatusOfResponseCode(res.code);
     if (status === undefined) expectSuccess(res, `send to ${m.topic}`);
     return { status: status!, msgId: res.requireString('msgId'), queueId: res.int('queueId'), queueOffset: res.long('queueOffset') };
+  }
+
+  /** SEND_MESSAGE_V2 marked oneway: resolves once written; the broker does not answer. */
+  async sendOneway(addr: string, producerGroup: string, queueId: number, m: OutgoingMessage, timeoutMs = this.timeoutMs): Promise<void> {
+    await this.remoting.invokeOneway(addr, sendRequest(producerGroup, queueId, m), timeoutMs);
   }
 
   /**
    * SEND_BATCH_MESSAGE: every item its own message in one queue of `topic` (reference §6.5); the
    * reply's msgId is the items' offset ids joined by commas and queueOffset the first item's.
    */
-  async sendBatch(addr: string, producerGroup: string, topic: string, queueId: number, ms: OutgoingMessage[]): Promise<SendResult[]> {
+  async sendBatch(addr: string, producerGroup: string, topic: string, queueId: number, ms: OutgoingMessage[], timeoutMs = this.timeoutMs): Promise<SendResult[]> {
     const items = ms.map((m) => {
       const props = Buffer.from(encodeProperties(sendProperties(m)), 'utf8');
       const item = Buffer.alloc(20 + m.body.length + 2 + props.length);
@@ -118,8 +120,8 @@ export class BrokerClient {
     const req = RemotingCommand.request(RequestCode.SEND_BATCH_MESSAGE, {
       a: producerGroup, b: topic, c: 'TBW102', d: 4, e: queueId, f: 0, g: Date.now(), h: 0, i: encodeProperties({ WAIT: 'true' }), j: 0, k: false, m: true,
     }, Buffer.concat(items));
-    const res = await this.remoting.invokeSync(addr, req, this.timeoutMs);
-    const status = SEND_STATUS[res.code];
+    const res = await this.remoting.invokeSync(addr, req, timeoutMs);
+    const status = sendStatusOfResponseCode(res.code);
     if (status === undefined) expectSuccess(res, `batch send to ${topic}`);
     const ids = res.requireString('msgId').split(',');
     const first = res.long('queueOffset');
@@ -195,6 +197,11 @@ export class BrokerClient {
 
   async unregisterClient(addr: string, clientId: string, consumerGroup: string): Promise<void> {
     expectSuccess(await this.call(addr, RequestCode.UNREGISTER_CLIENT, { clientID: clientId, consumerGroup }), 'UNREGISTER_CLIENT');
+  }
+
+  /** UNREGISTER_CLIENT of a producer group (a producer's shutdown). */
+  async unregisterProducer(addr: string, clientId: string, producerGroup: string): Promise<void> {
+    expectSuccess(await this.call(addr, RequestCode.UNREGISTER_CLIENT, { clientID: clientId, producerGroup }), 'UNREGISTER_CLIENT');
   }
 
   /** GET_CONSUMER_LIST_BY_GROUP: the client ids byte for byte; none when the broker knows no consumer of the group. */
@@ -275,6 +282,12 @@ export class BrokerClient {
   private call(addr: string, code: number, fields: Record<string, string | number | boolean | undefined>): Promise<RemotingCommand> {
     return this.remoting.invokeSync(addr, RemotingCommand.request(code, fields), this.timeoutMs);
   }
+}
+
+function sendRequest(producerGroup: string, queueId: number, m: OutgoingMessage): RemotingCommand {
+  return RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, {
+    a: producerGroup, b: m.topic, c: 'TBW102', d: 4, e: queueId, f: m.sysFlag ?? 0, g: Date.now(), h: m.flag ?? 0, i: encodeProperties(sendProperties(m)), j: 0, k: false,
+  }, m.body);
 }
 
 /** The properties a producer sends: the user's, TAGS, KEYS, and WAIT (store before answering). */

@@ -5,12 +5,15 @@
  * consumer layer and the store (.dependency-cruiser.cjs, client-core-no-store).
  */
 import { isKeelError } from '../common/errors';
-import type { GetMessagesResult, MessageExt, SendResult } from '../common/message';
+import type { GetMessagesResult, MessageExt } from '../common/message';
 import { retryTopic } from '../common/message-const';
 import { EmbeddedBroker } from '../consumer/embedded-broker';
+import { MASTER_ID, PERM_READ, PERM_WRITE, type TopicRouteData } from '../remoting/topic-route-data';
+import { inflateMessage } from './message-compression';
+import { sendStatusOfPutStatus } from './send-retry-policy';
 import type {
   BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
-  SendBackRequest, TopicQueueStats, TopicRoute,
+  SendBackRequest, SendReply, TopicQueueStats, TopicRoute,
 } from './transport';
 
 export type { EmbeddedBroker } from '../consumer/embedded-broker';
@@ -45,18 +48,19 @@ export class InProcessTransport implements ClientTransport {
     return { topic, writeQueues: queues, readQueues: queues };
   }
 
-  async send(mq: MessageQueue, msg: OutgoingMessage): Promise<SendResult> {
+  /** A put into the store; there is no request to time out, so `timeoutMs` is not used. */
+  async send(mq: MessageQueue, msg: OutgoingMessage): Promise<SendReply> {
     const delayLevel = msg.delayLevel ?? 0;
     // putMessage delays only positive levels; anything else but 0 is a mistake to refuse (DELAY_LEVEL_INVALID).
     if (delayLevel !== 0) this.broker.schedule.delayOf(delayLevel);
     const r = await this.broker.putMessage({
-      topic: msg.topic, queueId: mq.queueId, body: msg.body, tags: msg.tags, keys: msg.keys, properties: msg.properties, flag: msg.flag,
+      topic: msg.topic, queueId: mq.queueId, body: msg.body, tags: msg.tags, keys: msg.keys, properties: msg.properties, flag: msg.flag, sysFlag: msg.sysFlag,
     }, delayLevel);
-    return { status: r.status, msgId: r.msgId, topic: msg.topic, queueId: mq.queueId, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
+    return { status: sendStatusOfPutStatus(r.status), offsetMsgId: r.msgId, queueId: mq.queueId, queueOffset: r.queueOffset, storeTimestamp: r.storeTimestamp };
   }
 
-  async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[]): Promise<SendResult[]> {
-    const out: SendResult[] = [];
+  async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[]): Promise<SendReply[]> {
+    const out: SendReply[] = [];
     for (const m of msgs) out.push(await this.send(mq, m));
     return out;
   }
@@ -71,7 +75,8 @@ export class InProcessTransport implements ClientTransport {
     const deadline = store.clock.now() + req.suspendMs;
     for (;;) {
       const r = await store.getMessages(topic, queueId, req.offset, req.maxMessages, req.subscription.filter);
-      if (r.status !== 'NO_NEW_MSG' && r.status !== 'NO_MATCHED_LOGIC_QUEUE') return r;
+      // Bodies as the producer gave them, as a networked client's decoder inflates them.
+      if (r.status !== 'NO_NEW_MSG' && r.status !== 'NO_MATCHED_LOGIC_QUEUE') return { ...r, messages: r.messages.map(inflateMessage) };
       const left = deadline - store.clock.now();
       if (left <= 0 || req.signal?.aborted) return r;
       // Checked synchronously before waiting, so an arrival since the read is not missed.
@@ -179,4 +184,24 @@ export class InProcessTransport implements ClientTransport {
 
   /** Offsets are the broker's own here: nothing is kept to write or forget. */
   async dropOffset(): Promise<void> {}
+
+  /** A put whose outcome is not reported; it resolves once the store took it or refused it. */
+  async sendOneway(mq: MessageQueue, msg: OutgoingMessage): Promise<void> {
+    await this.send(mq, msg).catch(() => undefined);
+  }
+
+  /** The route a name server would give for the one broker in the process. */
+  async topicRouteData(topic: string): Promise<TopicRouteData> {
+    const t = await this.broker.resolveTopic(topic);
+    return {
+      queueDatas: [{ brokerName: IN_PROCESS_BROKER, readQueueNums: t.queues, writeQueueNums: t.queues, perm: PERM_READ | PERM_WRITE, topicSysFlag: 0 }],
+      brokerDatas: [{ cluster: IN_PROCESS_BROKER, brokerName: IN_PROCESS_BROKER, brokerAddrs: { [String(MASTER_ID)]: IN_PROCESS_BROKER } }],
+      filterServerTable: {},
+    };
+  }
+
+  /** Nothing to announce: the broker is in the process. */
+  async registerProducer(): Promise<() => Promise<void>> {
+    return async () => undefined;
+  }
 }

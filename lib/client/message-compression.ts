@@ -51,3 +51,12 @@ export function decompressBody(body: Buffer, sysFlag: number): Buffer {
   if ((sysFlag & COMPRESSED_FLAG) === 0 || !isZlib(sysFlag)) return body;
   return inflateSync(body);
 }
+
+/**
+ * A message read from a store with its body inflated and the compression bits cleared, so that
+ * its sysFlag describes the body it now carries (a send-back in-process stores what it is given).
+ */
+export function inflateMessage<T extends { body: Buffer; sysFlag: number }>(m: T): T {
+  if ((m.sysFlag & COMPRESSED_FLAG) === 0 || !isZlib(m.sysFlag)) return m;
+  return { ...m, body: inflateSync(m.body), sysFlag: m.sysFlag & ~(COMPRESSED_FLAG | COMPRESSION_TYPE_MASK) };
+}

@@ -7,16 +7,16 @@
  */
 import { systemClock, type Clock, type TimerHandle } from '../common/clock';
 import { isKeelError, KeelError } from '../common/errors';
-import type { GetMessagesResult, GetStatus, MessageExt, PutStatus, SendResult } from '../common/message';
+import type { GetMessagesResult, GetStatus, MessageExt } from '../common/message';
 import { RemotingClient } from '../remoting/remoting-client';
 import type { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
-import { MASTER_ID } from '../remoting/topic-route-data';
-import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus, type SendStatus } from './broker-client';
+import { MASTER_ID, type TopicRouteData } from '../remoting/topic-route-data';
+import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
   BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
-  SendBackRequest, TopicQueueStats, TopicRoute,
+  SendBackRequest, SendReply, TopicQueueStats, TopicRoute,
 } from './transport';
 
 export interface RemotingTransportOptions {
@@ -35,9 +35,6 @@ export interface RemotingTransportOptions {
   remoting?: RemotingClient;
 }
 
-const SEND_STATUS: Record<SendStatus, PutStatus> = {
-  SEND_OK: 'PUT_OK', FLUSH_DISK_TIMEOUT: 'FLUSH_DISK_TIMEOUT', FLUSH_SLAVE_TIMEOUT: 'FLUSH_SLAVE_TIMEOUT', SLAVE_NOT_AVAILABLE: 'SLAVE_NOT_AVAILABLE',
-};
 const PULL_STATUS: Record<PullStatus, GetStatus> = {
   FOUND: 'FOUND', NO_NEW_MSG: 'NO_NEW_MSG', NO_MATCHED_MSG: 'NO_MATCHED_MSG', OFFSET_ILLEGAL: 'OFFSET_MOVED',
 };
@@ -56,6 +53,9 @@ export class RemotingTransport implements ClientTransport {
   /** group → queue → offset committed here. */
   private readonly offsets = new Map<string, Map<string, OffsetEntry>>();
   private readonly consumers = new Set<ConsumerRegistration>();
+  /** Registered producers: "clientId group". */
+  private readonly producers = new Map<string, { group: string; clientId: string }>();
+  private producerHeartbeatTimer: TimerHandle | null = null;
   private heartbeatTimer: TimerHandle | null = null;
   private persistTimer: TimerHandle | null = null;
   private closed = false;
@@ -81,15 +81,16 @@ export class RemotingTransport implements ClientTransport {
     return { topic, writeQueues: strip(write), readQueues: strip(read) };
   }
 
-  async send(mq: MessageQueue, msg: OutgoingMessage): Promise<SendResult> {
-    const r = await this.broker.send(await this.addr(mq.brokerName), this.producerGroup, mq.queueId, wire(msg));
-    return { status: SEND_STATUS[r.status], msgId: r.msgId, topic: msg.topic, queueId: r.queueId, queueOffset: r.queueOffset };
+  async send(mq: MessageQueue, msg: OutgoingMessage, timeoutMs?: number): Promise<SendReply> {
+    const r = await this.broker.send(await this.addr(mq.brokerName), msg.producerGroup ?? this.producerGroup, mq.queueId, wire(msg), timeoutMs);
+    return { status: r.status, offsetMsgId: r.msgId, queueId: r.queueId, queueOffset: r.queueOffset };
   }
 
-  async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[]): Promise<SendResult[]> {
+  async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[], timeoutMs?: number): Promise<SendReply[]> {
     if (msgs.some((m) => (m.delayLevel ?? 0) !== 0)) throw new KeelError('DELAY_LEVEL_INVALID', 'batch messages cannot be delayed');
-    const rs = await this.broker.sendBatch(await this.addr(mq.brokerName), this.producerGroup, mq.topic, mq.queueId, msgs.map(wire));
-    return rs.map((r) => ({ status: SEND_STATUS[r.status], msgId: r.msgId, topic: mq.topic, queueId: r.queueId, queueOffset: r.queueOffset }));
+    const group = msgs[0]?.producerGroup ?? this.producerGroup;
+    const rs = await this.broker.sendBatch(await this.addr(mq.brokerName), group, mq.topic, mq.queueId, msgs.map(wire), timeoutMs);
+    return rs.map((r) => ({ status: r.status, offsetMsgId: r.msgId, queueId: r.queueId, queueOffset: r.queueOffset }));
   }
 
   /**
@@ -199,6 +200,7 @@ export class RemotingTransport implements ClientTransport {
     this.closed = true;
     this.heartbeatTimer?.cancel();
     this.persistTimer?.cancel();
+    this.producerHeartbeatTimer?.cancel();
     try {
       await this.flushOffsets();
     } finally {
@@ -307,6 +309,54 @@ export class RemotingTransport implements ClientTransport {
       this.flushOffsets().catch(() => undefined).finally(() => this.schedulePersist());
     }, this.options.offsetPersistIntervalMs ?? 5000);
   }
+
+  async sendOneway(mq: MessageQueue, msg: OutgoingMessage): Promise<void> {
+    await this.broker.sendOneway(await this.addr(mq.brokerName), msg.producerGroup ?? this.producerGroup, mq.queueId, wire(msg));
+  }
+
+  /** One GET_ROUTEINFO_BY_TOPIC; the masters it names are remembered for the sends that follow. */
+  async topicRouteData(topic: string): Promise<TopicRouteData> {
+    const r = await this.admin.route(topic);
+    if (!r) throw new KeelError('TOPIC_NOT_FOUND', `no route for topic ${topic} on the name server`);
+    for (const b of r.brokerDatas) {
+      const master = b.brokerAddrs[String(MASTER_ID)];
+      if (master !== undefined) this.masters.set(b.brokerName, master);
+    }
+    return r;
+  }
+
+  /**
+   * Heartbeats (producerDataSet) to every master seen in a route, now and every heartbeatIntervalMs;
+   * a broker that misses one hears the next. The unregistration tells every master.
+   */
+  async registerProducer(group: string, clientId: string): Promise<() => Promise<void>> {
+    if (this.closed) throw new KeelError('CLIENT_STATE', 'the transport is closed');
+    const key = `${clientId} ${group}`;
+    this.producers.set(key, { group, clientId });
+    await this.producerHeartbeat();
+    this.scheduleProducerHeartbeat();
+    return async () => {
+      if (!this.producers.delete(key)) return;
+      await Promise.all([...new Set(this.masters.values())].map((addr) => this.broker.unregisterProducer(addr, clientId, group).catch(() => undefined)));
+    };
+  }
+
+  private async producerHeartbeat(): Promise<void> {
+    const byClient = new Map<string, string[]>();
+    for (const p of this.producers.values()) byClient.set(p.clientId, [...byClient.get(p.clientId) ?? [], p.group]);
+    const addrs = [...new Set(this.masters.values())];
+    await Promise.all(addrs.flatMap((addr) => [...byClient].map(([clientId, groups]) => this.broker.heartbeat(addr, clientId, [], groups).catch(() => undefined))));
+  }
+
+  private scheduleProducerHeartbeat(): void {
+    if (this.producerHeartbeatTimer || this.closed) return;
+    this.producerHeartbeatTimer = this.clock.setTimeout(() => {
+      this.producerHeartbeatTimer = null;
+      void this.producerHeartbeat().finally(() => {
+        if (this.producers.size > 0) this.scheduleProducerHeartbeat();
+      });
+    }, this.heartbeatIntervalMs);
+  }
 }
 
 function wire(m: OutgoingMessage): WireMessage {
@@ -319,6 +369,7 @@ function wire(m: OutgoingMessage): WireMessage {
     keys: m.keys === undefined ? undefined : Array.isArray(m.keys) ? m.keys : [m.keys],
     properties,
     flag: m.flag,
+    sysFlag: m.sysFlag,
   };
 }
 

@@ -5,7 +5,7 @@
  *
  * - sync: 1 + retryTimesWhenSendFailed (2) attempts. A reply code in `retryResponseCodes`
  *   (17, 14, 1, 16, 204, 205) and any failure without a reply (connect, timeout, closed channel,
- *   bad reply) try again at once on a queue the selector picks avoiding the previous broker; any
+ *   bad reply: REMOTING_* errors) try again at once on a queue the selector picks avoiding the previous broker; any
  *   other code is thrown at once. FLUSH_DISK_TIMEOUT / FLUSH_SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE
  *   are results, not errors, retried only with retryAnotherBrokerWhenNotStoreOK.
  * - async: 1 + retryTimesWhenSendAsyncFailed (2) attempts, retried only when no reply came;
@@ -20,6 +20,7 @@
  */
 import { systemClock, type Clock } from '../common/clock';
 import { isKeelError, KeelError } from '../common/errors';
+import type { PutStatus } from '../common/message';
 import type { MessageQueue } from './message-queue';
 
 export type SendStatus = 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_SLAVE_TIMEOUT' | 'SLAVE_NOT_AVAILABLE';
@@ -55,6 +56,11 @@ export function sendStatusOfResponseCode(code: number): SendStatus | undefined {
   }
 }
 
+/** The same statuses for a message an in-process store took: PUT_OK is SEND_OK, the others keep their names. */
+export function sendStatusOfPutStatus(status: PutStatus): SendStatus {
+  return status === 'PUT_OK' ? 'SEND_OK' : status;
+}
+
 /** How many attempts a send may make in all. */
 export function sendTimesTotal(mode: CommunicationMode, options: SendRetryOptions = DEFAULT_SEND_RETRY_OPTIONS): number {
   if (mode === 'sync') return 1 + options.retryTimesWhenSendFailed;
@@ -78,6 +84,9 @@ export function isRetriableSendError(e: unknown, mode: CommunicationMode, option
   if (mode === 'oneway' || !(e instanceof KeelError)) return false;
   const code = responseCodeOf(e);
   if (code !== undefined) return mode === 'sync' && options.retryResponseCodes.has(code);
+  // Only a request that got no answer is tried again; other errors (an in-process store refusing
+  // the message) are the broker's final word, as an error code outside retryResponseCodes is.
+  if (!e.code.startsWith('REMOTING_')) return false;
   if (isKeelError(e, 'REMOTING_ERROR_RESPONSE')) return false;
   // async: only when no reply came at all (Java: send failed or timed out); a reply that does not
   // parse is final there, as processSendResponse's exception is.

@@ -3,11 +3,13 @@
  * operations of RocketMQ's MQClientAPIImpl, so that the remoting transport is a thin mapping to
  * request codes (reference §3) and the in-process transport a thin mapping to the broker-side
  * services of lib/consumer (the same ones lib/broker's processors use). Results are the store's
- * shapes (GetMessagesResult, SendResult), which the remoting transport maps reply codes onto.
+ * shapes (GetMessagesResult) and SendReply, which both transports map their statuses onto.
  */
 import type { Clock } from '../common/clock';
-import type { GetMessagesResult, MessageExt, MessageQueue, SendResult } from '../common/message';
+import type { GetMessagesResult, MessageExt, MessageQueue } from '../common/message';
 import type { Subscription } from '../common/tag-filter';
+import type { TopicRouteData } from '../remoting/topic-route-data';
+import type { SendStatus } from './send-retry-policy';
 
 export type { MessageQueue };
 
@@ -30,6 +32,22 @@ export interface OutgoingMessage {
   flag?: number;
   /** Deliver after this delay level (the DELAY property); 0: at once. */
   delayLevel?: number;
+  /** MessageSysFlag bits that describe the body (0x301: compressed with zlib); default 0. */
+  sysFlag?: number;
+  /** The group of the producer sending it (SEND_MESSAGE_V2 `a`); default the transport's. */
+  producerGroup?: string;
+}
+
+/** What the broker answered to one send: the status as RocketMQ's producer names it and where the message went. */
+export interface SendReply {
+  status: SendStatus;
+  /** The stored record's id (store host + commit-log offset): RocketMQ's offsetMsgId. */
+  offsetMsgId: string;
+  queueId: number;
+  /** Offset in the queue (for a delayed message: in its schedule queue). */
+  queueOffset: number;
+  /** When the store wrote it; in-process only (a send reply does not carry it). */
+  storeTimestamp?: number;
 }
 
 /** PULL_MESSAGE. */
@@ -89,10 +107,13 @@ export interface ClientTransport {
    * topics; over the network, the name server's route (TOPIC_NOT_FOUND when there is none).
    */
   route(topic: string): Promise<TopicRoute>;
-  /** SEND_MESSAGE_V2 to one queue. A stored message with a non-OK status resolves; nothing stored rejects. */
-  send(mq: MessageQueue, msg: OutgoingMessage): Promise<SendResult>;
+  /**
+   * SEND_MESSAGE_V2 to one queue. A stored message with a non-OK status resolves; nothing stored
+   * rejects. `timeoutMs` bounds the request over the network (default the transport's).
+   */
+  send(mq: MessageQueue, msg: OutgoingMessage, timeoutMs?: number): Promise<SendReply>;
   /** SEND_BATCH_MESSAGE: every item its own message, in one queue; the results in order. */
-  sendBatch(mq: MessageQueue, msgs: OutgoingMessage[]): Promise<SendResult[]>;
+  sendBatch(mq: MessageQueue, msgs: OutgoingMessage[], timeoutMs?: number): Promise<SendReply[]>;
   pull(req: PullRequest): Promise<GetMessagesResult>;
   /** Retry (`%RETRY%<group>` with a delay level) or dead letter (`%DLQ%<group>`), by the shared retry rule. */
   sendBack(req: SendBackRequest): Promise<void>;
@@ -152,6 +173,15 @@ export interface ClientTransport {
    * its next owner reads the broker's, and so does this client if the queue comes back).
    */
   dropOffset(group: string, mq: MessageQueue): Promise<void>;
+  /** SEND_MESSAGE_V2 marked oneway: resolves once the request is out; nothing is answered. */
+  sendOneway(mq: MessageQueue, msg: OutgoingMessage): Promise<void>;
+  /** GET_ROUTEINFO_BY_TOPIC as it is (what a producer builds its TopicPublishInfo from); TOPIC_NOT_FOUND when there is none. */
+  topicRouteData(topic: string): Promise<TopicRouteData>;
+  /**
+   * HEART_BEAT with the producer group (producerDataSet) to every broker the transport knows, repeated
+   * while registered; resolves with the unregistration (UNREGISTER_CLIENT). In-process: nothing to do.
+   */
+  registerProducer(group: string, clientId: string): Promise<() => Promise<void>>;
 }
 
 /** A master as "brokerName" and the address clients reach it at ("in-process" for the embedded one). */

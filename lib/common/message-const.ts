@@ -25,6 +25,8 @@ export const PROPERTY_ORIGIN_QUEUE_OFFSET = 'ORIGIN_QUEUE_OFFSET';
 export const PROPERTY_DLQ_MESSAGE_ID = 'DLQ_MESSAGE_ID';
 /** On an undeliverable schedule entry moved to SCHEDULE_DLQ_TOPIC: why it could not be delivered. */
 export const PROPERTY_DLQ_REASON = 'DLQ_REASON';
+/** The producer's message id (RocketMQ's MessageClientIDSetter): what a send resolves with as msgId. */
+export const PROPERTY_UNIQ_KEY = 'UNIQ_KEY';
 
 /**
  * Properties the broker sets itself; a producer may not set them (RocketMQ's
@@ -33,7 +35,7 @@ export const PROPERTY_DLQ_REASON = 'DLQ_REASON';
  */
 export const SYSTEM_PROPERTIES: ReadonlySet<string> = new Set([
   'TAGS', 'KEYS', PROPERTY_DELAY, PROPERTY_REAL_TOPIC, PROPERTY_REAL_QID, PROPERTY_RETRY_TOPIC,
-  PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_ORIGIN_QUEUE_ID, PROPERTY_ORIGIN_QUEUE_OFFSET, PROPERTY_DLQ_MESSAGE_ID, PROPERTY_DLQ_REASON,
+  PROPERTY_ORIGIN_MESSAGE_ID, PROPERTY_ORIGIN_QUEUE_ID, PROPERTY_ORIGIN_QUEUE_OFFSET, PROPERTY_DLQ_MESSAGE_ID, PROPERTY_DLQ_REASON, PROPERTY_UNIQ_KEY,
 ]);
 
 /** Holds delayed messages: queue `level - 1` for each delay level. */

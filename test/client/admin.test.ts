@@ -143,11 +143,11 @@ for (const envDef of CLIENT_ENVS) {
       const r = await t.send(queues[1]!, { topic: 'Find', body: 'needle', keys: ['order-7', 'shop-1'], properties: { UNIQ_KEY: uniq } });
       await t.send(queues[0]!, { topic: 'Find', body: 'hay', keys: 'order-8' });
 
-      const byId = await admin.queryMessageById('Find', r.msgId);
+      const byId = await admin.queryMessageById('Find', r.offsetMsgId);
       expect(byId?.body.toString()).to.equal('needle');
-      expect(byId).to.include({ queueId: 1, queueOffset: 0, msgId: r.msgId });
+      expect(byId).to.include({ queueId: 1, queueOffset: 0, msgId: r.offsetMsgId });
       const byUniq = await admin.queryMessageById('Find', uniq);
-      expect(byUniq?.msgId).to.equal(r.msgId);
+      expect(byUniq?.msgId).to.equal(r.offsetMsgId);
       expect(await admin.queryMessageById('Find', createUniqId())).to.equal(undefined);
 
       const byKey = await admin.queryMessageByKey('Find', 'order-7');

@@ -24,9 +24,9 @@ for (const envDef of CLIENT_ENVS) {
       for (let i = 0; i < 20; i++) {
         const tags = i % 2 === 0 ? 'A' : 'B';
         const r = await producer.send({ topic: 'Orders', body: `m-${i}`, tags, keys: [`k-${i}`] });
-        expect(r.status).to.equal('PUT_OK');
+        expect(r.status).to.equal('SEND_OK');
         expect(r.msgId).to.match(/^[0-9A-F]{32}$/);
-        expect(r.topic).to.equal('Orders');
+        expect(r.messageQueue.topic).to.equal('Orders');
         sent.set(`m-${i}`, tags);
       }
 
@@ -76,7 +76,7 @@ for (const envDef of CLIENT_ENVS) {
       expect(rs.map((r) => r.queueOffset)).to.deep.equal([0, 1, 2]);
       const all = await t.pull({ group: 'R', mq: mq!, offset: 0, maxMessages: 32, subscription: parseSubscription('*'), suspendMs: 0 });
       expect(all.messages.map((m) => [m.body.toString(), m.tags, m.keys])).to.deep.equal([['b-0', 'Y', ['k0']], ['b-1', 'X', ['k1']], ['b-2', 'Y', ['k2']]]);
-      expect(all.messages.map((m) => m.msgId)).to.deep.equal(rs.map((r) => r.msgId));
+      expect(all.messages.map((m) => m.msgId)).to.deep.equal(rs.map((r) => r.offsetMsgId));
       const onlyX = await t.pull({ group: 'R', mq: mq!, offset: 0, maxMessages: 32, subscription: parseSubscription('X'), suspendMs: 0 });
       expect(onlyX.messages.map((m) => m.body.toString())).to.deep.equal(['b-1']);
 

@@ -26,7 +26,7 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     o = await openBroker(tmp.dir, clock);
     await o.broker.createTopic('Eight', 8);
     const r = await new Producer(o.broker).send({ topic: 'Auto', body: 'x' });
-    expect(r.queueId).to.be.within(0, 3);
+    expect(r.messageQueue.queueId).to.be.within(0, 3);
     const saved = JSON.parse(fs.readFileSync(path.join(tmp.dir, 'config', 'topics.json'), 'utf8'));
     expect(saved.topics.Eight).to.deep.equal({ queues: 8 });
     expect(saved.topics.Auto).to.deep.equal({ queues: 4 });
@@ -42,13 +42,13 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     o = await openBroker(tmp.dir, new VirtualClock(T0));
     const p = new Producer(o.broker);
     const rr = await Promise.all(Array.from({ length: 8 }, () => p.send({ topic: 'RR', body: 'x' })));
-    expect(rr.map((r) => r.queueId).sort()).to.deep.equal([0, 0, 1, 1, 2, 2, 3, 3]);
+    expect(rr.map((r) => r.messageQueue.queueId).sort()).to.deep.equal([0, 0, 1, 1, 2, 2, 3, 3]);
     const sharded = await Promise.all(Array.from({ length: 6 }, (_, i) => p.send({ topic: 'RR', body: String(i), shardingKey: 'order-42' })));
-    expect(new Set(sharded.map((r) => r.queueId)).size).to.equal(1);
+    expect(new Set(sharded.map((r) => r.messageQueue.queueId)).size).to.equal(1);
     const offsets = sharded.map((r) => r.queueOffset);
     expect(offsets).to.deep.equal([...offsets].sort((a, b) => a - b));
     const sel = new Producer(o.broker, { selector: (queues) => queues - 1 });
-    expect((await sel.send({ topic: 'RR', body: 'x' })).queueId).to.equal(3);
+    expect((await sel.send({ topic: 'RR', body: 'x' })).messageQueue.queueId).to.equal(3);
     expect(isKeelError(await rejects(p.send({ topic: 'RR', body: 'x', queueId: 4 })), 'QUEUE_INVALID')).to.equal(true);
   });
 
@@ -122,7 +122,7 @@ describe('consumer - topics, producer, offsets, pull and lookup', function () {
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) {
       await clock.advance(10);
-      ids.push((await p.send({ topic: 'Keys', body: String(i), keys: [`k${i % 50}`, 'all'] })).msgId);
+      ids.push((await p.send({ topic: 'Keys', body: String(i), keys: [`k${i % 50}`, 'all'] })).offsetMsgId);
     }
     const byKey = await o.broker.queryMessageByKey('Keys', 'k7');
     expect(byKey.map((m) => Number(m.body.toString())).sort((a, b) => a - b)).to.deep.equal([7, 57, 107, 157]);

@@ -55,7 +55,7 @@ describe('consumer - crash', function () {
     const max = new Array<number>(QUEUES).fill(0);
     for (let i = 0; i < TOTAL; i++) {
       const r = await p.send({ topic: 'Work', body: `m${i}` });
-      max[r.queueId] = r.queueOffset + 1;
+      max[r.messageQueue.queueId] = r.queueOffset + 1;
     }
     await broker.close();
     await store.close();

@@ -25,7 +25,7 @@ describe('consumer - reset offsets by time', function () {
     for (let tick = 0; tick < 80; tick++) {
       await clock.advance(1);
       const rs = await Promise.all([0, 1, 2].map((j) => p.send({ topic: 'Events', body: `${tick}.${j}` })));
-      rs.forEach((r, j) => stored.push({ body: `${tick}.${j}`, queueId: r.queueId, queueOffset: r.queueOffset, at: r.storeTimestamp! }));
+      rs.forEach((r, j) => stored.push({ body: `${tick}.${j}`, queueId: r.messageQueue.queueId, queueOffset: r.queueOffset, at: r.storeTimestamp! }));
     }
     const got: MessageExt[] = [];
     await new PushConsumer(broker, {

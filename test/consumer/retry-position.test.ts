@@ -24,7 +24,7 @@ describe('consumer - a retried message keeps its original position', function ()
     const producer = new Producer(broker);
     for (const body of ['a', 'b']) await producer.send({ topic: 'Orders', body, queueId: 2 });
     const sent = await producer.send({ topic: 'Orders', body: 'c', queueId: 2 });
-    expect([sent.queueId, sent.queueOffset]).to.deep.equal([2, 2]);
+    expect([sent.messageQueue.queueId, sent.queueOffset]).to.deep.equal([2, 2]);
 
     const calls: { m: MessageExt; ctxTopic: string; ctxQueue: number }[] = [];
     await new PushConsumer(broker, {
@@ -46,13 +46,13 @@ describe('consumer - a retried message keeps its original position', function ()
       expect([ctxTopic, ctxQueue], 'the batch was read from the retry topic').to.deep.equal([retryTopic('billing'), 0]);
       expect([m.topic, m.queueId, m.queueOffset], `retry ${retry}`).to.deep.equal(['Orders', 2, 2]);
       expect(m.reconsumeTimes).to.equal(retry);
-      expect(m.properties.ORIGIN_MESSAGE_ID).to.equal(sent.msgId);
+      expect(m.properties.ORIGIN_MESSAGE_ID).to.equal(sent.offsetMsgId);
       // The triple names the message itself, not another one of the topic.
       const named = await store.getMessages(m.topic, m.queueId, m.queueOffset, 1);
-      expect(named.messages[0]!.msgId).to.equal(sent.msgId);
+      expect(named.messages[0]!.msgId).to.equal(sent.offsetMsgId);
     }
     await until(() => store.getMaxOffsetInQueue(dlqTopic('billing'), 0) === 1, 'dead letter');
     const [dead] = (await broker.deadLetters('billing')).messages;
-    expect(dead!.properties).to.include({ RETRY_TOPIC: 'Orders', ORIGIN_QUEUE_ID: '2', ORIGIN_QUEUE_OFFSET: '2', ORIGIN_MESSAGE_ID: sent.msgId });
+    expect(dead!.properties).to.include({ RETRY_TOPIC: 'Orders', ORIGIN_QUEUE_ID: '2', ORIGIN_QUEUE_OFFSET: '2', ORIGIN_MESSAGE_ID: sent.offsetMsgId });
   });
 });

@@ -42,7 +42,7 @@ describe('consumer - retries and dead letters', function () {
       }).subscribe('Orders', '*');
       await consumer.start();
       await until(() => calls.length === 1, 'first delivery');
-      expect(calls[0]!.msg.msgId).to.equal(sent.msgId);
+      expect(calls[0]!.msg.msgId).to.equal(sent.offsetMsgId);
 
       const retries = Math.min(k, 16);
       for (let i = 1; i <= retries; i++) {
@@ -64,7 +64,7 @@ describe('consumer - retries and dead letters', function () {
         expect(c.msg.tags).to.equal('Paid');
         expect(c.msg.keys).to.deep.equal(['K1']);
         expect(c.msg.properties.customer).to.equal('c7');
-        expect(c.msg.properties.ORIGIN_MESSAGE_ID).to.equal(sent.msgId);
+        expect(c.msg.properties.ORIGIN_MESSAGE_ID).to.equal(sent.offsetMsgId);
       }
 
       if (k > 16) {
@@ -82,12 +82,12 @@ describe('consumer - retries and dead letters', function () {
         expect(d.reconsumeTimes).to.equal(17);
         expect(d.tags).to.equal('Paid');
         expect(d.keys).to.deep.equal(['K1']);
-        expect(d.properties).to.include({ customer: 'c7', RETRY_TOPIC: 'Orders', ORIGIN_MESSAGE_ID: sent.msgId });
+        expect(d.properties).to.include({ customer: 'c7', RETRY_TOPIC: 'Orders', ORIGIN_MESSAGE_ID: sent.offsetMsgId });
       } else {
         expect(dlq.messages).to.have.length(0);
         await until(() => broker.consumerOffset('billing', retryTopic('billing'), 0) === k, 'retry topic offset');
       }
-      expect(broker.consumerOffset('billing', 'Orders', sent.queueId)).to.equal(1);
+      expect(broker.consumerOffset('billing', 'Orders', sent.messageQueue.queueId)).to.equal(1);
     });
   }
 
@@ -115,6 +115,6 @@ describe('consumer - retries and dead letters', function () {
     await until(() => seen.length === 2, 'resent dead letter');
     expect(seen[1]!.topic).to.equal('T');
     expect(seen[1]!.reconsumeTimes).to.equal(0);
-    expect(seen[1]!.properties.ORIGIN_MESSAGE_ID).to.equal(sent.msgId);
+    expect(seen[1]!.properties.ORIGIN_MESSAGE_ID).to.equal(sent.offsetMsgId);
   });
 });

@@ -49,14 +49,14 @@ describe('consumer - what a producer sends reads back as sent', function () {
   it('the broker\'s own property names are refused as user properties instead of being overwritten', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(1000));
     const p = new Producer(o.broker);
-    const reserved = ['TAGS', 'KEYS', 'DELAY', 'REAL_TOPIC', 'REAL_QID', 'RETRY_TOPIC', 'ORIGIN_MESSAGE_ID', 'ORIGIN_QUEUE_ID', 'ORIGIN_QUEUE_OFFSET', 'DLQ_MESSAGE_ID', 'DLQ_REASON'];
+    const reserved = ['TAGS', 'KEYS', 'DELAY', 'REAL_TOPIC', 'REAL_QID', 'RETRY_TOPIC', 'ORIGIN_MESSAGE_ID', 'ORIGIN_QUEUE_ID', 'ORIGIN_QUEUE_OFFSET', 'DLQ_MESSAGE_ID', 'DLQ_REASON', 'UNIQ_KEY'];
     for (const name of reserved) {
       await rejectKeelCode(p.send({ topic: 'Props', body: 'x', tags: 'T', keys: 'k', properties: { [name]: 'mine' } }), 'PROPERTY_INVALID');
     }
     await rejectKeelCode(p.send({ topic: 'Props', body: 'x', properties: { TAGS: 'T' } }), 'PROPERTY_INVALID');
     expect(o.store.stats().appendOffset, 'nothing stored').to.equal(0);
     const r = await p.send({ topic: 'Props', body: 'x', tags: 'T', keys: 'k', properties: { tags: 'lower case is the user\'s' } });
-    const m = await o.broker.lookupMessageById(r.msgId);
+    const m = await o.broker.lookupMessageById(r.offsetMsgId);
     expect(m!.properties).to.include({ TAGS: 'T', KEYS: 'k', tags: 'lower case is the user\'s' });
   });
 });
