@@ -9,7 +9,7 @@
  * ../shared/rocketmq-server/run.sh from the repository), ONLY=name,name (run some scenarios).
  *
  * Add a scenario: push { name, run } onto SCENARIOS; `run` gets a fresh RemotingTransport
- * factory and a unique topic, and throws to fail or returns `skip(reason)`.
+ * factory and a unique topic, and throws to fail or returns `{ skipped: reason }`.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,13 +34,6 @@ interface Ctx {
 
 interface Scenario { name: string; run(ctx: Ctx): Promise<void | Skip> }
 interface Skip { skipped: string }
-const skip = (reason: string): Skip => ({ skipped: reason });
-
-/** A method a class may not have on this branch (the producer's and consumer's parts come from other branches). */
-function methodOf(obj: object, name: string): ((...args: unknown[]) => unknown) | undefined {
-  const f = (obj as Record<string, unknown>)[name];
-  return typeof f === 'function' ? (f as (...args: unknown[]) => unknown).bind(obj) : undefined;
-}
 
 function check(cond: boolean, what: string): void {
   if (!cond) throw new Error(what);
@@ -178,29 +171,68 @@ const SCENARIOS: Scenario[] = [
     name: 'send oneway',
     async run(ctx) {
       const producer = new Producer(ctx.transport());
-      const oneway = methodOf(producer, 'sendOneway');
-      if (!oneway) return skip('Producer.sendOneway is not on this branch');
-      for (const b of numbered('o', 10)) await oneway({ topic: ctx.topic, body: b });
-      check(new Set(bodiesOf(await pushConsume(ctx, 10))).size === 10, 'consumed all 10');
+      for (const b of numbered('o', 10)) await producer.sendOneway({ topic: ctx.topic, body: b });
+      check(bodiesOf(await pushConsume(ctx, 10)).join() === numbered('o', 10).sort().join(), 'consumed the 10 oneway sends');
     },
   },
   {
     name: 'send batch',
     async run(ctx) {
       const producer = new Producer(ctx.transport());
-      const batch = methodOf(producer, 'sendBatch');
-      const msgs = numbered('b', 10).map((b) => ({ topic: ctx.topic, body: b }));
-      if (batch) {
-        await batch(msgs);
-      } else {
-        // SEND_BATCH_MESSAGE through the transport, which a Producer.sendBatch would use.
-        const t = ctx.transport();
-        const [q] = (await t.route(ctx.topic)).writeQueues;
-        const rs = await t.sendBatch(q!, msgs);
-        check(rs.length === 10 && rs[9]!.queueOffset === rs[0]!.queueOffset + 9, `batch results ${JSON.stringify(rs.map((r) => r.queueOffset))}`);
+      const rs = await producer.sendBatch(numbered('b', 10).map((b) => ({ topic: ctx.topic, body: b, keys: [b] })));
+      check(rs.length === 10 && rs.every((r) => r.status === 'SEND_OK' && r.messageQueue.queueId === rs[0]!.messageQueue.queueId), `batch statuses ${JSON.stringify(rs.map((r) => [r.status, r.messageQueue.queueId]))}`);
+      check(rs.every((r, i) => r.queueOffset === rs[0]!.queueOffset + i), `batch offsets ${JSON.stringify(rs.map((r) => r.queueOffset))}`);
+      check(new Set(rs.map((r) => r.msgId)).size === 10 && new Set(rs.map((r) => r.offsetMsgId)).size === 10, 'a msgId and an offsetMsgId of its own for each');
+      const got = await pushConsume(ctx, 10);
+      check(bodiesOf(got).join() === numbered('b', 10).sort().join(), 'consumed the batch');
+      // Each result names its own message: its UNIQ_KEY as the consumer sees it, its place in the queue.
+      for (const [i, r] of rs.entries()) {
+        const m = got.find((x) => x.body.toString() === `b-${i}`)!;
+        check(m.properties['UNIQ_KEY'] === r.msgId && m.queueOffset === r.queueOffset, `b-${i}: result ${r.msgId}@${r.queueOffset}, consumed ${m.properties['UNIQ_KEY']}@${m.queueOffset}`);
       }
-      check(bodiesOf(await pushConsume(ctx, 10)).join() === numbered('b', 10).sort().join(), 'consumed the batch');
-      if (!batch) return skip('Producer.sendBatch is not on this branch: the transport\'s SEND_BATCH_MESSAGE passed');
+      const admin = new Admin(ctx.transport());
+      check((await admin.queryMessageById(ctx.topic, rs[7]!.offsetMsgId))?.body.toString() === 'b-7', 'the 8th by its offsetMsgId');
+    },
+  },
+  {
+    name: 'producer msgId = UNIQ_KEY: found by Admin query by id and in the consumed properties',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const rs: keelmq.SendResult[] = [];
+      for (const b of numbered('u', 5)) rs.push(await producer.send({ topic: ctx.topic, body: b, keys: [b] }));
+      check(rs.every((r) => /^[0-9A-F]{32}$/.test(r.msgId) && r.msgId !== r.offsetMsgId), `msgIds ${rs.map((r) => r.msgId).join()}`);
+      const admin = new Admin(ctx.transport());
+      for (const [i, r] of rs.entries()) {
+        const byUniq = await admin.queryMessageById(ctx.topic, r.msgId);
+        check(byUniq?.body.toString() === `u-${i}` && byUniq.properties['UNIQ_KEY'] === r.msgId, `u-${i} by msgId ${r.msgId}: ${byUniq?.body.toString()}`);
+        const byOffset = await admin.queryMessageById(ctx.topic, r.offsetMsgId);
+        check(byOffset?.body.toString() === `u-${i}` && byOffset.queueOffset === r.queueOffset && byOffset.queueId === r.messageQueue.queueId, `u-${i} by offsetMsgId`);
+      }
+      const got = await pushConsume(ctx, 5);
+      for (const [i, r] of rs.entries()) check(got.find((m) => m.body.toString() === `u-${i}`)?.properties['UNIQ_KEY'] === r.msgId, `u-${i}: consumed UNIQ_KEY`);
+    },
+  },
+  {
+    name: 'compressed body (>= 4 KiB) round trip',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const text = Buffer.from('keelmq compresses this '.repeat(800)); // 18 KiB, compressible
+      const random = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919 + (i >> 3) * 104729) & 0xff)); // 5,000 bytes
+      const exact = Buffer.alloc(4096, 0x61); // the threshold itself
+      const sent = [text, random, exact];
+      const rs: keelmq.SendResult[] = [];
+      for (const b of sent) rs.push(await producer.send({ topic: ctx.topic, body: b }));
+      const got = await pushConsume(ctx, 3);
+      for (const [i, b] of sent.entries()) {
+        const m = got.find((x) => x.properties['UNIQ_KEY'] === rs[i]!.msgId);
+        check(m !== undefined && m.body.equals(b), `body ${i} (${b.length} bytes): consumed ${m?.body.length} bytes${m && m.body.length === b.length ? ', different' : ''}`);
+      }
+      // The broker stored it compressed (sysFlag bit 0): a pull shows the same body, inflated by the client.
+      const pc = new PullConsumer(ctx.transport(), { group: `${ctx.group}_pull` });
+      const r = await pc.pull(ctx.topic, rs[0]!.messageQueue.queueId, rs[0]!.queueOffset, { max: 1 });
+      check(r.status === 'FOUND' && r.messages[0]!.body.equals(text), `pulled ${r.status} ${r.messages[0]?.body.length}`);
+      const admin = new Admin(ctx.transport());
+      check((await admin.queryMessageById(ctx.topic, rs[0]!.msgId))?.body.equals(text) === true, 'Admin query inflates it too');
     },
   },
   {
@@ -223,10 +255,112 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'push orderly',
-    async run() {
-      if (!('MessageListenerOrderly' in keelmq) && !('OrderlyPushConsumer' in keelmq)) return skip('no orderly consumer on this branch');
-      return skip('orderly consumer present but no scenario written for its API yet');
+    name: 'push: two consumers of one group rebalance (queues split, no overlap), one leaves, the other takes all',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const got = new Map<string, string[]>(); // body -> consumer names
+      const consumer = (name: string) => new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+        listener: (msgs) => { for (const m of msgs) got.set(m.body.toString(), [...got.get(m.body.toString()) ?? [], `${name}:${m.queueId}`]); return 'CONSUME_SUCCESS'; },
+      }).subscribe(ctx.topic);
+      const mine = (c: PushConsumer) => c.assignedQueues().filter((q) => q.topic === ctx.topic).map((q) => q.queueId).sort();
+      const a = consumer('a');
+      const b = consumer('b');
+      let bStopped = false;
+      await a.start();
+      try {
+        await until(() => mine(a).length === 4, 'a alone takes the 4 queues');
+        await b.start();
+        // The broker tells a of b (NOTIFY_CONSUMER_IDS_CHANGED): no need to wait for the 20 s timer.
+        await until(() => mine(a).length === 2 && mine(b).length === 2, `a and b 2 queues each (a ${mine(a).join()}, b ${mine(b).join()})`, 15_000);
+        check(new Set([...mine(a), ...mine(b)]).size === 4, `no queue shared: a ${mine(a).join()}, b ${mine(b).join()}`);
+        // Drained a's queues on the way; what is sent now goes to the owner of its queue only.
+        for (const body of numbered('rb', 40)) await producer.send({ topic: ctx.topic, body });
+        await until(() => numbered('rb', 40).every((x) => got.has(x)), 'the 40 consumed');
+        await sleep(500);
+        const [qa, qb] = [mine(a), mine(b)];
+        for (const x of numbered('rb', 40)) {
+          const who = got.get(x)!;
+          check(who.length === 1, `${x} consumed ${who.length} times: ${who.join()}`);
+          const [name, q] = who[0]!.split(':');
+          check((name === 'a' ? qa : qb).includes(Number(q)), `${x} consumed by ${name} from queue ${q}, which is not its own (a ${qa.join()}, b ${qb.join()})`);
+        }
+        await b.shutdown();
+        bStopped = true;
+        await until(() => mine(a).length === 4, 'a takes b\'s queues back after b left', 15_000);
+        for (const body of numbered('rc', 20)) await producer.send({ topic: ctx.topic, body });
+        await until(() => numbered('rc', 20).every((x) => got.get(x)?.[0]?.startsWith('a:')), 'a consumes everything after b left');
+      } finally {
+        if (!bStopped) await b.shutdown();
+        await a.shutdown();
+      }
+    },
+  },
+  {
+    name: 'push orderly: per sharding key in send order across SUSPEND_CURRENT_QUEUE_A_MOMENT and a consumer restart',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const keys = ['k0', 'k1', 'k2', 'k3', 'k4'];
+      const perKey = 12;
+      // Half by sharding key, half by a selector: both pin a key to one queue.
+      for (let i = 0; i < perKey; i++) {
+        for (const [k, key] of keys.entries()) {
+          const msg = { topic: ctx.topic, body: `${key}-${i}`, keys: [key] };
+          const r = k % 2 === 0
+            ? await producer.send({ ...msg, shardingKey: key })
+            : await producer.send(msg, (mqs, _m, arg: number) => mqs[arg % mqs.length]!, k);
+          check(r.status === 'SEND_OK', `status ${r.status}`);
+        }
+      }
+      const runs: { key: string; i: number; reconsume: number; who: string; queueId: number }[] = [];
+      const suspended = new Map<string, string>(); // body -> the consumer that suspended it
+      const orderly = (who: string) => new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', suspendCurrentQueueTimeMillis: 300,
+        orderlyListener: (msgs) => {
+          for (const m of msgs) {
+            const body = m.body.toString();
+            const [key, i] = body.split('-');
+            // k1-5 and k2-7 are suspended once each: they must come again before k1-6 / k2-8.
+            if ((body === 'k1-5' || body === 'k2-7') && !suspended.has(body)) { suspended.set(body, who); return 'SUSPEND_CURRENT_QUEUE_A_MOMENT'; }
+            runs.push({ key: key!, i: Number(i), reconsume: m.reconsumeTimes, who, queueId: m.queueId });
+          }
+          return 'SUCCESS';
+        },
+      }).subscribe(ctx.topic);
+      const first = orderly('first');
+      await first.start();
+      try {
+        await until(() => runs.length >= 25, 'half of the messages');
+      } finally {
+        await first.shutdown();
+      }
+      const second = orderly('second');
+      await second.start();
+      try {
+        await until(() => keys.every((k) => runs.some((r) => r.key === k && r.i === perKey - 1)), 'every key to its last message');
+        await sleep(500);
+      } finally {
+        await second.shutdown();
+      }
+      check(suspended.size === 2, `suspended ${[...suspended.keys()].join()}`);
+      for (const k of keys) {
+        const mine = runs.filter((r) => r.key === k);
+        check(new Set(mine.map((r) => r.queueId)).size === 1, `${k} from one queue: ${mine.map((r) => r.queueId).join()}`);
+        const a = mine.filter((r) => r.who === 'first').map((r) => r.i);
+        const b = mine.filter((r) => r.who === 'second').map((r) => r.i);
+        const inOrder = (xs: number[]) => xs.every((x, j) => j === 0 || x === xs[j - 1]! + 1);
+        check(inOrder(a) && inOrder(b), `${k} in order: first ${a.join(' ')} | second ${b.join(' ')}`);
+        // The second consumer starts where the first one's committed offset is: at most a redelivery, never a gap.
+        const start = a.length === 0 ? 0 : a[a.length - 1]! + 1;
+        check(b.length === 0 ? start === perKey : b[0]! <= start && b[b.length - 1] === perKey - 1, `${k} resumed at ${b[0]} after ${start - 1}`);
+        check(a.length === 0 ? b[0] === 0 : a[0] === 0, `${k} starts at 0`);
+      }
+      // A suspended batch comes again to the same consumer with reconsumeTimes + 1 (a restart starts over at 0).
+      for (const [body, who] of suspended) {
+        const [key, i] = body.split('-');
+        const again = runs.find((r) => r.key === key && r.i === Number(i))!;
+        check(again.reconsume === (again.who === who ? 1 : 0), `${body} suspended by ${who}, consumed by ${again.who} with reconsumeTimes ${again.reconsume}`);
+      }
     },
   },
   {
@@ -255,6 +389,65 @@ const SCENARIOS: Scenario[] = [
       })();
       check(got[1]!.body.toString() === 'retry-me' && got[1]!.reconsumeTimes === 1, `redelivered ${JSON.stringify(got.map((m) => [m.topic, m.reconsumeTimes]))}`);
       check(got[1]!.topic === ctx.topic, `redelivered as topic ${got[1]!.topic}`);
+    },
+  },
+  {
+    name: 'retry -> DLQ: maxReconsumeTimes 2, read back through Admin and a PullConsumer on %DLQ%group',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const sent = await producer.send({ topic: ctx.topic, body: 'doomed', keys: ['k-doomed'] });
+      const got: MessageExt[] = [];
+      const c = new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', maxReconsumeTimes: 2,
+        listener: (msgs, cctx) => { got.push(...msgs); cctx.delayLevelWhenNextConsume = 1; return 'RECONSUME_LATER'; },
+      }).subscribe(ctx.topic);
+      const dlq = `%DLQ%${ctx.group}`;
+      const admin = new Admin(ctx.transport());
+      await c.start();
+      let dead: MessageExt | undefined;
+      try {
+        // The first delivery, then retries 1 and 2 (level 1: 1 s each); the third failure goes to the DLQ.
+        await until(async () => (dead = await admin.queryMessageById(dlq, sent.msgId).catch(() => undefined)) !== undefined, 'the message in the DLQ (Admin query by UNIQ_KEY)', 30_000);
+        await sleep(1500); // nothing more may come
+      } finally {
+        await c.shutdown();
+      }
+      check(got.map((m) => m.reconsumeTimes).join() === '0,1,2', `deliveries' reconsumeTimes ${got.map((m) => m.reconsumeTimes).join()}`);
+      check(got.every((m) => m.body.toString() === 'doomed' && m.topic === ctx.topic), `deliveries ${got.map((m) => `${m.topic}:${m.body.toString()}`).join()}`);
+      check(dead!.body.toString() === 'doomed' && dead!.properties['UNIQ_KEY'] === sent.msgId, `DLQ message ${dead!.body.toString()} ${dead!.properties['UNIQ_KEY']}`);
+      const pc = new PullConsumer(ctx.transport(), { group: `${ctx.group}_dlq` });
+      const queues = await pc.queues(dlq);
+      const pulled: MessageExt[] = [];
+      for (const q of queues) {
+        const r = await pc.pull(dlq, q, 0, { max: 32 });
+        if (r.status === 'FOUND') pulled.push(...r.messages);
+      }
+      // The broker stores the dead letter with reconsumeTimes + 1, as it would a retry (SendMessageProcessor.asyncConsumerSendMsgBack).
+      check(pulled.length === 1 && pulled[0]!.body.toString() === 'doomed' && pulled[0]!.reconsumeTimes === 3, `pulled from the DLQ: ${pulled.map((m) => `${m.body.toString()}/${m.reconsumeTimes}`).join()}`);
+      check(pulled[0]!.properties['ORIGIN_MESSAGE_ID'] !== undefined && pulled[0]!.properties['RETRY_TOPIC'] === ctx.topic, `DLQ properties ${JSON.stringify(pulled[0]!.properties)}`);
+    },
+  },
+  {
+    name: 'orderly -> DLQ: suspended past maxReconsumeTimes 2, the queue goes on',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const poison = await producer.send({ topic: ctx.topic, body: 'poison', shardingKey: 'one' });
+      await producer.send({ topic: ctx.topic, body: 'after', shardingKey: 'one' });
+      const got: MessageExt[] = [];
+      const c = new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', maxReconsumeTimes: 2, suspendCurrentQueueTimeMillis: 100,
+        orderlyListener: (msgs) => { got.push(...msgs); return msgs.some((m) => m.body.toString() === 'poison') ? 'SUSPEND_CURRENT_QUEUE_A_MOMENT' : 'SUCCESS'; },
+      }).subscribe(ctx.topic);
+      const admin = new Admin(ctx.transport());
+      await c.start();
+      try {
+        await until(() => got.some((m) => m.body.toString() === 'after'), 'the message after the poison one');
+      } finally {
+        await c.shutdown();
+      }
+      check(got.map((m) => `${m.body.toString()}/${m.reconsumeTimes}`).join() === 'poison/0,poison/1,poison/2,after/0', `deliveries ${got.map((m) => `${m.body.toString()}/${m.reconsumeTimes}`).join()}`);
+      const dead = await admin.queryMessageById(`%DLQ%${ctx.group}`, poison.msgId);
+      check(dead?.body.toString() === 'poison', `in the DLQ: ${dead?.body.toString()}`);
     },
   },
   {
