@@ -473,13 +473,18 @@ export class PushConsumer {
     }, this.o.rebalanceIntervalMs);
   }
 
-  /** RebalanceImpl.doRebalance: every subscribed topic; a failure leaves that topic's queues as they are. */
+  /**
+   * RebalanceImpl.doRebalance: every subscribed topic; a failure leaves that topic's queues as they
+   * are. `strict` (start) reports a subscribed topic's failure, never the group's retry topic's: a
+   * broker creates that one on the first heartbeat and tells a Java name server by a oneway
+   * registration, so its route can come after start; a later rebalance takes its queues, as in Java.
+   */
   private async rebalanceAll(strict: boolean): Promise<void> {
     for (const topic of [...this.subscriptions.keys()]) {
       try {
         await this.rebalanceTopic(topic);
       } catch (e) {
-        if (strict) throw e;
+        if (strict && topic !== retryTopic(this.group)) throw e;
       }
     }
   }

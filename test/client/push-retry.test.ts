@@ -4,6 +4,7 @@ import { Producer } from '../../lib/client/producer';
 import { PullConsumer } from '../../lib/client/pull-consumer';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import type { ClientTransport } from '../../lib/client/transport';
+import { KeelError } from '../../lib/common/errors';
 import type { MessageExt } from '../../lib/common/message';
 import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
 
@@ -102,6 +103,37 @@ for (const envDef of CLIENT_ENVS) {
       expect(seen[1]!.at - seen[0]!.at).to.be.at.least(4900);
       await consumer.shutdown();
       expect(await inner.queryOffset('SBG', mq)).to.equal(1);
+    });
+
+    it(`retry (${envDef.name}) - the group's retry topic not routed yet at start (a Java broker registers it oneway after the first heartbeat): start() succeeds and retries arrive once it is routed`, async () => {
+      await env.createTopic('Nr', 1);
+      const producer = new Producer(env.target());
+      await producer.send({ topic: 'Nr', body: 'x' });
+      const inner = transportOf(env.target());
+      let routed = false;
+      const t: ClientTransport = Object.create(inner, {
+        route: { value: (topic: string) => (!routed && topic === '%RETRY%NRG' ? Promise.reject(new KeelError('TOPIC_NOT_FOUND', `no route for topic ${topic}`)) : inner.route(topic)) },
+      });
+      const seen: number[] = [];
+      const consumer = new PushConsumer(t, {
+        group: 'NRG', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', rebalanceIntervalMs: 200,
+        listener: (msgs, ctx) => {
+          seen.push(msgs[0]!.reconsumeTimes);
+          ctx.delayLevelWhenNextConsume = 1;
+          return seen.length === 1 ? ConsumeStatus.RECONSUME_LATER : ConsumeStatus.CONSUME_SUCCESS;
+        },
+      }).subscribe('Nr');
+      await consumer.start();
+      try {
+        await until(() => seen.length === 1, 'the first delivery');
+        expect(consumer.assignedQueues().map((q) => q.topic)).to.deep.equal(['Nr']);
+        routed = true;
+        await until(() => seen.length === 2, 'the retry, read from the retry topic once routed', 10_000);
+        expect(seen).to.deep.equal([0, 1]);
+        expect(consumer.assignedQueues().some((q) => q.topic === '%RETRY%NRG')).to.equal(true);
+      } finally {
+        await consumer.shutdown();
+      }
     });
   });
 }

@@ -151,11 +151,30 @@ const SCENARIOS: Scenario[] = [
     name: 'send sync',
     async run(ctx) {
       const producer = new Producer(ctx.transport());
+      const props = { city: 'Zürich – 東京', empty: '', 'with space': 'a b' };
       for (const b of numbered('s', 20)) {
-        const r = await producer.send({ topic: ctx.topic, body: b, tags: 'T', keys: [b] });
+        const r = await producer.send({ topic: ctx.topic, body: b, tags: 'T', keys: [b, `${b}-2`], properties: props });
         check(r.status === 'SEND_OK', `status ${r.status}`);
       }
-      check(bodiesOf(await pushConsume(ctx, 20)).join() === numbered('s', 20).sort().join(), 'consumed what was sent');
+      const got = await pushConsume(ctx, 20);
+      check(bodiesOf(got).join() === numbered('s', 20).sort().join(), 'consumed what was sent');
+      const m = got.find((x) => x.body.toString() === 's-3')!;
+      check(m.tags === 'T' && m.keys.join(' ') === 's-3 s-3-2', `tags ${m.tags}, keys ${JSON.stringify(m.keys)}`);
+      for (const [k, v] of Object.entries(props)) check(m.properties[k] === v, `property ${k}: ${JSON.stringify(m.properties[k])}`);
+    },
+  },
+  {
+    name: 'send with a callback; delayed message (level 2 = 5 s)',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const viaCallback = await new Promise<keelmq.SendResult>((onSuccess, onException) => producer.send({ topic: ctx.topic, body: 'cb' }, { onSuccess, onException }));
+      check(viaCallback.status === 'SEND_OK', `callback ${viaCallback.status}`);
+      const t0 = Date.now();
+      const delayed = await producer.send({ topic: ctx.topic, body: 'later', delayLevel: 2 });
+      const got = await pushConsume(ctx, 2);
+      const m = got.find((x) => x.body.toString() === 'later')!;
+      check(m.topic === ctx.topic && m.properties['UNIQ_KEY'] === delayed.msgId, `delayed as ${m.topic} ${m.properties['UNIQ_KEY']}`);
+      check(m.storeTimestamp - t0 >= 4000, `delivered ${m.storeTimestamp - t0} ms after the send`);
     },
   },
   {
@@ -364,6 +383,72 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'push orderly: a second consumer joins, queues split (locks moved), per-key order kept',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const runs: { body: string; who: string; queueId: number }[] = [];
+      const orderly = (who: string) => new PushConsumer(ctx.transport(), {
+        group: ctx.group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+        orderlyListener: (msgs) => { for (const m of msgs) runs.push({ body: m.body.toString(), who, queueId: m.queueId }); return 'SUCCESS'; },
+      }).subscribe(ctx.topic);
+      const mine = (c: PushConsumer) => c.assignedQueues().filter((q) => q.topic === ctx.topic).map((q) => q.queueId);
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+      const sendRound = async (i: number) => { for (const k of keys) await producer.send({ topic: ctx.topic, body: `${k}-${i}`, shardingKey: k }); };
+      const a = orderly('a');
+      const b = orderly('b');
+      await a.start();
+      try {
+        for (let i = 0; i < 5; i++) await sendRound(i);
+        await until(() => runs.length >= 40, 'a consumed the first rounds');
+        await b.start();
+        // b gets its queues once a unlocked them (at once) or at b's next rebalance (20 s) if it asked first.
+        await until(() => mine(a).length === 2 && mine(b).length === 2, `2 queues each (a ${mine(a).join()}, b ${mine(b).join()})`, 45_000);
+        check(new Set([...mine(a), ...mine(b)]).size === 4, `no queue shared: a ${mine(a).join()}, b ${mine(b).join()}`);
+        for (let i = 5; i < 10; i++) await sendRound(i);
+        await until(() => keys.every((k) => runs.some((r) => r.body === `${k}-9`)), 'every key to round 9');
+        await sleep(300);
+        const bQueues = mine(b);
+        for (const k of keys) {
+          const seq = runs.filter((r) => r.body.startsWith(`${k}-`)).map((r) => Number(r.body.split('-')[1]));
+          check(seq.join() === '0,1,2,3,4,5,6,7,8,9', `${k}: ${seq.join()}`);
+          const late = runs.filter((r) => r.body.startsWith(`${k}-`) && Number(r.body.split('-')[1]) >= 5);
+          check(late.every((r) => r.who === (bQueues.includes(r.queueId) ? 'b' : 'a')), `${k} after the split read by the queue's owner: ${late.map((r) => `${r.who}:${r.queueId}`).join()}`);
+        }
+      } finally {
+        await b.shutdown();
+        await a.shutdown();
+      }
+    },
+  },
+  {
+    name: 'push broadcasting: two consumers each get every message, offsets local',
+    async run(ctx) {
+      const producer = new Producer(ctx.transport());
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keelmq-rmq-bcast-'));
+      const got = { a: [] as string[], b: [] as string[] };
+      const consumer = (who: 'a' | 'b') => new PushConsumer(ctx.transport(), {
+        group: ctx.group, messageModel: 'BROADCASTING', instanceName: who, offsetStoreDir: dir, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+        listener: (msgs) => { got[who].push(...msgs.map((m) => m.body.toString())); return 'CONSUME_SUCCESS'; },
+      }).subscribe(ctx.topic);
+      const a = consumer('a');
+      const b = consumer('b');
+      try {
+        await a.start();
+        await b.start();
+        for (const x of numbered('bc', 12)) await producer.send({ topic: ctx.topic, body: x });
+        await until(() => got.a.length >= 12 && got.b.length >= 12, 'both got 12');
+        await sleep(300);
+      } finally {
+        await a.shutdown();
+        await b.shutdown();
+      }
+      const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('offsets.json'));
+      fs.rmSync(dir, { recursive: true, force: true });
+      check(files.length === 2, `local offset files ${files.join()}`);
+      check(got.a.sort().join() === numbered('bc', 12).sort().join() && got.b.sort().join() === numbered('bc', 12).sort().join(), `a ${got.a.length}, b ${got.b.length}`);
+    },
+  },
+  {
     name: 'retry through send-back (RECONSUME_LATER, delay level 1)',
     async run(ctx) {
       const producer = new Producer(ctx.transport());
@@ -446,8 +531,8 @@ const SCENARIOS: Scenario[] = [
         await c.shutdown();
       }
       check(got.map((m) => `${m.body.toString()}/${m.reconsumeTimes}`).join() === 'poison/0,poison/1,poison/2,after/0', `deliveries ${got.map((m) => `${m.body.toString()}/${m.reconsumeTimes}`).join()}`);
-      const dead = await admin.queryMessageById(`%DLQ%${ctx.group}`, poison.msgId);
-      check(dead?.body.toString() === 'poison', `in the DLQ: ${dead?.body.toString()}`);
+      // The broker's index is built by its dispatcher, a moment after the store.
+      await until(async () => (await admin.queryMessageById(`%DLQ%${ctx.group}`, poison.msgId).catch(() => undefined))?.body.toString() === 'poison', 'the poison message in the DLQ', 10_000);
     },
   },
   {
