@@ -31,7 +31,7 @@ export interface ProducerMessage {
   tags?: string;
   /** Business keys, findable with queryMessageByKey: one key, or several. A key has no space (the separator). */
   keys?: string | string[];
-  /** User properties; the broker's own names (TAGS, KEYS, DELAY, UNIQ_KEY, REAL_TOPIC, ...: SYSTEM_PROPERTIES) are refused. */
+  /** User properties; the broker's own names (TAGS, KEYS, DELAY, UNIQ_KEY, REAL_TOPIC, ...: SYSTEM_PROPERTIES) and blank names or values are refused. */
   properties?: Record<string, string>;
   flag?: number;
   /** Deliver after the delay of this level (1..18 with the default levels); 0 or absent: at once. */
@@ -401,7 +401,11 @@ function checkRoundTrip(msg: ProducerMessage): void {
   }
   for (const key of Array.isArray(msg.keys) ? msg.keys : msg.keys === undefined ? [] : [msg.keys]) checkKey(key);
   if (typeof msg.properties === 'object' && msg.properties !== null) {
-    for (const name of Object.keys(msg.properties)) {
+    for (const [name, value] of Object.entries(msg.properties)) {
+      // Java's putUserProperty refuses these, and a RocketMQ broker drops a property with an empty value.
+      if (name.trim() === '' || typeof value !== 'string' || value.trim() === '') {
+        throw new KeelError('PROPERTY_INVALID', `property ${JSON.stringify(name)}: its name and value must be non-blank strings`);
+      }
       if (SYSTEM_PROPERTIES.has(name)) {
         const hint = name === 'TAGS' || name === 'KEYS' ? `: use msg.${name.toLowerCase()}` : '';
         throw new KeelError('PROPERTY_INVALID', `property ${name} is reserved by the broker${hint}`);

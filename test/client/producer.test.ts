@@ -127,6 +127,21 @@ for (const envDef of CLIENT_ENVS) {
       await producer.shutdown();
       await rejectKeelCode(producer.send({ topic: 'Later', body: 'after' }), 'CLIENT_STATE');
     });
+
+    it(`producer (${envDef.name}) - a property with a blank name or value is refused, as Java's putUserProperty does (a RocketMQ 4.9.7 broker drops an empty value)`, async () => {
+      await env.createTopic('Props', 1);
+      const producer = new Producer(env.target());
+      const refused: Record<string, string>[] = [{ empty: '' }, { blank: '  ' }, { '': 'v' }, { ok: 'v', empty: '' }];
+      for (const properties of refused) {
+        await rejectKeelCode(producer.send({ topic: 'Props', body: 'a', properties }), 'PROPERTY_INVALID');
+        await rejectKeelCode(producer.sendOneway({ topic: 'Props', body: 'a', properties }), 'PROPERTY_INVALID');
+        await rejectKeelCode(producer.sendBatch([{ topic: 'Props', body: 'a' }, { topic: 'Props', body: 'b', properties }]), 'PROPERTY_INVALID');
+      }
+      const r = await producer.send({ topic: 'Props', body: 'kept', properties: { city: 'Zürich – 東京', 'with space': ' a b ' } });
+      const [m] = await readAll(env.target(), 'Props', 1);
+      expect([m!.properties['UNIQ_KEY'], m!.properties['city'], m!.properties['with space']]).to.deep.equal([r.msgId, 'Zürich – 東京', ' a b ']);
+      await producer.shutdown();
+    });
   });
 }
 
