@@ -3,7 +3,8 @@
  * UPDATE_AND_CREATE_TOPIC (17), DELETE_TOPIC_IN_BROKER (215), GET_TOPIC_STATS_INFO (202),
  * GET_CONSUME_STATS (208), INVOKE_BROKER_TO_RESET_OFFSET (222, with RESET_CONSUMER_CLIENT_OFFSET
  * (220) to the group's online clients), GET_BROKER_RUNTIME_INFO (28), QUERY_TOPIC_CONSUME_BY_WHO (300),
- * GET_CONSUMER_CONNECTION_LIST (203).
+ * GET_CONSUMER_CONNECTION_LIST (203); and what a slave's SlaveSynchronize reads: GET_ALL_TOPIC_CONFIG (21),
+ * GET_ALL_CONSUMER_OFFSET (43), GET_ALL_DELAY_OFFSET (45).
  *
  * Bodies keyed by MessageQueue are written as fastjson writes them, with object keys
  * (`{{"brokerName":"b","queueId":0,"topic":"T"}:v}`): that is what mqadmin parses.
@@ -16,6 +17,7 @@ import { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { ResponseCode } from '../remoting/response-code';
 import type { BrokerContext } from './broker-context';
+import { encodeConsumerOffsets, encodeDelayOffsets, encodeTopicConfigs } from './metadata-bodies';
 
 export interface MessageQueueKey {
   brokerName: string;
@@ -140,6 +142,19 @@ export class AdminProcessor {
     return ok(JSON.stringify({ table: sorted }));
   }
 
+  allTopicConfig(): RemotingCommand {
+    const t = this.ctx.services.topicConfig;
+    return body(encodeTopicConfigs(t.list(), t.dataVersion, this.ctx.config.autoCreateTopics));
+  }
+
+  allConsumerOffset(): RemotingCommand {
+    return body(encodeConsumerOffsets(this.ctx.services.offsets.all()));
+  }
+
+  allDelayOffset(): RemotingCommand {
+    return body(encodeDelayOffsets(this.ctx.services.schedule.progress()));
+  }
+
   /** PROMOTE_TO_MASTER (keelmq's): fields `role` (ASYNC_MASTER default, or SYNC_MASTER) and `force`. */
   async promote(req: RemotingCommand): Promise<RemotingCommand> {
     const role = req.field('role') ?? 'ASYNC_MASTER';
@@ -222,6 +237,10 @@ function replicationTable(r: ReplicationInfo): Record<string, string> {
 
 function ok(json?: string): RemotingCommand {
   return RemotingCommand.response(ResponseCode.SUCCESS, undefined, undefined, json === undefined ? undefined : Buffer.from(json, 'utf8'));
+}
+
+function body(b: Buffer): RemotingCommand {
+  return RemotingCommand.response(ResponseCode.SUCCESS, undefined, undefined, b);
 }
 
 function error(remark: string): RemotingCommand {

@@ -23,6 +23,8 @@ export interface BrokerHAOptions {
   reportIntervalMs?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** A slave's copy of its master's topics, consumer offsets and delay progress (SlaveSynchronize), every this often. Default 10 s. */
+  slaveSyncIntervalMs?: number;
 }
 
 export interface BrokerConfig {

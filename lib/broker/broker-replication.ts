@@ -11,17 +11,24 @@ import { HASlave, type HASlaveStats } from '../ha/ha-slave';
 import type { Logger } from '../remoting/logger';
 import type { MessageStore } from '../store/message-store';
 import type { BrokerConfig, BrokerRole } from './broker-config';
+import { SlaveSynchronize, type SlaveSyncStats } from './slave-synchronize';
+
+/** RocketMQ's slave syncs its master's metadata every 10 s (BrokerController's fixed rate). */
+const SLAVE_SYNC_INTERVAL_MS = 10_000;
 
 export interface ReplicationInfo {
   role: BrokerRole;
   brokerId: number;
   master?: HAMasterStats;
   slave?: HASlaveStats;
+  /** A slave's copy of its master's topics, offsets and delay progress. */
+  metadataSync?: SlaveSyncStats;
 }
 
 export class BrokerReplication {
   private master: HAMaster | null = null;
   private slave: HASlave | null = null;
+  private metadataSync: SlaveSynchronize | null = null;
   private unsubscribe: (() => void) | null = null;
   role: BrokerRole;
   brokerId: number;
@@ -31,6 +38,7 @@ export class BrokerReplication {
     private readonly store: MessageStore,
     private readonly services: EmbeddedBroker,
     private readonly logger: Logger,
+    private readonly brokerAddr: string,
   ) {
     this.role = config.brokerRole;
     this.brokerId = config.brokerId;
@@ -57,10 +65,16 @@ export class BrokerReplication {
       const t = this.services.topic(topic);
       if (!t || t.queues <= queueId) void this.services.topicConfig.ensure(topic, Math.max(queueId + 1, t?.queues ?? 0)).catch((e: Error) => this.logger.warn(`broker: adopting topic ${topic} failed: ${e.message}`));
     });
+    this.metadataSync = new SlaveSynchronize(this.services, this.brokerAddr, h.slaveSyncIntervalMs ?? SLAVE_SYNC_INTERVAL_MS, this.store.clock, this.logger);
     this.slave = HASlave.start(this.store, {
       masterAddress: this.config.haMasterAddress!, logger: this.logger,
       ...pick(h, ['idleTimeoutMs', 'reportIntervalMs', 'reconnectMinMs', 'reconnectMaxMs']),
     });
+  }
+
+  /** A slave learns its master's broker address (from the name servers) and syncs its metadata from there. */
+  setMasterAddr(addr: string): void {
+    this.metadataSync?.setMasterAddr(addr);
   }
 
   /** The HA address a master's slaves connect to (registered with the name servers as haServerAddr). */
@@ -87,6 +101,8 @@ export class BrokerReplication {
     if (!st.caughtUp && !force) {
       throw new KeelError('NOT_MASTER', `this slave has not caught up with its master (at ${st.offset}, the master sent up to ${st.masterOffset}${st.connected ? '' : ', link down'}); promote with force to accept losing what it lacks`);
     }
+    await this.metadataSync?.close();
+    this.metadataSync = null;
     await s.close();
     this.slave = null;
     this.unsubscribe?.();
@@ -95,6 +111,8 @@ export class BrokerReplication {
     await this.startMaster(role);
     this.role = role;
     this.brokerId = 0;
+    // Deliveries refused while a slave wait for a retry timer: the levels due go now.
+    this.services.schedule.wakeAll();
     this.logger.warn(`broker: promoted to ${role} at CommitLog offset ${st.offset}${st.caughtUp ? '' : ' (forced, not caught up)'}`);
     return { offset: st.offset, caughtUp: st.caughtUp };
   }
@@ -108,11 +126,12 @@ export class BrokerReplication {
   }
 
   info(): ReplicationInfo {
-    return { role: this.role, brokerId: this.brokerId, master: this.master?.stats(), slave: this.slave?.stats() };
+    return { role: this.role, brokerId: this.brokerId, master: this.master?.stats(), slave: this.slave?.stats(), metadataSync: this.metadataSync?.stats() };
   }
 
   async close(): Promise<void> {
     this.unsubscribe?.();
+    await this.metadataSync?.close();
     await this.slave?.close();
     await this.master?.close();
   }

@@ -75,7 +75,7 @@ export class Broker {
       store = await MessageStore.open(c.storeDir, { ...c.store, flushMode: c.flushMode, storeHost: brokerAddr, ...(c.clock ? { clock: c.clock } : {}) });
       services = await EmbeddedBroker.open(store, { ...c.services, autoCreateTopics: c.autoCreateTopics });
       if (c.autoCreateTopics && c.brokerRole !== 'SLAVE') await services.topicConfig.ensure(DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUES);
-      replication = new BrokerReplication(c, store, services, logger);
+      replication = new BrokerReplication(c, store, services, logger, brokerAddr);
       await replication.start();
       const ctx: BrokerContext = { config: c, store, services, consumers: new ConsumerManager(logger), logger, clock, brokerAddr, replication };
       this.ctx = ctx;
@@ -83,6 +83,7 @@ export class Broker {
       const registrar = new NameServerRegistrar({
         namesrvAddr: c.namesrvAddr, clusterName: c.clusterName, brokerName: c.brokerName, brokerId: replication.brokerId, brokerAddr,
         haServerAddr: () => replication!.haAddress(),
+        onMasterAddr: (addr) => replication!.setMasterAddr(addr),
         intervalMs: c.registerIntervalMs, autoCreateTopics: c.autoCreateTopics, topics: () => services!.topics(), clock, logger,
       });
       this.registrar = registrar;
@@ -181,6 +182,9 @@ export class Broker {
     on(RequestCode.GET_CONSUME_STATS, (r) => admin.consumeStats(r));
     on(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, (r) => admin.resetOffset(r));
     on(RequestCode.GET_BROKER_RUNTIME_INFO, () => admin.runtimeInfo());
+    on(RequestCode.GET_ALL_TOPIC_CONFIG, () => admin.allTopicConfig());
+    on(RequestCode.GET_ALL_CONSUMER_OFFSET, () => admin.allConsumerOffset());
+    on(RequestCode.GET_ALL_DELAY_OFFSET, () => admin.allDelayOffset());
     on(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO, (r) => admin.consumeByWho(r));
     on(RequestCode.GET_CONSUMER_CONNECTION_LIST, (r) => admin.consumerConnections(r));
     on(RequestCode.PROMOTE_TO_MASTER, (r) => admin.promote(r));

@@ -23,6 +23,8 @@ export interface RegistrarOptions {
   /** The HA address slaves connect to; none: what Java registers for a broker without one (port + 1). */
   haServerAddr?: () => string | undefined;
   intervalMs: number;
+  /** A slave's master ("ip:port"), as a name server's reply names it (RocketMQ's registerBrokerAll feeds SlaveSynchronize with it). */
+  onMasterAddr?: (addr: string) => void;
   /** TBW102 carries the inherit bit while topics are created on first send. */
   autoCreateTopics: boolean;
   topics(): StoredTopicConfig[];
@@ -104,21 +106,26 @@ export class NameServerRegistrar {
 
   private async registerAll(): Promise<void> {
     const o = this.o;
-    const topicConfigTable: TopicConfig[] = o.topics().map((t) => ({
-      topicName: t.name,
-      readQueueNums: t.queues,
-      writeQueueNums: t.queues,
-      perm: PERM_READ | PERM_WRITE | (t.name === DEFAULT_TOPIC && o.autoCreateTopics ? PERM_INHERIT : 0),
-      topicFilterType: 'SINGLE_TAG',
-      topicSysFlag: 0,
-      order: false,
-    }));
+    const topicConfigTable = o.topics().map((t) => wireTopicConfig(t, o.autoCreateTopics));
     const body = { dataVersion: { counter: this.counter, timestamp: this.versionTimestamp }, topicConfigTable, filterServerList: [] };
     await Promise.all(o.namesrvAddr.map((addr) => this.client.registerBroker(addr, {
       clusterName: o.clusterName, brokerName: o.brokerName, brokerId: o.brokerId, brokerAddr: o.brokerAddr,
       haServerAddr: o.haServerAddr?.() ?? haAddr(o.brokerAddr), body,
-    }).catch((e: Error) => o.logger.warn(`broker: registering with name server ${addr} failed: ${e.message}`))));
+    }).then((r) => { if (r.masterAddr !== undefined) o.onMasterAddr?.(r.masterAddr); }).catch((e: Error) => o.logger.warn(`broker: registering with name server ${addr} failed: ${e.message}`))));
   }
+}
+
+/** A stored topic as RocketMQ's TopicConfig (registration, GET_ALL_TOPIC_CONFIG). */
+export function wireTopicConfig(t: StoredTopicConfig, autoCreateTopics: boolean): TopicConfig {
+  return {
+    topicName: t.name,
+    readQueueNums: t.queues,
+    writeQueueNums: t.queues,
+    perm: PERM_READ | PERM_WRITE | (t.name === DEFAULT_TOPIC && autoCreateTopics ? PERM_INHERIT : 0),
+    topicFilterType: 'SINGLE_TAG',
+    topicSysFlag: 0,
+    order: false,
+  };
 }
 
 function haAddr(brokerAddr: string): string {

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../common/clock';
 import { KeelError } from '../common/errors';
-import type { MessageQueue } from '../common/message';
+import type { MessageContent, MessageQueue } from '../common/message';
 import { checkKey, checkUserTopic, PROPERTY_UNIQ_KEY, SYSTEM_PROPERTIES } from '../common/message-const';
 import { boolean, checkOptions, fn, integer, string, timerMs, type OptionRule, type OptionRules } from '../common/options-check';
 import { isSelectableTag } from '../common/tag-filter';
@@ -24,16 +24,7 @@ import { createUniqId } from './unique-id';
 export type { SendStatus } from './send-retry-policy';
 
 /** What an application sends. */
-export interface ProducerMessage {
-  topic: string;
-  body: Uint8Array | string;
-  /** One tag; consumers filter on it (`'TagA || TagB'`). No whitespace, `|` or `*`. */
-  tags?: string;
-  /** Business keys, findable with queryMessageByKey: one key, or several. A key has no space (the separator). */
-  keys?: string | string[];
-  /** User properties; the broker's own names (TAGS, KEYS, DELAY, UNIQ_KEY, REAL_TOPIC, ...: SYSTEM_PROPERTIES) and blank names or values are refused. */
-  properties?: Record<string, string>;
-  flag?: number;
+export interface ProducerMessage extends MessageContent {
   /** Deliver after the delay of this level (1..18 with the default levels); 0 or absent: at once. */
   delayLevel?: number;
   /** A fixed queue; overrides the selector and the sharding key. */

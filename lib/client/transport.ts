@@ -6,7 +6,7 @@
  * shapes (GetMessagesResult) and SendReply, which both transports map their statuses onto.
  */
 import type { Clock } from '../common/clock';
-import type { GetMessagesResult, MessageExt, MessageQueue } from '../common/message';
+import type { GetMessagesResult, MessageContent, MessageExt, MessageQueue } from '../common/message';
 import type { Subscription } from '../common/tag-filter';
 import type { TopicRouteData } from '../remoting/topic-route-data';
 import type { SendStatus } from './send-retry-policy';
@@ -23,13 +23,7 @@ export interface TopicRoute {
 }
 
 /** A message as the producer hands it to a transport: checked, its queue chosen. */
-export interface OutgoingMessage {
-  topic: string;
-  body: Uint8Array | string;
-  tags?: string;
-  keys?: string | string[];
-  properties?: Record<string, string>;
-  flag?: number;
+export interface OutgoingMessage extends MessageContent {
   /** Deliver after this delay level (the DELAY property); 0: at once. */
   delayLevel?: number;
   /** MessageSysFlag bits that describe the body (0x301: compressed with zlib); default 0. */

@@ -1,17 +1,21 @@
-/** What a producer hands to the store. */
-export interface Message {
+/** What every message carries from its producer: the store's, the client's and the wire's share it. */
+export interface MessageContent {
   topic: string;
-  /** Queue within the topic; default 0. */
-  queueId?: number;
   body: Uint8Array | string;
-  /** Stored as the TAGS property; its Java String.hashCode goes into the ConsumeQueue entry. */
+  /** Stored as the TAGS property; its Java String.hashCode goes into the ConsumeQueue entry. No whitespace, `|` or `*`. */
   tags?: string;
-  /** Stored as the KEYS property, space separated. */
+  /** Business keys, stored as the KEYS property, space separated: one key, or several; a key has no space. */
   keys?: string | string[];
   /** User properties; names and values must not contain \u0001 or \u0002. */
   properties?: Record<string, string>;
   /** Opaque user int (RocketMQ's `flag`). */
   flag?: number;
+}
+
+/** What a producer hands to the store. */
+export interface Message extends MessageContent {
+  /** Queue within the topic; default 0. */
+  queueId?: number;
   sysFlag?: number;
   bornTimestamp?: number;
   /** "ip:port" (IPv4); default the store host. */

@@ -49,6 +49,23 @@ export class OffsetStore {
     this.file.markDirty();
   }
 
+  /** The whole table, `topic@group` → queueId → offset (RocketMQ's offsetTable, served to slaves). */
+  all(): ReadonlyMap<string, ReadonlyMap<number, number>> { return this.table; }
+
+  /**
+   * A slave takes its master's offsets (RocketMQ's SlaveSynchronize.syncConsumerOffset,
+   * `offsetTable.putAll`): each `topic@group` listed replaces the slave's own entry whole, even
+   * where the slave's consumers committed further; entries the master lacks are kept.
+   */
+  putAll(table: ReadonlyMap<string, ReadonlyMap<number, number>>): void {
+    for (const [k, queues] of table) {
+      const mine = this.table.get(k);
+      if (mine && mine.size === queues.size && [...queues].every(([q, off]) => mine.get(q) === off)) continue;
+      this.table.set(k, new Map(queues));
+      this.file.markDirty();
+    }
+  }
+
   /** Every (group, topic) with an offset, for admin views (who consumes a topic, a group's topics). */
   subscriptions(): { group: string; topic: string }[] {
     return [...this.table.keys()].map((k) => {

@@ -121,6 +121,27 @@ export class ScheduleMessageService {
   /** The next schedule-queue offset each level will deliver (level 1 first). */
   progress(): number[] { return this.states.map((s) => s.offset); }
 
+  /**
+   * A slave takes its master's progress (RocketMQ's SlaveSynchronize.syncDelayOffset), so that
+   * once promoted it does not deliver again what its master delivered; persisted at once.
+   * Levels not listed keep theirs.
+   */
+  async assignProgress(offsets: ReadonlyMap<number, number>): Promise<void> {
+    for (const st of this.states) {
+      const off = offsets.get(st.level);
+      if (off === undefined || off === st.offset) continue;
+      st.offset = off;
+      this.file.markDirty();
+      this.wake(st.level);
+    }
+    await this.file.persist();
+  }
+
+  /** Every level looks at its queue now (a promoted slave: its failed deliveries wait no longer). */
+  wakeAll(): void {
+    for (const st of this.states) this.wake(st.level);
+  }
+
   private wake(level: number): void {
     const st = this.states[level - 1];
     if (!st || this.closed) return;

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import type { MessageStore } from '../store/message-store';
 import { KeelError } from '../common/errors';
+import type { Clock } from '../common/clock';
 import { ConfigFile } from './config-file';
 
 export interface TopicConfig {
@@ -22,10 +23,15 @@ interface TopicsFile {
  */
 export class TopicConfigManager {
   private readonly topics = new Map<string, TopicConfig>();
+  private readonly clock: Clock;
   private readonly changeListeners: ((t: TopicConfig | { name: string; queues: 0 }) => void)[] = [];
   private readonly file: ConfigFile<TopicsFile>;
+  /** RocketMQ's DataVersion of the table: a new one at every change (a slave's sync compares it with the last it applied). */
+  dataVersion: { counter: number; timestamp: number };
 
   private constructor(store: MessageStore, private readonly maxQueues: number) {
+    this.dataVersion = { counter: 0, timestamp: store.clock.now() };
+    this.clock = store.clock;
     this.file = new ConfigFile(store.io, path.join(store.dir, 'config', 'topics.json'), () => this.snapshot());
   }
 
@@ -78,12 +84,32 @@ export class TopicConfigManager {
     return true;
   }
 
+  /**
+   * Makes the table exactly `topics` (a slave taking its master's table, RocketMQ's
+   * SlaveSynchronize.syncTopicConfig): topics not listed are forgotten, the others take the
+   * listed queue count, which may be lower (the master's table is the truth). One save.
+   */
+  async replaceAll(topics: readonly TopicConfig[]): Promise<void> {
+    const changed: (TopicConfig | { name: string; queues: 0 })[] = [];
+    const next = new Map(topics.map((t) => [t.name, { name: t.name, queues: t.queues }]));
+    for (const name of this.topics.keys()) if (!next.has(name)) changed.push({ name, queues: 0 });
+    for (const t of next.values()) if (this.topics.get(t.name)?.queues !== t.queues) changed.push(t);
+    if (changed.length === 0) return;
+    for (const t of changed) {
+      if (t.queues === 0) this.topics.delete(t.name);
+      else this.topics.set(t.name, t);
+    }
+    await this.save();
+    for (const t of changed) for (const l of this.changeListeners) l(t);
+  }
+
   /** Called after a topic is created, grown or removed (queues 0), once it is saved; a networked broker re-registers then. */
   onChange(listener: (t: TopicConfig | { name: string; queues: 0 }) => void): void {
     this.changeListeners.push(listener);
   }
 
   private save(): Promise<void> {
+    this.dataVersion = { counter: this.dataVersion.counter + 1, timestamp: this.clock.now() };
     this.file.markDirty();
     return this.file.persist();
   }

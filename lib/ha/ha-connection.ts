@@ -6,6 +6,9 @@ import type { HAMaster } from './ha-master';
 /** Bytes of the master's log before the slave's offset sent first, for the slave to compare with its own. */
 export const VERIFY_BYTES = 4096;
 
+/** Frames queued on a slave's socket beyond what the kernel took, before the link waits for 'drain'. */
+const SEND_AHEAD_BYTES = 1024 * 1024;
+
 export interface SlaveLinkStats {
   address: string;
   /** The slave's last acknowledged offset (-1 before the first acknowledgement). */
@@ -116,16 +119,27 @@ export class SlaveLink {
     while (!this.closed) {
       if (this.next < this.master.committedEnd) {
         let buf: Buffer | null = this.master.recent(this.next, MAX_FRAME_BYTES);
-        try {
-          buf ??= await store.readCommitLog(this.next, MAX_FRAME_BYTES);
-        } catch (e) {
-          return this.drop(`reading the CommitLog at ${this.next} failed: ${(e as Error).message}`);
+        if (buf) {
+          // Every frame held in memory goes out in one writev: a syscall per 32 KiB frame cost the
+          // master's main thread more than the frames did.
+          this.socket.cork();
+          do {
+            this.send(this.next, buf);
+            this.next += buf.length;
+          } while (this.flowing() && this.next < this.master.committedEnd && (buf = this.master.recent(this.next, MAX_FRAME_BYTES)));
+          this.socket.uncork();
+        } else {
+          try {
+            buf = await store.readCommitLog(this.next, MAX_FRAME_BYTES);
+          } catch (e) {
+            return this.drop(`reading the CommitLog at ${this.next} failed: ${(e as Error).message}`);
+          }
+          if (this.closed) return;
+          if (!buf) return this.drop(`the CommitLog no longer holds ${this.next}`);
+          this.send(this.next, buf);
+          this.next += buf.length;
         }
-        if (this.closed) return;
-        if (!buf) return this.drop(`the CommitLog no longer holds ${this.next}`);
-        const flowing = this.send(this.next, buf);
-        this.next += buf.length;
-        if (!flowing) await this.drained();
+        if (!this.flowing()) await this.drained();
         continue;
       }
       // Caught up: an empty frame says so (the slave may then be promoted without losing anything).
@@ -135,6 +149,15 @@ export class SlaveLink {
       }
       await new Promise<void>((r) => { this.wakeup = r; });
     }
+  }
+
+  /**
+   * Whether to queue more frames: up to SEND_AHEAD_BYTES unsent, not the socket's 16 KiB
+   * high-water mark, which every 32 KiB frame passes and which made each frame wait for a
+   * 'drain' (an event-loop turn) before the next. The frames are views of immutable bytes.
+   */
+  private flowing(): boolean {
+    return this.socket.writableLength < SEND_AHEAD_BYTES;
   }
 
   /** Until the socket takes more (or the link closes). */
@@ -158,14 +181,16 @@ export class SlaveLink {
   }
 
   /** Header and bytes in one writev, the bytes not copied: they are never changed once committed. */
-  private send(offset: number, bytes: Buffer): boolean {
+  private send(offset: number, bytes: Buffer): void {
     this.lastWriteAt = this.master.clock.now();
-    if (bytes.length === 0) return this.socket.write(encodeFrameHeader(offset, 0));
+    if (bytes.length === 0) {
+      this.socket.write(encodeFrameHeader(offset, 0));
+      return;
+    }
     this.socket.cork();
     this.socket.write(encodeFrameHeader(offset, bytes.length));
-    const flowing = this.socket.write(bytes);
+    this.socket.write(bytes);
     this.socket.uncork();
-    return flowing;
   }
 
   /** Heartbeats when idle, and the idle close (RocketMQ's haHousekeepingInterval). */

@@ -58,7 +58,11 @@ export interface HAMasterStats {
   slaveNotAvailable: number;
 }
 
-interface Waiter { end: number; deadline: number; resolve: (s: ReplicationStatus) => void }
+/** The puts of one event-loop turn: they share one promise, released when a slave passed the last of them. */
+interface Waiter { end: number; puts: number; deadline: number; promise: Promise<ReplicationStatus>; resolve: (s: ReplicationStatus) => void }
+
+const ACKNOWLEDGED: Promise<ReplicationStatus> = Promise.resolve('PUT_OK');
+const NOT_AVAILABLE: Promise<ReplicationStatus> = Promise.resolve('SLAVE_NOT_AVAILABLE');
 
 /**
  * The master side of RocketMQ-style HA (HAService with its AcceptSocketService
@@ -71,6 +75,8 @@ export class HAMaster implements ReplicationHook {
   committedEnd = 0;
   private readonly links = new Set<SlaveLink>();
   private waiters: Waiter[] = [];
+  /** The waiter puts of this event-loop turn join (they go into the same CommitLog write, or one after another). */
+  private open: Waiter | null = null;
   private timer: TimerHandle | null = null;
   private maxAck = -1;
   /** (committed end, when) at most once per ms, for lag in ms. */
@@ -165,18 +171,34 @@ export class HAMaster implements ReplicationHook {
     return c.buf.subarray(at, Math.min(c.buf.length, at + max));
   }
 
+  /**
+   * The puts of one event-loop turn share one waiter (one promise, one entry to release) for
+   * the end of the last of them: they are written together, so the slave acknowledges them
+   * together; a put per promise cost every SYNC put an allocation and a resolution of its own.
+   * Puts come in log order, so a later put's end is never below the open waiter's.
+   */
   waitFor(end: number): Promise<ReplicationStatus> | null {
     if (this.options.role !== 'SYNC_MASTER') return null;
-    if (this.maxAck >= end) return Promise.resolve('PUT_OK');
+    if (this.maxAck >= end) return ACKNOWLEDGED;
     // RocketMQ's isSlaveOK: a slave connected and not too far behind, else no waiting at all.
     if (!this.slaveOk(end)) {
       this.notAvailable++;
-      return Promise.resolve('SLAVE_NOT_AVAILABLE');
+      return NOT_AVAILABLE;
     }
-    return new Promise((resolve) => {
-      this.waiters.push({ end, deadline: this.clock.now() + this.options.syncTimeoutMs, resolve });
-      if (!this.timer) this.armTimeout();
-    });
+    const o = this.open;
+    if (o && !this.closed) {
+      o.end = end;
+      o.puts++;
+      return o.promise;
+    }
+    let resolve!: (s: ReplicationStatus) => void;
+    const promise = new Promise<ReplicationStatus>((r) => { resolve = r; });
+    const w: Waiter = { end, puts: 1, deadline: this.clock.now() + this.options.syncTimeoutMs, promise, resolve };
+    this.waiters.push(w);
+    this.open = w;
+    setImmediate(() => { if (this.open === w) this.open = null; });
+    if (!this.timer) this.armTimeout();
+    return promise;
   }
 
   private slaveOk(end: number): boolean {
@@ -191,7 +213,11 @@ export class HAMaster implements ReplicationHook {
     if (max > this.maxAck) this.maxAck = max;
     const acked = this.maxAck;
     let i = 0;
-    while (i < this.waiters.length && this.waiters[i].end <= acked) this.waiters[i++].resolve('PUT_OK');
+    while (i < this.waiters.length && this.waiters[i].end <= acked) {
+      const w = this.waiters[i++];
+      if (w === this.open) this.open = null;
+      w.resolve('PUT_OK');
+    }
     if (i > 0) this.waiters = this.waiters.slice(i);
     if (this.commits.length && this.commits[0].to <= this.minAck()) this.prune();
   }
@@ -214,8 +240,10 @@ export class HAMaster implements ReplicationHook {
     const now = this.clock.now();
     let i = 0;
     while (i < this.waiters.length && this.waiters[i].deadline <= now) {
-      this.timeouts++;
-      this.waiters[i++].resolve('FLUSH_SLAVE_TIMEOUT');
+      const w = this.waiters[i++];
+      if (w === this.open) this.open = null;
+      this.timeouts += w.puts;
+      w.resolve('FLUSH_SLAVE_TIMEOUT');
     }
     if (i > 0) this.waiters = this.waiters.slice(i);
     if (this.waiters.length) this.timer = this.clock.setTimeout(() => this.armTimeout(), this.waiters[0].deadline - now);
@@ -248,7 +276,7 @@ export class HAMaster implements ReplicationHook {
       committedOffset: this.committedEnd,
       slaveAckOffset: this.maxAck,
       slaves: [...this.links].filter((l) => l.start >= 0).map((l) => l.stats(now, (a) => this.lagMsOf(a))),
-      waitingPuts: this.waiters.length,
+      waitingPuts: this.waiters.reduce((n, w) => n + w.puts, 0),
       slaveTimeouts: this.timeouts,
       slaveNotAvailable: this.notAvailable,
     };
@@ -262,6 +290,7 @@ export class HAMaster implements ReplicationHook {
   private release(): void {
     this.timer?.cancel();
     this.timer = null;
+    this.open = null;
     for (const w of this.waiters.splice(0)) w.resolve('FLUSH_SLAVE_TIMEOUT');
   }
 

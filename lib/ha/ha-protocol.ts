@@ -17,9 +17,11 @@ export function encodeOffset(offset: number): Buffer {
   return b;
 }
 
+/** `offset` ≤ 2^53: the high and low 32 bits written apart, without a BigInt per frame. */
 export function encodeFrameHeader(offset: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
-  b.writeBigUInt64BE(BigInt(offset), 0);
+  b.writeUInt32BE(Math.floor(offset / 0x1_0000_0000), 0);
+  b.writeUInt32BE(offset >>> 0, 4);
   b.writeInt32BE(length, 8);
   return b;
 }

@@ -41,7 +41,8 @@ export function bodyCrc32(body: Buffer | undefined): number {
   return body && body.length > 0 ? zlib.crc32(body) & 0x7fffffff : 0;
 }
 
-function topicConfigJson(t: TopicConfig): object {
+/** A TopicConfig as fastjson writes it (fields sorted). */
+export function topicConfigJson(t: TopicConfig): object {
   return {
     order: t.order, perm: t.perm, readQueueNums: t.readQueueNums, topicFilterType: t.topicFilterType,
     topicName: t.topicName, topicSysFlag: t.topicSysFlag, writeQueueNums: t.writeQueueNums,
