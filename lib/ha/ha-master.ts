@@ -133,7 +133,9 @@ export class HAMaster implements ReplicationHook {
 
   committed(from: number, to: number, bytes?: Buffer): void {
     this.committedEnd = to;
-    if (bytes && bytes.length > 0) this.remember(from, bytes);
+    // Without a slave nobody reads the copy: a master alone (every broker by default) would copy
+    // each write for nothing. A slave that connects later reads what came before from the CommitLog.
+    if (bytes && bytes.length > 0 && this.links.size > 0) this.remember(from, bytes);
     const now = this.clock.now();
     const last = this.commits[this.commits.length - 1];
     if (last && last.at === now) last.to = to;
