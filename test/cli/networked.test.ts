@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -8,9 +8,8 @@ import { silentLogger } from '../../lib/remoting/logger';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
+import { KEELMQ_MAIN as MAIN, startDev, startServer, stopped, type Dev, type Server } from '../support/keelmq-process';
 import { tmpDir } from '../support/tmp';
-
-const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 
 interface Run { status: number | null; stdout: string; stderr: string }
 
@@ -25,41 +24,6 @@ function keelmq(cwd: string, ...args: string[]): Promise<Run> {
     child.on('error', reject);
     child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
   });
-}
-
-interface Server { child: ChildProcess; ready: RegExpExecArray; output(): string; exited: Promise<number | null> }
-
-/** A `keelmq` server command as a child process, once it printed its `ready ...` line. */
-async function startServer(cwd: string, args: string[], nodeArgs: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [...nodeArgs, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keelmq ${args[0]!} not ready within 15 s: ${out}`)), 15_000);
-    const check = (c: Buffer) => {
-      out += c.toString();
-      const m = /^ready (.*)$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve(m); }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`keelmq ${args[0]!} exited with ${code}: ${out}`)); });
-  });
-  return { child, ready, output: () => out, exited };
-}
-
-function stopped(s: Server | undefined): void {
-  if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-}
-
-interface Dev extends Server { namesrv: string; broker: string }
-
-/** `keelmq dev` on OS-chosen ports. */
-async function startDev(cwd: string, dataDir: string): Promise<Dev> {
-  const s = await startServer(cwd, ['dev', '--port', '0', '--namesrv-port', '0', '--dir', dataDir]);
-  const m = /^namesrv=(\S+) broker=(\S+)$/.exec(s.ready[1]!);
-  if (!m) throw new Error(`unexpected ready line ${s.ready[0]}`);
-  return { ...s, namesrv: m[1]!, broker: m[2]! };
 }
 
 describe('keelmq (networked CLI)', function () {
