@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import type { BrokerConfig } from '../broker/broker-config';
 import { parseNamesrvAddr } from '../broker/broker-config';
 import { KeelError } from '../common/errors';
+import { parseDelayLevels } from '../consumer/schedule-service';
 
-export type BrokerFileConfig = Partial<Pick<BrokerConfig, 'brokerName' | 'clusterName' | 'brokerId' | 'port' | 'namesrvAddr' | 'storeDir' | 'flushMode' | 'autoCreateTopics' | 'advertisedHost' | 'brokerRole' | 'haListenPort' | 'haMasterAddress' | 'slaveReadEnable'>>;
+export type BrokerFileConfig = Partial<Pick<BrokerConfig, 'brokerName' | 'clusterName' | 'brokerId' | 'port' | 'namesrvAddr' | 'storeDir' | 'flushMode' | 'autoCreateTopics' | 'advertisedHost' | 'brokerRole' | 'haListenPort' | 'haMasterAddress' | 'slaveReadEnable' | 'services'>>;
 
 type Field = keyof BrokerFileConfig;
 
@@ -27,6 +28,8 @@ const KEYS: Record<string, { field: Field; parse: (v: string) => BrokerFileConfi
   haListenPort: { field: 'haListenPort', parse: (v) => integer(v) },
   haMasterAddress: { field: 'haMasterAddress', parse: (v) => v },
   slaveReadEnable: { field: 'slaveReadEnable', parse: boolean },
+  // The only key that reaches the consumer-layer services, so it may set `services` whole.
+  messageDelayLevel: { field: 'services', parse: (v) => ({ delayLevels: delayLevels(v) }) },
 };
 
 /** Keys of a RocketMQ broker.conf that keelmq has no use for; accepted silently. */
@@ -90,6 +93,12 @@ function integer(v: string): number {
   return Number(v);
 }
 
+/** RocketMQ's "1s 5s 10s 30s 1m …", checked here so that a bad one is refused before the store opens. */
+function delayLevels(v: string): string {
+  parseDelayLevels(v);
+  return v;
+}
+
 function boolean(v: string): boolean {
   if (v !== 'true' && v !== 'false') throw new Error(`expected true or false, got ${JSON.stringify(v)}`);
   return v === 'true';
@@ -107,4 +116,4 @@ function flushMode(v: string): 'SYNC' | 'ASYNC' {
 }
 
 /** The same value readers, for the command-line flags that mirror these keys. */
-export const parseFlag = { integer, boolean, flushMode, brokerRole };
+export const parseFlag = { integer, boolean, flushMode, brokerRole, delayLevels };

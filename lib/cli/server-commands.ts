@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Broker, type BrokerStartConfig } from '../broker/broker';
 import { DEFAULT_BROKER_PORT, DEFAULT_HA_PORT, parseNamesrvAddr } from '../broker/broker-config';
 import { isKeelError, KeelError } from '../common/errors';
+import { DEFAULT_DELAY_LEVELS } from '../consumer/schedule-service';
 import { DEFAULT_NAMESRV_PORT, NameServer } from '../namesrv/name-server';
 import { UsageError, portOption, stringOption, type ParsedArgs } from './args';
 import { loadBrokerConfigFile, parseFlag } from './broker-config-file';
@@ -83,7 +84,7 @@ Runs a RocketMQ 4.x name server until SIGINT or SIGTERM.
 const BROKER_OPTIONS = {
   host: { type: 'string' }, port: { type: 'string' }, dir: { type: 'string' }, 'flush-mode': { type: 'string' },
   'broker-name': { type: 'string' }, cluster: { type: 'string' }, 'auto-create-topics': { type: 'string' },
-  role: { type: 'string' }, 'ha-port': { type: 'string' }, 'ha-master': { type: 'string' },
+  role: { type: 'string' }, 'ha-port': { type: 'string' }, 'ha-master': { type: 'string' }, 'delay-levels': { type: 'string' },
 } as const;
 
 const BROKER_FLAGS_USAGE = `  --host ADDR                 address to listen on (default 127.0.0.1)
@@ -94,7 +95,9 @@ const BROKER_FLAGS_USAGE = `  --host ADDR                 address to listen on (
   --role ROLE                 ASYNC_MASTER (default), SYNC_MASTER (a send is answered once a slave
                               holds it) or SLAVE (read-only, follows --ha-master)
   --ha-port PORT              a master's port for its slaves (default 10912; 0: any free port)
-  --ha-master ADDR            a slave's master, "host:port" of its --ha-port`;
+  --ha-master ADDR            a slave's master, "host:port" of its --ha-port
+  --delay-levels "1s 5s …"    delay of each level, level 1 first, units ms s m h d
+                              (default "${DEFAULT_DELAY_LEVELS}")`;
 
 /** The broker settings the flags give, for `broker` and `dev` alike: only those given, so the file's stay. */
 function brokerFlags(values: ParsedArgs['values']): Partial<BrokerStartConfig> {
@@ -118,6 +121,7 @@ function brokerFlags(values: ParsedArgs['values']): Partial<BrokerStartConfig> {
   flag('role', 'brokerRole', parseFlag.brokerRole);
   flag('ha-port', 'haListenPort', () => portOption(values, 'ha-port', DEFAULT_HA_PORT));
   flag('ha-master', 'haMasterAddress', (v) => v);
+  flag('delay-levels', 'services', (v) => ({ delayLevels: parseFlag.delayLevels(v) }));
   return out;
 }
 
@@ -141,7 +145,8 @@ Runs a RocketMQ 4.x broker on a keelmq store until SIGINT or SIGTERM.
                               brokerClusterName, brokerId, listenPort, namesrvAddr,
                               storePathRootDir, flushDiskType (SYNC_FLUSH|ASYNC_FLUSH),
                               autoCreateTopicEnable, brokerIP1, brokerRole, haListenPort,
-                              haMasterAddress, slaveReadEnable; flags override the file
+                              haMasterAddress, slaveReadEnable, messageDelayLevel; flags
+                              override the file
   -n, --name-server ADDRS     name servers to register with, "host:port;host:port" (default 127.0.0.1:9876)
   --dir DIR                   data directory (required, here or as storePathRootDir)
   --port PORT                 port to listen on (default ${DEFAULT_BROKER_PORT}; 0: any free port)

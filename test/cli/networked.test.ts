@@ -1,16 +1,18 @@
 import { expect } from 'chai';
-import { type ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { Producer } from '../../lib/client/producer';
+import { RemotingTransport } from '../../lib/client/remoting-transport';
+import { parseSubscription } from '../../lib/common/tag-filter';
 import { silentLogger } from '../../lib/remoting/logger';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
+import { KEELMQ_MAIN as MAIN, startDev, startServer, stopped, type Dev, type Server } from '../support/keelmq-process';
 import { tmpDir } from '../support/tmp';
-
-const MAIN = path.resolve(__dirname, '../../lib/cli/main.js');
 
 interface Run { status: number | null; stdout: string; stderr: string }
 
@@ -27,39 +29,26 @@ function keelmq(cwd: string, ...args: string[]): Promise<Run> {
   });
 }
 
-interface Server { child: ChildProcess; ready: RegExpExecArray; output(): string; exited: Promise<number | null> }
-
-/** A `keelmq` server command as a child process, once it printed its `ready ...` line. */
-async function startServer(cwd: string, args: string[], nodeArgs: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [...nodeArgs, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keelmq ${args[0]!} not ready within 15 s: ${out}`)), 15_000);
-    const check = (c: Buffer) => {
-      out += c.toString();
-      const m = /^ready (.*)$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve(m); }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`keelmq ${args[0]!} exited with ${code}: ${out}`)); });
-  });
-  return { child, ready, output: () => out, exited };
-}
-
-function stopped(s: Server | undefined): void {
-  if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-}
-
-interface Dev extends Server { namesrv: string; broker: string }
-
-/** `keelmq dev` on OS-chosen ports. */
-async function startDev(cwd: string, dataDir: string): Promise<Dev> {
-  const s = await startServer(cwd, ['dev', '--port', '0', '--namesrv-port', '0', '--dir', dataDir]);
-  const m = /^namesrv=(\S+) broker=(\S+)$/.exec(s.ready[1]!);
-  if (!m) throw new Error(`unexpected ready line ${s.ready[0]}`);
-  return { ...s, namesrv: m[1]!, broker: m[2]! };
+/** How long after its send a message of `delayLevel` was delivered, through the name server `namesrv` (topic created first). */
+async function deliveredAfter(cwd: string, namesrv: string, topic: string, delayLevel: number): Promise<number> {
+  const created = await keelmq(cwd, 'topic', 'create', topic, '--queues', '1', '-n', namesrv);
+  expect(created.status, created.stderr).to.equal(0);
+  const transport = new RemotingTransport({ namesrvAddr: [namesrv] });
+  try {
+    const producer = new Producer(transport);
+    await producer.send({ topic, body: 'later', delayLevel });
+    const [mq] = (await transport.route(topic)).readQueues;
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const r = await transport.pull({ group: 'reader', mq: mq!, offset: 0, maxMessages: 1, subscription: parseSubscription('*'), suspendMs: 0 });
+      const m = r.messages[0];
+      if (m) return m.storeTimestamp - m.bornTimestamp;
+      if (Date.now() > end) throw new Error(`no delayed message in ${topic} after 10 s`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    await transport.close();
+  }
 }
 
 describe('keelmq (networked CLI)', function () {
@@ -364,6 +353,37 @@ process.stdout.write = (chunk, ...rest) => {
     ns.child.kill('SIGTERM');
     expect(await ns.exited).to.equal(0);
     expect(ns.output()).to.match(/SIGTERM: closing\nclosed cleanly\n$/);
+  });
+
+  it('cli - delay levels from broker.conf (messageDelayLevel) and from --delay-levels on dev; a bad value names the key (exit 1) or the flag (exit 2)', async () => {
+    fs.writeFileSync(path.join(t.dir, 'bad.conf'), 'storePathRootDir=bad\nmessageDelayLevel=1s 5x\n');
+    const bad = await keelmq(t.dir, 'broker', '-c', 'bad.conf', '--port', '0');
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.equal('keelmq: OPTION_INVALID: bad.conf:2: messageDelayLevel: delay level "5x" must be a number and a unit (ms, s, m, h, d)\n');
+    const badFlag = await keelmq(t.dir, 'dev', '--delay-levels', 'soon', '--port', '0', '--namesrv-port', '0', '--dir', 'bad');
+    expect(badFlag.status).to.equal(2);
+    expect(badFlag.stderr).to.match(/^keelmq dev: --delay-levels: delay level "soon" must be a number and a unit/);
+    expect(fs.existsSync(path.join(t.dir, 'bad'))).to.equal(false);
+
+    // Level 1 is 1 s by default: delivered well before, the configured level was used.
+    ns = await startServer(t.dir, ['namesrv', '--port', '0']);
+    const nsAddr = /^namesrv=(\S+)$/.exec(ns.ready[1]!)![1]!;
+    fs.writeFileSync(path.join(t.dir, 'broker.conf'), `storePathRootDir=store\nnamesrvAddr=${nsAddr}\nmessageDelayLevel=150ms 1h\n`);
+    broker = await startServer(t.dir, ['broker', '-c', 'broker.conf', '--port', '0']);
+    expect(await deliveredAfter(t.dir, nsAddr, 'FromFile', 1)).to.be.within(140, 900);
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).to.equal(0);
+    ns.child.kill('SIGTERM');
+    expect(await ns.exited).to.equal(0);
+
+    const dev = await startDev(t.dir, path.join(t.dir, 'dev'), ['--delay-levels', '10s 150ms']);
+    try {
+      expect(await deliveredAfter(t.dir, dev.namesrv, 'FromFlag', 2)).to.be.within(140, 900);
+      dev.child.kill('SIGTERM');
+      expect(await dev.exited).to.equal(0);
+    } finally {
+      stopped(dev);
+    }
   });
 
   it('cli - JSON config; a bad value names the file and key (exit 1), a slave without its master\'s address is refused', async () => {

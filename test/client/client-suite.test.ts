@@ -8,14 +8,12 @@ import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import { transportOf } from '../../lib/client/in-process-transport';
 import type { MessageExt } from '../../lib/common/message';
 import { parseSubscription } from '../../lib/common/tag-filter';
-import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, until, useClientEnv } from './client-envs';
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`client suite over ${envDef.name}`, function () {
     this.timeout(30_000);
-    let env: ClientEnv;
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => { await env.stop(); });
+    const env = useClientEnv(envDef);
 
     it(`client (${envDef.name}) - sync sends; a push consumer with a tag filter gets exactly its tags; RECONSUME_LATER comes back through the retry topic; a restart resumes at the committed offset`, async () => {
       await env.createTopic('Orders', 4);

@@ -9,7 +9,7 @@ import { transportOf } from '../../lib/client/in-process-transport';
 import type { MessageQueue } from '../../lib/client/transport';
 import { isKeelError } from '../../lib/common/errors';
 import type { MessageExt } from '../../lib/common/message';
-import { CLIENT_ENVS, sleep, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, useClientEnv, type ClientEnv } from './client-envs';
 
 /** Polls until `n` messages came (or fails after `ms`). */
 async function pollN(c: LitePullConsumer, n: number, ms = 10_000): Promise<MessageExt[]> {
@@ -22,7 +22,7 @@ async function pollN(c: LitePullConsumer, n: number, ms = 10_000): Promise<Messa
   return got;
 }
 
-async function send(env: ClientEnv, topic: string, bodies: string[], tags?: (i: number) => string): Promise<void> {
+async function send(env: Pick<ClientEnv, 'target'>, topic: string, bodies: string[], tags?: (i: number) => string): Promise<void> {
   const t = transportOf(env.target());
   const queues = (await t.route(topic)).writeQueues;
   for (let i = 0; i < bodies.length; i++) {
@@ -33,21 +33,20 @@ async function send(env: ClientEnv, topic: string, bodies: string[], tags?: (i: 
 const bodies = (ms: MessageExt[]) => ms.map((m) => m.body.toString()).sort();
 const range = (from: number, to: number, p = 'm') => Array.from({ length: to - from }, (_, i) => `${p}-${from + i}`);
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`lite pull consumer over ${envDef.name}`, function () {
     this.timeout(30_000);
-    let env: ClientEnv;
     const consumers: LitePullConsumer[] = [];
+    // Before the env's own hooks: consumers go before their clients and broker.
+    afterEach(async () => {
+      for (const c of consumers.splice(0)) await c.shutdown().catch(() => undefined);
+    });
+    const env = useClientEnv(envDef);
     const consumer = (o: ConstructorParameters<typeof LitePullConsumer>[1]) => {
       const c = new LitePullConsumer(env.target(), o);
       consumers.push(c);
       return c;
     };
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => {
-      for (const c of consumers.splice(0)) await c.shutdown().catch(() => undefined);
-      await env.stop();
-    });
 
     it(`lite pull (${envDef.name}) - subscribe alone takes every queue; tags filter; commitSync stores the offsets; a restarted consumer resumes after them`, async () => {
       await env.createTopic('Lite', 4);

@@ -17,7 +17,7 @@ import { RequestCode } from '../../lib/remoting/request-code';
 import { FAST_LEVELS, silentLogger } from '../broker/support';
 import { rejectKeelCode } from '../support/reject-code';
 import { tmpDir } from '../support/tmp';
-import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, until, useClientEnv } from './client-envs';
 import { readAll, TappedRemotingClient } from './producer-support';
 
 function byUniqKey(msgs: MessageExt[], r: SendResult): MessageExt {
@@ -26,12 +26,10 @@ function byUniqKey(msgs: MessageExt[], r: SendResult): MessageExt {
   return found[0]!;
 }
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`producer over ${envDef.name}`, function () {
     this.timeout(30_000);
-    let env: ClientEnv;
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => { await env.stop(); });
+    const env = useClientEnv(envDef);
 
     it(`producer (${envDef.name}) - promise, callback, oneway, batch, selector and sharding-key sends read back once each; msgId is the consumed UNIQ_KEY, offsetMsgId the stored id`, async () => {
       await env.createTopic('P', 4);

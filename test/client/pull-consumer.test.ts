@@ -5,14 +5,12 @@
 import { expect } from 'chai';
 import { transportOf } from '../../lib/client/in-process-transport';
 import { PullConsumer } from '../../lib/client/pull-consumer';
-import { CLIENT_ENVS, sleep, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, useClientEnv } from './client-envs';
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`pull consumer over ${envDef.name}`, function () {
     this.timeout(30_000);
-    let env: ClientEnv;
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => { await env.stop(); });
+    const env = useClientEnv(envDef);
 
     it(`pull consumer (${envDef.name}) - fetchSubscribeMessageQueues, min / max / search offset, and a tag-filtered pull from the offset found by time`, async () => {
       await env.createTopic('PullQ', 2);

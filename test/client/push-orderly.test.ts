@@ -4,18 +4,16 @@ import { ConsumeOrderlyStatus, PushConsumer, type ConsumeOrderlyContext } from '
 import type { MessageExt, MessageQueue } from '../../lib/common/message';
 import { parseSubscription } from '../../lib/common/tag-filter';
 import { transportOf } from '../../lib/client/in-process-transport';
-import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, until, useClientEnv } from './client-envs';
 
 const KEYS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 const PER_KEY = 40;
 const SUSPEND_MS = 300;
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`push consumer orderly over ${envDef.name}`, function () {
     this.timeout(60_000);
-    let env: ClientEnv;
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => { await env.stop(); });
+    const env = useClientEnv(envDef);
 
     it(`orderly (${envDef.name}) - per sharding key, messages are consumed in send order, one batch at a time per queue, across a SUSPEND_CURRENT_QUEUE_A_MOMENT and a consumer restart`, async () => {
       await env.createTopic('Ord', 4);

@@ -5,7 +5,7 @@ import { transportOf } from '../../lib/client/in-process-transport';
 import { Producer } from '../../lib/client/producer';
 import type { ClientTransport, ConsumerRegistration } from '../../lib/client/transport';
 import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
-import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, until, useClientEnv } from './client-envs';
 
 const QUEUES = 8;
 const PERIOD_MS = 2000;
@@ -22,12 +22,10 @@ function split(cs: PushConsumer[], topic: string, sizes: number[], total: number
     && JSON.stringify(shares.map((s) => s.length).sort()) === JSON.stringify([...sizes].sort());
 }
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`push consumer rebalance over ${envDef.name}`, function () {
     this.timeout(60_000);
-    let env: ClientEnv;
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => { await env.stop(); });
+    const env = useClientEnv(envDef);
 
     it(`rebalance (${envDef.name}) - 3 consumers of a group over 8 queues take 3/3/2, none shared; when one leaves its queues are taken within one rebalance period; with sends going on, no message is skipped`, async () => {
       await env.createTopic('Reb', QUEUES);

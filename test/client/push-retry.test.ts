@@ -6,17 +6,15 @@ import { ConsumeStatus, PushConsumer } from '../../lib/client/push-consumer';
 import type { ClientTransport } from '../../lib/client/transport';
 import { KeelError } from '../../lib/common/errors';
 import type { MessageExt } from '../../lib/common/message';
-import { CLIENT_ENVS, sleep, until, type ClientEnv } from './client-envs';
+import { CLIENT_ENVS_WITH_DEV, sleep, until, useClientEnv } from './client-envs';
 
 /** FAST_LEVELS (test/broker/support.ts): level n waits n × 10 ms; a retry n uses level 3 + n. */
 const LEVEL_MS = (reconsumeTimes: number) => (3 + reconsumeTimes) * 10;
 
-for (const envDef of CLIENT_ENVS) {
+for (const envDef of CLIENT_ENVS_WITH_DEV) {
   describe(`push consumer retries over ${envDef.name}`, function () {
     this.timeout(60_000);
-    let env: ClientEnv;
-    beforeEach(async () => { env = await envDef.start(); });
-    afterEach(async () => { await env.stop(); });
+    const env = useClientEnv(envDef);
 
     it(`retry (${envDef.name}) - RECONSUME_LATER, a throw and a consumeTimeout come back after their level's delay; past maxReconsumeTimes the message is in %DLQ%<group>, readable by a pull consumer`, async () => {
       await env.createTopic('Rt', 2);
@@ -71,7 +69,8 @@ for (const envDef of CLIENT_ENVS) {
       await consumer.shutdown();
     });
 
-    // Client logic alone; over the network, where a send-back can fail on its way.
+    // Client logic alone; over the network, where a send-back can fail on its way (once: the
+    // keelmq dev run would repeat the remoting one, 5 s more).
     if (envDef.name === 'remoting') it(`retry (${envDef.name}) - when send-back fails, the batch is consumed again locally 5 s later, one retry more, and the offset waits for it`, async function () {
       this.timeout(30_000);
       await env.createTopic('Sb', 1);
