@@ -29,7 +29,7 @@ interface ConsumeRun {
   count?: number;
   /** Keep waiting for messages until interrupted. */
   follow: boolean;
-  print(m: ReceivedMessage, q: BrokerQueue): void;
+  print(m: ReceivedMessage, brokerName: string): void;
 }
 
 /** Consumes as `run` says; returns the number of messages printed. */
@@ -81,7 +81,7 @@ async function consume(admin: MQAdmin, run: ConsumeRun): Promise<number> {
       let next = r.nextBeginOffset;
       for (const m of r.messages) {
         if (subscription.tags === null || (m.tags !== undefined && subscription.tags.has(m.tags))) {
-          run.print(m, q);
+          run.print(m, q.brokerName);
           printed++;
         }
         if (run.count !== undefined && printed >= run.count) {
@@ -110,17 +110,18 @@ async function consume(admin: MQAdmin, run: ConsumeRun): Promise<number> {
   return printed;
 }
 
-function printer(json: boolean, extra: boolean): ConsumeRun['print'] {
-  return (m, q) => {
+/** One message a line (or a JSON object a line), as `consume` and `message` print them. */
+export function printer(json: boolean, extra: boolean): ConsumeRun['print'] {
+  return (m, brokerName) => {
     const body = m.body.toString('utf8');
     if (json) {
       process.stdout.write(JSON.stringify({
-        topic: m.topic, brokerName: q.brokerName, queueId: m.queueId, queueOffset: m.queueOffset, msgId: m.msgId, tags: m.tags ?? null, keys: m.keys,
+        topic: m.topic, brokerName, queueId: m.queueId, queueOffset: m.queueOffset, msgId: m.msgId, tags: m.tags ?? null, keys: m.keys,
         bornTimestamp: m.bornTimestamp, storeTimestamp: m.storeTimestamp, reconsumeTimes: m.reconsumeTimes, properties: m.properties, body,
       }) + '\n');
       return;
     }
-    const parts = [`${q.brokerName}:${m.queueId}@${m.queueOffset}`, `msgId=${m.msgId}`];
+    const parts = [`${brokerName}:${m.queueId}@${m.queueOffset}`, `msgId=${m.msgId}`];
     if (m.tags !== undefined) parts.push(`tags=${m.tags}`);
     if (m.keys.length > 0) parts.push(`keys=${m.keys.join(',')}`);
     if (extra) parts.push(`reconsumeTimes=${m.reconsumeTimes}`, `properties=${JSON.stringify(m.properties)}`);
@@ -194,7 +195,7 @@ ${NAME_SERVER_USAGE}`,
     // Drain from the start; --count only limits what is printed, it does not wait for more.
     await consume(admin, {
       topic, group, commit: false, expression: '*', fromBeginning: true, follow: false,
-      print: (m, q) => { if (max === undefined || n++ < max) print(m, q); },
+      print: (m, b) => { if (max === undefined || n++ < max) print(m, b); },
     });
     return 0;
   }),

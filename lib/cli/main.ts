@@ -9,7 +9,8 @@ import { offsetsCommand, resetOffsetCommand } from './offsets-command';
 import { sendCommand } from './send-command';
 import { brokerCommand, DEV_DATA_DIR, devCommand, namesrvCommand } from './server-commands';
 import { brokerHaCommand, brokerPromoteCommand, brokerTruncateCommand } from './broker-ha-command';
-import { topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand } from './topic-command';
+import { clusterListCommand, messageCommand } from './query-command';
+import { topicCreateCommand, topicDeleteCommand, topicListCommand, topicRouteCommand, topicStatsCommand } from './topic-command';
 
 const HELP = `keelmq — a durable message store on the storage design of Apache RocketMQ
 
@@ -28,7 +29,8 @@ Servers (RocketMQ 4.x remoting; listen on 127.0.0.1 unless --host; SIGINT/SIGTER
       A diverged slave cuts its log and follows again; replication state and lag.
 
 Clients (-n, --name-server ADDRS: default 127.0.0.1:9876):
-  topic create NAME [--queues N]    topic list    topic route NAME    topic stats NAME
+  topic create NAME [--queues N]    topic list    topic route NAME    topic stats NAME    topic delete NAME
+  message TOPIC (ID | --key KEY)    cluster list
   send TOPIC BODY [--tags T] [--keys K] [--count N]
   consume TOPIC [--group G] [--tags EXPR] [--count N] [--follow] [--from-beginning]
   offsets GROUP [--topic T]
@@ -51,7 +53,7 @@ Exit status: 0 done, 1 failed, 2 usage error.
 
 const COMMANDS: Command[] = [
   devCommand, namesrvCommand, brokerCommand, sendCommand, consumeCommand, offsetsCommand, resetOffsetCommand, dlqCommand,
-  topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand, brokerPromoteCommand, brokerTruncateCommand, brokerHaCommand,
+  topicCreateCommand, topicListCommand, topicRouteCommand, topicStatsCommand, topicDeleteCommand, messageCommand, clusterListCommand, brokerPromoteCommand, brokerTruncateCommand, brokerHaCommand,
 ];
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -87,10 +89,14 @@ async function main(argv: string[]): Promise<number> {
       if (typeof dir !== 'string' || dir === '') throw new UsageError('demo-writer needs --dir');
       return demoWriter(dir, intOption(values, 'producers', 16), intOption(values, 'segment-size', DEFAULT_SEGMENT_SIZE));
     }
-    case 'topic': {
+    case 'topic':
+    case 'cluster': {
       const [sub, ...args] = rest;
-      const c = COMMANDS.find((x) => x.name === `topic ${sub}`);
-      if (!c) throw new UsageError(sub === undefined ? 'topic needs a subcommand: create, list, route or stats' : `unknown command topic ${sub}`);
+      const c = COMMANDS.find((x) => x.name === `${cmd} ${sub}`);
+      if (!c) {
+        const subs = COMMANDS.filter((x) => x.name.startsWith(`${cmd} `)).map((x) => x.name.slice(cmd.length + 1));
+        throw new UsageError(sub === undefined ? `${cmd} needs a subcommand: ${subs.join(', ')}` : `unknown command ${cmd} ${sub}`);
+      }
       return runCommand(c, args);
     }
     default: {

@@ -85,3 +85,21 @@ export function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n');
 }
+
+export const topicDeleteCommand: Command = {
+  name: 'topic delete',
+  usage: `usage: keelmq topic delete NAME [--cluster NAME] [-n ADDRS]
+
+Deletes the topic from every master of the cluster, then from the name servers (mqadmin
+deleteTopic). Its messages stay in the CommitLog until the reaper removes their segments.
+
+  --cluster NAME    the cluster (default: the only one registered)
+${NAME_SERVER_USAGE}`,
+  options: { ...NAME_SERVER_OPTION, cluster: { type: 'string' } },
+  positionals: { min: 1, max: 1, what: 'a topic name' },
+  run: ({ values, positionals }) => withAdmin(values, async (admin) => {
+    await admin.deleteTopic(positionals[0]!, stringOption(values, 'cluster'));
+    out(`deleted topic ${positionals[0]!}`);
+    return 0;
+  }),
+};

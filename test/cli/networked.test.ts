@@ -75,6 +75,37 @@ describe('keelmq (networked CLI)', function () {
     expect(dev.output()).to.include(path.resolve(dataDir));
   });
 
+  it('cli - message finds a message by id and by key (exit 1 when none), cluster list shows the broker, topic delete removes a topic', async () => {
+    const n = ['-n', dev.namesrv];
+    expect((await keelmq(t.dir, 'topic', 'create', 'CliQuery', '--queues', '2', ...n)).status).to.equal(0);
+    const sent = await keelmq(t.dir, 'send', 'CliQuery', 'needle', '--keys', 'order-9', ...n);
+    expect(sent.status, sent.stderr).to.equal(0);
+    const id = /msgId=(\S+)/.exec(sent.stdout)![1]!;
+
+    const byId = await keelmq(t.dir, 'message', 'CliQuery', id, '--json', ...n);
+    expect(byId.status, byId.stderr).to.equal(0);
+    const m = JSON.parse(byId.stdout) as { body: string; keys: string[]; msgId: string };
+    expect(m).to.include({ body: 'needle', msgId: id });
+    expect(m.keys).to.deep.equal(['order-9']);
+    // The broker's key index is written by its dispatcher, a moment after the send is answered.
+    let byKey = await keelmq(t.dir, 'message', 'CliQuery', '--key', 'order-9', ...n);
+    for (let i = 0; i < 50 && byKey.status !== 0; i++) byKey = await keelmq(t.dir, 'message', 'CliQuery', '--key', 'order-9', ...n);
+    expect(byKey.status, byKey.stderr).to.equal(0);
+    expect(byKey.stdout).to.match(new RegExp(`^\\S+:\\d+@0 msgId=${id} keys=order-9 .*\\| needle$`, 'm'));
+    const none = await keelmq(t.dir, 'message', 'CliQuery', '--key', 'order-0', ...n);
+    expect(none.status).to.equal(1);
+    expect(none.stderr).to.equal('keelmq: NOT_FOUND: no message of topic CliQuery with key order-0\n');
+    expect((await keelmq(t.dir, 'message', 'CliQuery', ...n)).status).to.equal(2);
+
+    const cluster = await keelmq(t.dir, 'cluster', 'list', ...n);
+    expect(cluster.status, cluster.stderr).to.equal(0);
+    expect(cluster.stdout).to.match(new RegExp(`^DefaultCluster +broker-a +0 +${dev.broker.replace(/\./g, '\\.')} `, 'm'));
+
+    const deleted = await keelmq(t.dir, 'topic', 'delete', 'CliQuery', ...n);
+    expect(deleted.status, deleted.stderr).to.equal(0);
+    expect((await keelmq(t.dir, 'topic', 'list', ...n)).stdout.split('\n')).to.not.include('CliQuery');
+  });
+
   it('cli - topic create, send 10, consume them back by tag with a group, offsets shows the group at the end', async () => {
     const n = ['-n', dev.namesrv];
     const created = await keelmq(t.dir, 'topic', 'create', 'CliTopic', '--queues', '4', ...n);
