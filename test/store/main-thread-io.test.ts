@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MessageStore } from '../../lib/store/message-store';
 import type { FlushMode } from '../../lib/store/options';
 import type { PutResult } from '../../lib/common/message';
+import { putAgainAfterCutBack, untilTurns } from './cut-back';
 import type { FileHandle, FileIO } from '../../lib/io/file-io';
 import { SimDisk } from '../../lib/io/sim-disk';
 
@@ -50,10 +51,6 @@ function countingDisk(): { disk: SimDisk; io: FileIO; counts: { syncReads: numbe
   };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  expect(cond()).to.equal(true);
-}
 
 function body(tag: string, i: number): string {
   return `${tag}-${i}-${'y'.repeat(100)}`;
@@ -92,7 +89,7 @@ describe('store - writes and reads on the main thread', function () {
         const failed = store.putBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('lost', i) })));
         await failed.then(() => expect.fail('the failed write was acknowledged'), (e: { code?: string }) => expect(e.code).to.equal('WRITE_FAILED'));
         expect(t.counts.syncWrites, 'the failed write was issued on the main thread').to.equal(syncWrites + 1);
-        await until(() => store.stats().writeError === null);
+        await untilTurns(() => store.stats().writeError === null);
         const end = first[first.length - 1]!;
         const cutAt = end.physicalOffset + end.storeSize;
         expect(store.stats().appendOffset).to.equal(cutAt);
@@ -100,21 +97,7 @@ describe('store - writes and reads on the main thread', function () {
         expect((await store.getMessages(TOPIC, 0, 20, 32)).status).to.equal('NO_NEW_MSG');
 
         // The next puts take the same offsets. In SYNC mode, written but not yet fsynced is not visible.
-        if (mode === 'SYNC') t.holdSyncs(true);
-        const pending = store.putBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('b', i) })));
-        let acked: PutResult[] | null = null;
-        void pending.then((r) => { acked = r; });
-        await until(() => store.stats().writtenOffset > cutAt);
-        if (mode === 'SYNC') {
-          for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-          expect(acked).to.equal(null);
-          expect(store.stats().flushedOffset).to.equal(cutAt);
-          expect(await store.getMessage(cutAt), 'a record written but not flushed in SYNC mode').to.equal(null);
-          expect((await store.getMessages(TOPIC, 0, 20, 32)).status).to.equal('NO_NEW_MSG');
-          t.holdSyncs(false);
-        }
-        const second = await pending;
-        expect(second[0]!.physicalOffset).to.equal(cutAt);
+        const second = await putAgainAfterCutBack({ store, mode, topic: TOPIC, cutAt, holdSyncs: (on) => t.holdSyncs(on), body: (i) => body('b', i) });
         const bodiesB = second.map((_, i) => body('b', i));
         expect(await visible(store, 0, [...first, ...second])).to.deep.equal({ queue: [...bodiesA, ...bodiesB], lookups: [...bodiesA, ...bodiesB] });
       } finally {

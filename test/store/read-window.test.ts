@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MessageStore } from '../../lib/store/message-store';
 import type { FlushMode } from '../../lib/store/options';
 import type { PutResult } from '../../lib/common/message';
+import { putAgainAfterCutBack, untilTurns } from './cut-back';
 import { SimDisk, type OpKind } from '../../lib/io/sim-disk';
 import { SMALL } from '../support/store-env';
 
@@ -35,10 +36,6 @@ function heldDisk(): { disk: SimDisk; holdSyncs(on: boolean): void; reads(): num
   };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  expect(cond()).to.equal(true);
-}
 
 function body(tag: string, i: number): Buffer {
   return Buffer.from(`${tag}-${i}-${'x'.repeat(100)}`);
@@ -69,29 +66,14 @@ describe('store - reads served from memory (read window, read-ahead)', function 
         h.disk.failWrite({ code: 'EIO', partialBytes: 300 });
         const failed = store.putBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('lost', i) })));
         await failed.then(() => expect.fail('the failed write was acknowledged'), (e: { code?: string }) => expect(e.code).to.equal('WRITE_FAILED'));
-        await until(() => store.stats().writeError === null);
+        await untilTurns(() => store.stats().writeError === null);
         const end = first[first.length - 1]!;
         const cutAt = end.physicalOffset + end.storeSize;
         expect(store.stats().appendOffset).to.equal(cutAt);
         expect(await store.getMessage(cutAt)).to.equal(null);
 
         // The next puts take the same offsets. In SYNC mode, written but not yet fsynced is not visible.
-        if (mode === 'SYNC') h.holdSyncs(true);
-        const pending = store.putBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('b', i) })));
-        let acked: PutResult[] | null = null;
-        void pending.then((r) => { acked = r; });
-        await until(() => store.stats().writtenOffset > cutAt);
-        if (mode === 'SYNC') {
-          for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-          expect(acked).to.equal(null);
-          expect(store.stats().flushedOffset).to.equal(cutAt);
-          expect(await store.getMessage(cutAt), 'a record written but not flushed in SYNC mode').to.equal(null);
-          const q = await store.getMessages(TOPIC, 0, 20, 32);
-          expect(q.status).to.equal('NO_NEW_MSG');
-          h.holdSyncs(false);
-        }
-        const second = await pending;
-        expect(second[0]!.physicalOffset).to.equal(cutAt);
+        const second = await putAgainAfterCutBack({ store, mode, topic: TOPIC, cutAt, holdSyncs: (on) => h.holdSyncs(on), body: (i) => body('b', i) });
         const readsAfter = h.reads();
         expect(await visibleBodies(store, second)).to.deep.equal(second.map((_, i) => body('b', i).toString()));
         const q = await store.getMessages(TOPIC, 0, 0, 64);
@@ -144,7 +126,7 @@ describe('store - reads served from memory (read window, read-ahead)', function 
       expect(head.messages[9]!.physicalOffset).to.be.lessThan(firstSegmentEnd);
       // The consumer asks while the reaper is at work: the segment is gone, the queue not yet corrected.
       const deleting = store.deleteExpired({ force: true });
-      await until(() => store.stats().minOffset === firstSegmentEnd);
+      await untilTurns(() => store.stats().minOffset === firstSegmentEnd);
       const next = await store.getMessages(TOPIC, 0, 10, 10);
       expect((await deleting).deletedSegments.length).to.equal(1);
       expect(next.status).to.equal('OFFSET_MOVED');
