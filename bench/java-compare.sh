@@ -9,8 +9,9 @@
 #     repeats  runs per workload (default 2)
 #     targets  which of rocketmq-async rocketmq-sync keelmq-async keelmq-sync (default all four)
 #
-# Prints one RESULT line per run, prefixed with the target, and the server's CPU seconds
-# during the run (user+sys of the broker process, name server apart).
+# Prints one RESULT line per run, prefixed with the target, the Java client's CPU seconds
+# (user+sys, warm-up included) and the server's CPU seconds during the run (user+sys of the
+# broker process, name server apart).
 set -euo pipefail
 ROOT=${RMQ_ROOT:-/tmp/rmq-server}
 SECONDS_PER_RUN=${1:-20}
@@ -46,7 +47,8 @@ bench() { # target namesrv broker-pid
       local c0 c1 t0 t1 line
       c0=$(cpu "$pid"); t0=$(date +%s.%N)
       # Bench.java does not exit when its start fails (its client threads keep the JVM up): bound it.
-      line=$(timeout $((SECONDS_PER_RUN + 60)) java -Xmx512m -Drocketmq.client.logRoot="$WORK/client-logs" -cp "$CP" Bench "$ns" --mode $mode --seconds "$SECONDS_PER_RUN" 2>&1 | grep -E 'RESULT|Exception' | head -3 || true)
+      # The client's own CPU is printed too: on 2 cores the Java client and the broker share them.
+      line=$(timeout $((SECONDS_PER_RUN + 60)) /usr/bin/time -f 'client cpu %U+%S s' java -Xmx512m -Drocketmq.client.logRoot="$WORK/client-logs" -cp "$CP" Bench "$ns" --mode $mode --seconds "$SECONDS_PER_RUN" 2>&1 | grep -E 'RESULT|Exception|client cpu' | head -3 | paste -sd' ' || true)
       c1=$(cpu "$pid"); t1=$(date +%s.%N)
       echo "$target run $r: $line | broker cpu $(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.1f s over %.1f s", (b-a)/hz, e-s}'), load $(cut -d' ' -f1-3 /proc/loadavg)"
     done
