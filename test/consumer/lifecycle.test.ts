@@ -86,71 +86,77 @@ describe('consumer - broker and consumer lifecycle', function () {
     expect(isKeelError(await poll, 'CLIENT_STATE')).to.equal(true);
   });
 
-  it('lifecycle - a listener that does not return within consumeTimeoutMs has its batch retried; its late answer is ignored', async () => {
-    const clock = new VirtualClock(T0);
-    o = await openBroker(tmp.dir, clock);
-    const { store, broker } = o;
-    await broker.createTopic('Slow', 1);
-    const calls: { body: string; reconsumeTimes: number }[] = [];
-    let answerLate: (s: ConsumeStatus) => void = () => undefined;
-    const c = new PushConsumer(broker, {
-      group: 'slow', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', consumeTimeoutMs: 60_000,
-      listener: (msgs) => {
-        calls.push(...msgs.map((m) => ({ body: m.body.toString(), reconsumeTimes: m.reconsumeTimes })));
-        if (msgs[0]!.reconsumeTimes > 0) return 'CONSUME_SUCCESS';
-        return new Promise<ConsumeStatus>((resolve) => { answerLate = resolve; });
-      },
-    }).subscribe('Slow');
-    await new Producer(broker).send({ topic: 'Slow', body: 'stuck' });
-    await c.start();
-    await until(() => calls.length === 1, 'first delivery');
-    await clock.advance(59_999);
-    await sleep(20);
-    expect(store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 2), 'not retried before the timeout').to.equal(0);
-    await clock.advance(1);
-    // Retried like RECONSUME_LATER: level 3 (10 s) for a first failure.
-    await until(() => store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 2) === 1, 'the send-back at the timeout');
-    await until(() => broker.consumerOffset('slow', 'Slow', 0) === 1, 'the original offset passing the timed-out message');
-    await clock.advance(10_000);
-    await until(() => calls.length === 2, 'the retry');
-    expect(calls).to.deep.equal([{ body: 'stuck', reconsumeTimes: 0 }, { body: 'stuck', reconsumeTimes: 1 }]);
-    answerLate('RECONSUME_LATER');
-    await sleep(20);
-    expect(store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 2), 'the late answer sends nothing back').to.equal(1);
-    expect(await settlesWithin(c.shutdown(), 5000), 'shutdown does not wait for the timed-out listener').to.equal(true);
-  });
+  // The default is RocketMQ's consumeTimeout of 15 minutes.
+  for (const [given, timeout] of [[60_000, 60_000], [undefined, 15 * 60_000]] as const) {
+    it(`lifecycle - a listener that does not return within consumeTimeoutMs (${given === undefined ? 'default, 15 min' : `${given} ms`}) has its batch retried; its late answer is ignored`, async () => {
+      const clock = new VirtualClock(T0);
+      o = await openBroker(tmp.dir, clock);
+      const { store, broker } = o;
+      await broker.createTopic('Slow', 1);
+      const calls: { body: string; reconsumeTimes: number }[] = [];
+      let answerLate: (s: ConsumeStatus) => void = () => undefined;
+      const c = new PushConsumer(broker, {
+        group: 'slow', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', ...(given === undefined ? {} : { consumeTimeoutMs: given }),
+        listener: (msgs) => {
+          calls.push(...msgs.map((m) => ({ body: m.body.toString(), reconsumeTimes: m.reconsumeTimes })));
+          if (msgs[0]!.reconsumeTimes > 0) return 'CONSUME_SUCCESS';
+          return new Promise<ConsumeStatus>((resolve) => { answerLate = resolve; });
+        },
+      }).subscribe('Slow');
+      await new Producer(broker).send({ topic: 'Slow', body: 'stuck' });
+      await c.start();
+      await until(() => calls.length === 1, 'first delivery');
+      await clock.advance(timeout - 1);
+      await sleep(20);
+      expect(store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 2), 'not retried before the timeout').to.equal(0);
+      await clock.advance(1);
+      // Retried like RECONSUME_LATER: level 3 (10 s) for a first failure.
+      await until(() => store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 2) === 1, 'the send-back at the timeout');
+      await until(() => broker.consumerOffset('slow', 'Slow', 0) === 1, 'the original offset passing the timed-out message');
+      await clock.advance(10_000);
+      await until(() => calls.length === 2, 'the retry');
+      expect(calls).to.deep.equal([{ body: 'stuck', reconsumeTimes: 0 }, { body: 'stuck', reconsumeTimes: 1 }]);
+      answerLate('RECONSUME_LATER');
+      await sleep(20);
+      expect(store.getMaxOffsetInQueue(SCHEDULE_TOPIC, 2), 'the late answer sends nothing back').to.equal(1);
+      expect(await settlesWithin(c.shutdown(), 5000), 'shutdown does not wait for the timed-out listener').to.equal(true);
+    });
+  }
 
-  it('lifecycle - shutdown() is bounded by awaitTerminationMs; a batch still running stays uncommitted and comes again', async () => {
-    const clock = new VirtualClock(T0);
-    o = await openBroker(tmp.dir, clock);
-    const { broker } = o;
-    await broker.createTopic('T', 1);
-    const p = new Producer(broker);
-    for (const body of ['ok', 'stuck', 'after']) await p.send({ topic: 'T', body });
-    const first: string[] = [];
-    const c = new PushConsumer(broker, {
-      group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', awaitTerminationMs: 5000,
-      listener: (msgs) => {
-        first.push(msgs[0]!.body.toString());
-        return msgs[0]!.body.toString() === 'stuck' ? new Promise<ConsumeStatus>(() => undefined) : 'CONSUME_SUCCESS';
-      },
-    }).subscribe('T');
-    await c.start();
-    await until(() => first.length === 3, 'all three delivered');
-    const stopped = c.shutdown();
-    // Time moves once shutdown has stopped the readers and waits for the listener.
-    await sleep(20);
-    await clock.advance(4999);
-    expect(await settlesWithin(stopped, 20), 'waits for the running batch').to.equal(false);
-    await clock.advance(1);
-    expect(await settlesWithin(stopped, 5000), 'gives up at awaitTerminationMs').to.equal(true);
-    expect(savedOffsets(tmp.dir, 'T', 'g')).to.deep.equal({ 0: 1 });
+  // The default is RocketMQ's awaitTerminationMillisWhenShutdown of 30 s.
+  for (const [given, bound] of [[5000, 5000], [undefined, 30_000]] as const) {
+    it(`lifecycle - shutdown() is bounded by awaitTerminationMs (${given === undefined ? 'default, 30 s' : `${given} ms`}); a batch still running stays uncommitted and comes again`, async () => {
+      const clock = new VirtualClock(T0);
+      o = await openBroker(tmp.dir, clock);
+      const { broker } = o;
+      await broker.createTopic('T', 1);
+      const p = new Producer(broker);
+      for (const body of ['ok', 'stuck', 'after']) await p.send({ topic: 'T', body });
+      const first: string[] = [];
+      const c = new PushConsumer(broker, {
+        group: 'g', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', ...(given === undefined ? {} : { awaitTerminationMs: given }),
+        listener: (msgs) => {
+          first.push(msgs[0]!.body.toString());
+          return msgs[0]!.body.toString() === 'stuck' ? new Promise<ConsumeStatus>(() => undefined) : 'CONSUME_SUCCESS';
+        },
+      }).subscribe('T');
+      await c.start();
+      await until(() => first.length === 3, 'all three delivered');
+      const stopped = c.shutdown();
+      // Time moves once shutdown has stopped the readers and waits for the listener.
+      await sleep(20);
+      await clock.advance(bound - 1);
+      expect(await settlesWithin(stopped, 20), 'waits for the running batch').to.equal(false);
+      await clock.advance(1);
+      expect(await settlesWithin(stopped, 5000), 'gives up at awaitTerminationMs').to.equal(true);
+      expect(savedOffsets(tmp.dir, 'T', 'g')).to.deep.equal({ 0: 1 });
 
-    const second: string[] = [];
-    await new PushConsumer(broker, { group: 'g', listener: (msgs) => { second.push(msgs[0]!.body.toString()); return 'CONSUME_SUCCESS'; } }).subscribe('T').start();
-    await until(() => second.length === 2, 'the uncommitted messages again');
-    expect(second.sort()).to.deep.equal(['after', 'stuck']);
-  });
+      const second: string[] = [];
+      await new PushConsumer(broker, { group: 'g', listener: (msgs) => { second.push(msgs[0]!.body.toString()); return 'CONSUME_SUCCESS'; } }).subscribe('T').start();
+      await until(() => second.length === 2, 'the uncommitted messages again');
+      expect(second.sort()).to.deep.equal(['after', 'stuck']);
+    });
+  }
 
   it('lifecycle - broker.close() while a consumer is shutting down waits for that shutdown, and writes its offsets', async () => {
     o = await openBroker(tmp.dir, new VirtualClock(T0));

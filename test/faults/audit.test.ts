@@ -195,6 +195,24 @@ describe('keelmq audit (CLI)', () => {
       t.cleanup();
     }
   });
+
+  it('cli - an empty folder, or one that is not a store, exits 2 saying so, with no "ok" line (regression: "ok: 0 records", exit 0)', async () => {
+    const t = tmpDir();
+    try {
+      const check = async () => {
+        const io = streams();
+        expect(await auditCommand([t.dir], io.s)).to.equal(2);
+        expect(io.out.join('')).to.equal('');
+        expect(io.err.join('')).to.contain(`${t.dir} is not a keelmq store`);
+      };
+      await check();
+      fs.writeFileSync(path.join(t.dir, 'notes.txt'), 'hello');
+      fs.mkdirSync(path.join(t.dir, 'consumequeue'));
+      await check();
+    } finally {
+      t.cleanup();
+    }
+  });
 });
 
 describe('golden fixture', () => {

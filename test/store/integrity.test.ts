@@ -7,6 +7,7 @@ import type { PutResult } from '../../lib/common/message';
 import { segmentName } from '../../lib/store/segment-file';
 import { DISKS, SMALL, readQueue, type StoreEnv } from '../support/store-env';
 import { rejectKeelCode } from '../support/reject-code';
+import { SimDisk } from '../../lib/io/sim-disk';
 
 /** Files the store holds, lost or damaged by hand (or by a failing file system) while it was closed. */
 for (const [diskName, makeEnv] of DISKS) {
@@ -198,3 +199,33 @@ async function recordSize(env: StoreEnv, at: number): Promise<number> {
   await h.close();
   return b.readInt32BE(0);
 }
+
+describe('integrity - the ConsumeQueue check at a clean open', () => {
+  /** ConsumeQueue file reads of a clean open of a store whose one queue holds `n` entries. */
+  async function readsAtCleanOpen(n: number): Promise<number> {
+    const io = new SimDisk({ dirs: ['/data'] });
+    const first = await MessageStore.open('/data/store', { io, ...SMALL });
+    for (let i = 0; i < n; i += 256) {
+      await Promise.all(Array.from({ length: Math.min(256, n - i) }, () => first.put({ topic: 'A', queueId: 0, body: 'x' })));
+    }
+    await first.close();
+    let reads = 0;
+    io.fail({ match: (op) => { if (op.kind === 'read' && op.path.includes('/consumequeue/')) reads++; return false; } });
+    const again = await MessageStore.open('/data/store', { io, ...SMALL });
+    try {
+      expect(again.recovery.clean).to.equal(true);
+      expect(again.recovery.rebuiltQueues).to.deep.equal([]);
+      expect(again.getMaxOffsetInQueue('A', 0)).to.equal(n);
+      return reads;
+    } finally {
+      await again.close();
+    }
+  }
+
+  it('integrity - a clean open checks each queue with a few reads, not by reading it: 20 files cost about what 1 does', async () => {
+    const short = await readsAtCleanOpen(10);
+    // 20 full files of 256 entries; the last one is found by a binary search (8 reads).
+    const long = await readsAtCleanOpen(20 * SMALL.consumeQueueEntries);
+    expect(long, `${long} reads for 20 files, ${short} for 1`).to.be.at.most(short + 10);
+  });
+});

@@ -4,6 +4,7 @@ import type { FlushMode, StoreOptions } from '../../lib/store/options';
 import { VirtualClock } from '../../lib/common/clock';
 import { SimDisk } from '../../lib/io/sim-disk';
 import { audit } from '../../lib/store/audit';
+import { CQ_ENTRY_SIZE, decodeEntry } from '../../lib/store/consume-queue';
 import { DATA_DIR, EPOCH, formatDamage, readAll, simOptions } from '../faults/harness';
 
 /** Options where nothing flushes the CommitLog in ASYNC mode but flush() and close(): the tail stays in the page cache. */
@@ -32,6 +33,26 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 async function auditClean(disk: SimDisk): Promise<void> {
   expect(formatDamage(await audit(DATA_DIR, { io: disk }))).to.deep.equal([]);
+}
+
+/** How many ConsumeQueue entries of topic orders on `disk` point at or past `offset` of the CommitLog. */
+async function indexEntriesFrom(disk: SimDisk, offset: number): Promise<number> {
+  let n = 0;
+  for (const q of ['0', '1']) {
+    const dir = `${DATA_DIR}/consumequeue/orders/${q}`;
+    for (const name of await disk.readdir(dir)) {
+      const h = await disk.open(`${dir}/${name}`);
+      const size = (await disk.stat(`${dir}/${name}`))!.size;
+      const buf = Buffer.alloc(size);
+      await h.read(buf, 0, size, 0);
+      await h.close();
+      for (let at = 0; at + CQ_ENTRY_SIZE <= size; at += CQ_ENTRY_SIZE) {
+        const e = decodeEntry(buf, at, 0);
+        if (e.size > 0 && e.physicalOffset >= offset) n++;
+      }
+    }
+  }
+  return n;
 }
 
 describe('recovery durability (issue 10 items 1-3, on SimDisk)', function () {
@@ -94,11 +115,18 @@ describe('recovery durability (issue 10 items 1-3, on SimDisk)', function () {
     await putMany(store, 0, 150, 300);
     await store.flush();
     await clock.advance(100);
-    // A small tail, acknowledged (in the OS) but not flushed, and checkpoints written meanwhile.
+    // A small tail, acknowledged (in the OS) but not flushed, and checkpoints written meanwhile: each
+    // fsyncs the tail's ConsumeQueue entries. Real time between the turns lets the last one land.
     await putMany(store, 150, 5, 100);
-    await clock.advance(100);
+    for (let i = 0; i < 2; i++) {
+      await clock.advance(100);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const logEnd = store.stats().writtenOffset;
+    const durableEnd = store.stats().flushedOffset;
     const after = disk.crash({ keepUnsynced: 'none' });
+    // The state the checkpoint must not mistake for a durable index: entries on disk for records the cut took.
+    expect(await indexEntriesFrom(after, durableEnd), 'ConsumeQueue entries on disk for the lost tail').to.be.greaterThan(0);
     const again = await MessageStore.open(DATA_DIR, lazy(after, new VirtualClock(EPOCH + 60_000), 'ASYNC'));
     try {
       expect(again.recovery.rebuiltQueues).to.deep.equal([]);
