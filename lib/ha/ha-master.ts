@@ -137,7 +137,7 @@ export class HAMaster implements ReplicationHook {
     // pool that the group commit's fdatasync also waits on, and cost SYNC_MASTER puts half their throughput.
     // Without a slave nobody reads the copy: a master alone (every broker by default) would copy
     // each write for nothing. A slave that connects later reads what came before from the CommitLog.
-    if (bytes && bytes.length > 0 && this.links.size > 0) this.tail.add(from, bytes);
+    if (bytes && bytes.length > 0 && this.links.size > 0) this.tail.add(from, bytes, this.queued);
     const now = this.clock.now();
     const last = this.commits[this.commits.length - 1];
     if (last && last.at === now) last.to = to;
@@ -146,7 +146,13 @@ export class HAMaster implements ReplicationHook {
     for (const l of this.links) l.wake();
   }
 
-  /** Up to `max` committed bytes at `offset` from memory (one write's worth at most), or null. */
+  /** Whether a link may still hold views of log bytes in [lo, hi) waiting to be sent. */
+  private readonly queued = (lo: number, hi: number): boolean => {
+    for (const l of this.links) if (l.queues(lo, hi)) return true;
+    return false;
+  };
+
+  /** Up to `max` committed bytes at `offset` from memory (fewer at the copy's end), or null. */
   recent(offset: number, max: number): Buffer | null {
     return this.tail.read(offset, max);
   }
@@ -231,6 +237,7 @@ export class HAMaster implements ReplicationHook {
 
   onClose(link: SlaveLink): void {
     if (!this.links.delete(link)) return;
+    if (this.links.size === 0) this.tail.clear();
     this.options.logger.info(`HA: slave ${link.address} disconnected`);
     // The highest acknowledgement stays: what it covers was confirmed. New waiters need a live slave again.
   }
