@@ -82,6 +82,12 @@ export class HASlave {
   private expected = 0;
   private base = 0;
   private pending: Buffer = Buffer.alloc(0);
+  /**
+   * Where a round's bytes are gathered (the incomplete record left over, then the frames), reused
+   * round after round: a fresh buffer per round cost the slave a page fault per 4 KiB. Only one
+   * round stores at a time, and the store holds none of it once the append resolved.
+   */
+  private stage: Buffer = Buffer.alloc(0);
   private work: Promise<void> = Promise.resolve();
   private frames: { offset: number; bytes: Buffer }[] = [];
   private processing = false;
@@ -229,7 +235,7 @@ export class HASlave {
       if (skip < bytes.length) data.push(skip > 0 ? bytes.subarray(skip) : bytes);
     }
     if (data.length) {
-      this.pending = this.pending.length || data.length > 1 ? Buffer.concat([this.pending, ...data]) : data[0]!;
+      this.pending = this.pending.length || data.length > 1 ? this.gather(data) : data[0]!;
       let newEnd: number;
       try {
         newEnd = await this.store.appendReplica(this.base, this.pending);
@@ -250,6 +256,18 @@ export class HASlave {
     if (gen !== this.gen) return;
     this.reportable = true;
     if (data.length || first) this.report();
+  }
+
+  /** `pending` and then `data`, contiguous in `stage`. */
+  private gather(data: Buffer[]): Buffer {
+    let total = this.pending.length;
+    for (const d of data) total += d.length;
+    let stage = this.stage;
+    if (stage.length < total) stage = this.stage = Buffer.allocUnsafeSlow(Math.max(total, 2 * stage.length, 1024 * 1024));
+    // Often a view of the stage already (the rest of the previous round): copy moves it to the front.
+    let at = this.pending.copy(stage, 0);
+    for (const d of data) at += d.copy(stage, at);
+    return stage.subarray(0, total);
   }
 
   /** The master's bytes just before our end: they must be ours, and the master's log must reach our end. */
