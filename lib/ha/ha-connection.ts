@@ -160,6 +160,16 @@ export class SlaveLink {
     return this.socket.writableLength < SEND_AHEAD_BYTES;
   }
 
+  /**
+   * Whether bytes of the log in [lo, hi) may be among the frames still queued on the socket:
+   * every queued frame ends at or below `next`, and their bytes (headers counted too) are
+   * `writableLength`.
+   */
+  queues(lo: number, hi: number): boolean {
+    const q = this.socket.writableLength;
+    return q > 0 && this.next - q < hi && (this.next < 0 || this.next > lo);
+  }
+
   /** Until the socket takes more (or the link closes). */
   private drained(): Promise<void> {
     return new Promise<void>((resolve) => {

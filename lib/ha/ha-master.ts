@@ -6,6 +6,7 @@ import type { MessageStore } from '../store/message-store';
 import type { ReplicationHook, ReplicationStatus } from '../store/replication';
 import { consoleLogger, type Logger } from '../remoting/logger';
 import { SlaveLink, type SlaveLinkStats } from './ha-connection';
+import { RecentWrites } from './recent-writes';
 
 export type MasterRole = 'SYNC_MASTER' | 'ASYNC_MASTER';
 
@@ -82,9 +83,8 @@ export class HAMaster implements ReplicationHook {
   /** (committed end, when) at most once per ms, for lag in ms. */
   private commits: { to: number; at: number }[] = [];
   private closed = false;
-  /** Copies of the newest committed writes, contiguous, at most TAIL_BYTES (plus one write). */
-  private tail: { from: number; buf: Buffer }[] = [];
-  private tailBytes = 0;
+  /** Copies of the newest committed writes, for slaves close behind. */
+  private readonly tail = new RecentWrites(TAIL_BYTES);
   private timeouts = 0;
   private notAvailable = 0;
 
@@ -133,9 +133,11 @@ export class HAMaster implements ReplicationHook {
 
   committed(from: number, to: number, bytes?: Buffer): void {
     this.committedEnd = to;
+    // A copy kept for slaves close behind: a read of the CommitLog per frame went through the thread
+    // pool that the group commit's fdatasync also waits on, and cost SYNC_MASTER puts half their throughput.
     // Without a slave nobody reads the copy: a master alone (every broker by default) would copy
     // each write for nothing. A slave that connects later reads what came before from the CommitLog.
-    if (bytes && bytes.length > 0 && this.links.size > 0) this.remember(from, bytes);
+    if (bytes && bytes.length > 0 && this.links.size > 0) this.tail.add(from, bytes, this.queued);
     const now = this.clock.now();
     const last = this.commits[this.commits.length - 1];
     if (last && last.at === now) last.to = to;
@@ -144,33 +146,15 @@ export class HAMaster implements ReplicationHook {
     for (const l of this.links) l.wake();
   }
 
-  /**
-   * Keeps a copy of the newest committed bytes, so that slaves close behind are served from
-   * memory: a read of the CommitLog per frame went through the thread pool that the group
-   * commit's fdatasync also waits on, and cost SYNC_MASTER puts half their throughput.
-   */
-  private remember(from: number, bytes: Buffer): void {
-    const last = this.tail[this.tail.length - 1];
-    if (last && last.from + last.buf.length !== from) this.tail.length = 0;
-    this.tail.push({ from, buf: Buffer.from(bytes) });
-    this.tailBytes += bytes.length;
-    while (this.tailBytes > TAIL_BYTES && this.tail.length > 1) this.tailBytes -= this.tail.shift()!.buf.length;
-  }
+  /** Whether a link may still hold views of log bytes in [lo, hi) waiting to be sent. */
+  private readonly queued = (lo: number, hi: number): boolean => {
+    for (const l of this.links) if (l.queues(lo, hi)) return true;
+    return false;
+  };
 
-  /** Up to `max` committed bytes at `offset` from memory (one write's worth at most), or null. */
+  /** Up to `max` committed bytes at `offset` from memory (fewer at the copy's end), or null. */
   recent(offset: number, max: number): Buffer | null {
-    const t = this.tail;
-    if (t.length === 0 || offset < t[0].from) return null;
-    let lo = 0;
-    let hi = t.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (t[mid].from <= offset) lo = mid; else hi = mid - 1;
-    }
-    const c = t[lo];
-    const at = offset - c.from;
-    if (at >= c.buf.length) return null;
-    return c.buf.subarray(at, Math.min(c.buf.length, at + max));
+    return this.tail.read(offset, max);
   }
 
   /**
@@ -253,6 +237,7 @@ export class HAMaster implements ReplicationHook {
 
   onClose(link: SlaveLink): void {
     if (!this.links.delete(link)) return;
+    if (this.links.size === 0) this.tail.clear();
     this.options.logger.info(`HA: slave ${link.address} disconnected`);
     // The highest acknowledgement stays: what it covers was confirmed. New waiters need a live slave again.
   }

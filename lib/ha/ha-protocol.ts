@@ -39,26 +39,43 @@ export class ByteQueue {
 
   get length(): number { return this.size; }
 
-  /** The first `n` bytes without consuming them (n ≤ length): a view when one chunk holds them, else only the chunks needed are joined. */
+  /** The first `n` bytes without consuming them (n ≤ length): a view when one chunk holds them, else a copy of just those. */
   peek(n: number): Buffer {
+    const first = this.chunks[0];
     if (n === 0) return Buffer.alloc(0);
-    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
-    let k = 0;
-    for (let have = 0; have < n; k++) have += this.chunks[k].length;
-    const joined = Buffer.concat(this.chunks.slice(0, k));
-    this.chunks.splice(0, k, joined);
-    return joined.subarray(0, n);
+    if (first.length >= n) return first.subarray(0, n);
+    const out = Buffer.allocUnsafe(n);
+    for (let k = 0, at = 0; at < n; k++) at += this.chunks[k].copy(out, at, 0, Math.min(this.chunks[k].length, n - at));
+    return out;
   }
 
-  /** Consumes `n` bytes; the result may be a view of a pushed chunk (pushed chunks must not be reused by the caller). */
-  take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    const out = this.peek(n);
-    const first = this.chunks[0];
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
+  /**
+   * Consumes `n` bytes (n ≤ length) as views of the pushed chunks, several when they span
+   * chunks: a caller that copies them anyway need not have them joined first (pushed chunks
+   * must not be reused by the caller).
+   */
+  takeParts(n: number): Buffer[] {
+    const parts: Buffer[] = [];
     this.size -= n;
-    return out;
+    while (n > 0) {
+      const first = this.chunks[0];
+      if (first.length <= n) {
+        parts.push(first);
+        this.chunks.shift();
+        n -= first.length;
+      } else {
+        parts.push(first.subarray(0, n));
+        this.chunks[0] = first.subarray(n);
+        n = 0;
+      }
+    }
+    return parts;
+  }
+
+  /** Consumes `n` bytes: a view of a pushed chunk when one holds them, else a copy. */
+  take(n: number): Buffer {
+    const parts = this.takeParts(n);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, n);
   }
 
   clear(): void {

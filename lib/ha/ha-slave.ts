@@ -28,6 +28,9 @@ const RULES: OptionRules<HASlaveOptions> = {
   logger: implementing('info', 'warn'),
 };
 
+/** A frame received: `length` bytes at log offset `offset`, as views of the socket's chunks. */
+interface Frame { offset: number; length: number; parts: Buffer[] }
+
 /** Frames waiting to be stored before the socket is paused. */
 const MAX_QUEUED_FRAMES = 256;
 
@@ -82,8 +85,14 @@ export class HASlave {
   private expected = 0;
   private base = 0;
   private pending: Buffer = Buffer.alloc(0);
+  /**
+   * Where a round's bytes are gathered (the incomplete record left over, then the frames), reused
+   * round after round: a fresh buffer per round cost the slave a page fault per 4 KiB. Only one
+   * round stores at a time, and the store holds none of it once the append resolved.
+   */
+  private stage: Buffer = Buffer.alloc(0);
   private work: Promise<void> = Promise.resolve();
-  private frames: { offset: number; bytes: Buffer }[] = [];
+  private frames: Frame[] = [];
   private processing = false;
   private lastReadAt = 0;
   // Across links:
@@ -172,9 +181,10 @@ export class HASlave {
       const length = head.readInt32BE(8);
       if (offset === null || length < 0 || length > MAX_FRAME_BYTES) return this.dropLink(`a frame header that is not ours (offset ${head.readBigUInt64BE(0)}, length ${length})`);
       if (this.input.length < FRAME_HEADER_SIZE + length) break;
-      this.input.take(FRAME_HEADER_SIZE);
-      // A view of the socket's chunk: Node hands each 'data' chunk over for good.
-      this.frames.push({ offset, bytes: this.input.take(length) });
+      this.input.takeParts(FRAME_HEADER_SIZE);
+      // Views of the socket's chunks (Node hands each 'data' chunk over for good), not joined:
+      // gather() copies them into place anyway.
+      this.frames.push({ offset, length, parts: this.input.takeParts(length) });
     }
     // A slow disk holds the socket rather than memory.
     if (this.frames.length > MAX_QUEUED_FRAMES) this.socket?.pause();
@@ -197,19 +207,19 @@ export class HASlave {
     }
   }
 
-  private async handle(batch: { offset: number; bytes: Buffer }[], gen: number): Promise<void> {
+  private async handle(batch: Frame[], gen: number): Promise<void> {
     const first = this.verifying;
     const data: Buffer[] = [];
     let lastEmpty = false;
     let fault: string | null = null;
-    for (const { offset, bytes } of batch) {
-      const end = offset + bytes.length;
+    for (const { offset, length, parts } of batch) {
+      const end = offset + length;
       if (end > this.masterOffset) this.masterOffset = end;
       if (this.verifying) {
         this.verifying = false;
         if (offset < this.expected) {
           if (end > this.expected) return this.dropLink(`the first frame [${offset}, ${end}) runs past our end ${this.expected}`);
-          await this.verify(offset, bytes);
+          await this.verify(offset, parts.length === 1 ? parts[0] : Buffer.concat(parts, length));
           if (gen !== this.gen || this.divergence) return;
           continue;
         }
@@ -223,13 +233,19 @@ export class HASlave {
       // What came before it in order is still stored.
       if (offset !== this.expected) { fault = `a frame at ${offset}, expected ${this.expected}`; break; }
       this.expected = end;
-      lastEmpty = bytes.length === 0;
+      lastEmpty = length === 0;
       // After an end marker the rest of the segment is the marker's: its bytes are not stored.
-      const skip = Math.max(0, this.base + this.pending.length - offset);
-      if (skip < bytes.length) data.push(skip > 0 ? bytes.subarray(skip) : bytes);
+      let skip = Math.max(0, this.base + this.pending.length - offset);
+      for (const part of parts) {
+        if (skip >= part.length) skip -= part.length;
+        else {
+          data.push(skip > 0 ? part.subarray(skip) : part);
+          skip = 0;
+        }
+      }
     }
     if (data.length) {
-      this.pending = this.pending.length || data.length > 1 ? Buffer.concat([this.pending, ...data]) : data[0]!;
+      this.pending = this.pending.length || data.length > 1 ? this.gather(data) : data[0]!;
       let newEnd: number;
       try {
         newEnd = await this.store.appendReplica(this.base, this.pending);
@@ -250,6 +266,18 @@ export class HASlave {
     if (gen !== this.gen) return;
     this.reportable = true;
     if (data.length || first) this.report();
+  }
+
+  /** `pending` and then `data`, contiguous in `stage`. */
+  private gather(data: Buffer[]): Buffer {
+    let total = this.pending.length;
+    for (const d of data) total += d.length;
+    let stage = this.stage;
+    if (stage.length < total) stage = this.stage = Buffer.allocUnsafeSlow(Math.max(total, 2 * stage.length, 1024 * 1024));
+    // Often a view of the stage already (the rest of the previous round): copy moves it to the front.
+    let at = this.pending.copy(stage, 0);
+    for (const d of data) at += d.copy(stage, at);
+    return stage.subarray(0, total);
   }
 
   /** The master's bytes just before our end: they must be ours, and the master's log must reach our end. */
