@@ -103,8 +103,10 @@ const PRODUCER_OPTION_RULES: OptionRules<ProducerOptions> = {
 
 export const DEFAULT_PRODUCER_GROUP = 'DEFAULT_PRODUCER';
 
-/** One attempt's outcome: the status that decides and the reply of each message. */
-interface Attempt { status: SendStatus; replies: SendReply[] }
+/** The accepted attempt of a send: the status that decided, its queue, and what the transport answered. */
+interface Sent<T> { status: SendStatus; mq: MessageQueue; value: T }
+
+type Choose = (mqs: readonly MessageQueue[]) => MessageQueue | number;
 
 interface CachedRoute {
   info: TopicPublishInfo;
@@ -132,6 +134,9 @@ export class Producer {
   private readonly selector: QueueSelector | undefined;
   private readonly clock: Clock;
   private readonly retry: SendRetryOptions;
+  /** The retry options of a send whose queue was chosen for it: one attempt. */
+  private readonly fixedRetry: SendRetryOptions;
+  private readonly updateFaultItem = (brokerName: string, latency: number, isolation: boolean): void => this.fault.updateFaultItem(brokerName, latency, isolation);
   private readonly fault: MQFaultStrategy;
   private readonly routes = new Map<string, CachedRoute>();
   private readonly fetching = new Map<string, Promise<TopicPublishInfo>>();
@@ -160,6 +165,7 @@ export class Producer {
     }
     this.group = this.options.group;
     this.retry = { ...DEFAULT_SEND_RETRY_OPTIONS, ...this.options };
+    this.fixedRetry = { ...this.retry, retryTimesWhenSendFailed: 0, retryTimesWhenSendAsyncFailed: 0 };
     this.fault = new MQFaultStrategy({
       sendLatencyFaultEnable: this.options.sendLatencyFaultEnable, latencyMax: this.options.latencyMax,
       notAvailableDuration: this.options.notAvailableDuration, clock: this.clock,
@@ -184,9 +190,10 @@ export class Producer {
     }
     // A callback that throws is the application's bug, not the send's outcome: as in RocketMQ it
     // is not reported again through onException (and must not become an unhandled rejection).
-    this.sendOne(msg, 'async')
-      .then((r) => second.onSuccess(r), (e: unknown) => second.onException(e instanceof Error ? e : new Error(String(e))))
-      .catch(() => undefined);
+    this.sendOne(msg, 'async').then(
+      (r) => { try { second.onSuccess(r); } catch { /* the application's */ } },
+      (e: unknown) => { try { second.onException(e instanceof Error ? e : new Error(String(e))); } catch { /* the application's */ } },
+    );
   }
 
   /** Sends without waiting for the broker: resolves once the request is out (one attempt; the outcome is not known). */
@@ -194,7 +201,7 @@ export class Producer {
     this.checkRunning();
     checkMessage(msg);
     const out = this.outgoing(msg, false);
-    await this.dispatch(msg, 'oneway', async (q) => { await this.transport.sendOneway(q, out); return undefined; }, undefined);
+    await this.dispatch(msg, 'oneway', (q) => this.transport.sendOneway(q, out), () => undefined, undefined);
   }
 
   /**
@@ -212,12 +219,10 @@ export class Producer {
       if ((m.delayLevel ?? 0) !== 0) throw new KeelError('DELAY_LEVEL_INVALID', 'batch messages cannot be delayed');
     }
     const out = msgs.map((m) => this.outgoing(m, true));
-    const sent = await this.dispatch(msgs[0]!, 'sync', async (q, left) => {
-      const replies = await this.transport.sendBatch(q, out, left);
+    const sent = await this.dispatch(msgs[0]!, 'sync', (q, left) => this.transport.sendBatch(q, out, left),
       // One item not stored OK makes the batch not OK for the retry policy.
-      return { status: replies.find((r) => r.status !== 'SEND_OK')?.status ?? 'SEND_OK', replies };
-    }, undefined);
-    return sent!.replies.map((r, i) => result(out[i]!, sent!.mq, r));
+      (replies) => replies.find((r) => r.status !== 'SEND_OK')?.status ?? 'SEND_OK', undefined);
+    return sent!.value.map((r, i) => result(out[i]!, sent!.mq, r));
   }
 
   /** Stops the producer: later sends reject with CLIENT_STATE; the brokers are told it left (remoting). */
@@ -228,57 +233,69 @@ export class Producer {
     await unregister?.();
   }
 
-  private async sendOne(msg: ProducerMessage, mode: 'sync' | 'async', choose?: (mqs: readonly MessageQueue[]) => MessageQueue | number): Promise<SendResult> {
-    this.checkRunning();
-    checkMessage(msg);
-    const out = this.outgoing(msg, false);
-    const sent = await this.dispatch(msg, mode, async (q, left) => {
-      const r = await this.transport.send(q, out, left);
-      return { status: r.status, replies: [r] };
-    }, choose);
-    return result(out, sent!.mq, sent!.replies[0]!);
+  /**
+   * Not async, nor is anything below it down to the connection when the route is cached: each
+   * async layer is held while the reply is awaited, and with thousands of sends in flight their
+   * garbage collection was most of what the producer added to a send's cost.
+   */
+  private sendOne(msg: ProducerMessage, mode: 'sync' | 'async', choose?: Choose): Promise<SendResult> {
+    try {
+      this.checkRunning();
+      checkMessage(msg);
+      const out = this.outgoing(msg, false);
+      return this.dispatch(msg, mode, (q, left) => this.transport.send(q, out, left), statusOfReply, choose)
+        .then((sent) => result(out, sent!.mq, sent!.value));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
-   * The route, the queue and the attempts of one send; resolves with the accepted attempt's replies
-   * and queue (undefined for oneway).
+   * The route, the queue and the attempts of one send; resolves with the accepted attempt's
+   * transport answer and queue (undefined for oneway, whose `statusOf` gives undefined).
    */
-  private async dispatch(
+  private dispatch<T>(
     msg: ProducerMessage,
     mode: CommunicationMode,
-    attempt: (mq: MessageQueue, timeoutMs: number) => Promise<Attempt | undefined>,
-    choose: ((mqs: readonly MessageQueue[]) => MessageQueue | number) | undefined,
-  ): Promise<(Attempt & { mq: MessageQueue }) | undefined> {
+    attempt: (mq: MessageQueue, timeoutMs: number) => Promise<T>,
+    statusOf: (value: T) => SendStatus | undefined,
+    choose: Choose | undefined,
+  ): Promise<Sent<T> | undefined> {
     const startedAt = this.clock.now();
-    const info = await this.publishInfo(msg.topic);
+    const info = this.cachedPublishInfo(msg.topic);
+    if (info !== undefined) return this.attempts(info, startedAt, msg, mode, attempt, statusOf, choose);
+    return this.fetchPublishInfo(msg.topic).then((fetched) => this.attempts(fetched, startedAt, msg, mode, attempt, statusOf, choose));
+  }
+
+  private attempts<T>(
+    info: TopicPublishInfo, startedAt: number, msg: ProducerMessage, mode: CommunicationMode,
+    attempt: (mq: MessageQueue, timeoutMs: number) => Promise<T>, statusOf: (value: T) => SendStatus | undefined, choose: Choose | undefined,
+  ): Promise<Sent<T> | undefined> {
     void this.register();
     const fixed = this.fixedQueue(info.messageQueueList, msg, choose);
     // The route lookup counts against the send's timeout, as in RocketMQ.
     const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
     if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
-    return runSendAttempts<Attempt & { mq: MessageQueue }>({
-      topic: msg.topic,
+    const topic = msg.topic;
+    return runSendAttempts<Sent<T>>({
+      topic,
       mode,
-      options: fixed ? { ...this.retry, retryTimesWhenSendFailed: 0, retryTimesWhenSendAsyncFailed: 0 } : this.retry,
+      options: fixed ? this.fixedRetry : this.retry,
       timeoutMs: left,
       clock: this.clock,
       select: (last) => fixed ?? this.fault.selectOneMessageQueue(info, last),
-      attempt: async (mq, timeoutMs) => {
-        try {
-          const r = await attempt(mq, timeoutMs);
-          return r && { ...r, mq };
-        } catch (e) {
-          this.markStale(msg.topic);
-          throw e;
-        }
-      },
-      updateFaultItem: fixed ? undefined : (b, latency, isolation) => this.fault.updateFaultItem(b, latency, isolation),
+      attempt: (mq, timeoutMs) => attempt(mq, timeoutMs).then((value) => {
+        const status = statusOf(value);
+        return status === undefined ? undefined : { status, mq, value };
+      }, (e: unknown) => {
+        this.markStale(topic);
+        throw e;
+      }),
+      updateFaultItem: fixed ? undefined : this.updateFaultItem,
     });
   }
 
-  private fixedQueue(
-    queues: readonly MessageQueue[], msg: ProducerMessage, choose: ((mqs: readonly MessageQueue[]) => MessageQueue | number) | undefined,
-  ): MessageQueue | undefined {
+  private fixedQueue(queues: readonly MessageQueue[], msg: ProducerMessage, choose: Choose | undefined): MessageQueue | undefined {
     const n = queues.length;
     let q: MessageQueue | number;
     if (msg.queueId !== undefined) q = msg.queueId;
@@ -309,24 +326,27 @@ export class Producer {
   }
 
   /**
-   * The topic's publish info: cached, fetched again after pollNameServerInterval or a failed send.
-   * With a cached route the fetch runs in the background (a send never waits on a slow name
-   * server it can do without); a route that cannot be fetched keeps the old one (as RocketMQ).
+   * The topic's publish info when cached; fetched again after pollNameServerInterval or a failed
+   * send, in the background (a send never waits on a slow name server it can do without); a
+   * route that cannot be fetched keeps the old one (as RocketMQ).
    */
-  private async publishInfo(topic: string): Promise<TopicPublishInfo> {
+  private cachedPublishInfo(topic: string): TopicPublishInfo | undefined {
     const cached = this.routes.get(topic);
-    if (cached) {
-      if ((cached.stale || this.clock.now() - cached.fetchedAt >= this.options.pollNameServerInterval) && !cached.refreshing) {
-        cached.refreshing = true;
-        this.fetchRoute(topic).catch(() => {
-          // Kept until the next interval: a name server that is down is not asked at every send.
-          cached.fetchedAt = this.clock.now();
-          cached.stale = false;
-          cached.refreshing = false;
-        });
-      }
-      return cached.info;
+    if (!cached) return undefined;
+    if ((cached.stale || this.clock.now() - cached.fetchedAt >= this.options.pollNameServerInterval) && !cached.refreshing) {
+      cached.refreshing = true;
+      this.fetchRoute(topic).catch(() => {
+        // Kept until the next interval: a name server that is down is not asked at every send.
+        cached.fetchedAt = this.clock.now();
+        cached.stale = false;
+        cached.refreshing = false;
+      });
     }
+    return cached.info;
+  }
+
+  /** The first route of a topic: the send waits for it. */
+  private async fetchPublishInfo(topic: string): Promise<TopicPublishInfo> {
     try {
       return await this.fetchRoute(topic);
     } catch (e) {
@@ -371,6 +391,8 @@ export class Producer {
     if (this.closed) throw new KeelError('CLIENT_STATE', 'the producer was shut down');
   }
 }
+
+function statusOfReply(r: SendReply): SendStatus { return r.status; }
 
 function result(out: { uniqKey: string; topic: string }, mq: MessageQueue, r: SendReply): SendResult {
   return {
