@@ -316,7 +316,8 @@ export class Producer {
   /** The message as the transport sends it: UNIQ_KEY set, a large body compressed (not in a batch). */
   private outgoing(msg: ProducerMessage, batch: boolean): OutgoingMessage & { uniqKey: string } {
     const uniqKey = createUniqId();
-    const raw = typeof msg.body === 'string' ? Buffer.from(msg.body, 'utf8') : Buffer.from(msg.body.buffer, msg.body.byteOffset, msg.body.byteLength);
+    const b = msg.body;
+    const raw = typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     const { body, sysFlag } = compressBody(raw, batch, { compressOver: this.options.compressMsgBodyOverHowmuch });
     return {
       topic: msg.topic, body, tags: msg.tags, keys: msg.keys, flag: msg.flag, delayLevel: msg.delayLevel ?? 0, sysFlag, producerGroup: this.group,
