@@ -15,7 +15,7 @@ import { transportOf, type EmbeddedBroker } from './in-process-transport';
 import { DEFAULT_LATENCY_MAX, DEFAULT_NOT_AVAILABLE_DURATION, MQFaultStrategy } from './latency-fault-tolerance';
 import { compressBody, DEFAULT_COMPRESS_OVER } from './message-compression';
 import {
-  DEFAULT_SEND_RETRY_OPTIONS, runSendAttempts, type CommunicationMode, type SendRetryOptions, type SendStatus,
+  DEFAULT_SEND_RETRY_OPTIONS, runSendAttempts, type CommunicationMode, type SendLoop, type SendRetryOptions, type SendStatus,
 } from './send-retry-policy';
 import { topicRouteToPublishInfo, type TopicPublishInfo } from './topic-publish-info';
 import type { ClientTransport, OutgoingMessage, SendReply } from './transport';
@@ -103,10 +103,39 @@ const PRODUCER_OPTION_RULES: OptionRules<ProducerOptions> = {
 
 export const DEFAULT_PRODUCER_GROUP = 'DEFAULT_PRODUCER';
 
-/** The accepted attempt of a send: the status that decided, its queue, and what the transport answered. */
-interface Sent<T> { status: SendStatus; mq: MessageQueue; value: T }
-
 type Choose = (mqs: readonly MessageQueue[]) => MessageQueue | number;
+
+/** A message as the transport sends it, with its msgId. */
+type Outgoing = OutgoingMessage & { uniqKey: string };
+
+/**
+ * What a kind of send (one message, oneway, batch) asks of the transport and makes of its answer;
+ * `P` is what is sent, `T` the transport's answer, `R` the send's result. One constant object per
+ * kind, so that a send in flight holds no closure of its own.
+ */
+interface SendKind<P, T, R extends { status: SendStatus }> {
+  call(transport: ClientTransport, mq: MessageQueue, payload: P, timeoutMs: number): Promise<T>;
+  result(payload: P, mq: MessageQueue, answer: T | undefined): R | undefined;
+}
+
+const ONE: SendKind<Outgoing, SendReply, SendResult> = {
+  call: (transport, mq, out, timeoutMs) => transport.send(mq, out, timeoutMs),
+  result: (out, mq, reply) => result(out, mq, reply!),
+};
+
+const ONEWAY: SendKind<Outgoing, void, SendResult> = {
+  call: (transport, mq, out) => transport.sendOneway(mq, out),
+  result: () => undefined,
+};
+
+const BATCH: SendKind<Outgoing[], SendReply[], { status: SendStatus; results: SendResult[] }> = {
+  call: (transport, mq, outs, timeoutMs) => transport.sendBatch(mq, outs, timeoutMs),
+  result: (outs, mq, replies) => ({
+    // One item not stored OK makes the batch not OK for the retry policy.
+    status: replies!.find((r) => r.status !== 'SEND_OK')?.status ?? 'SEND_OK',
+    results: replies!.map((r, i) => result(outs[i]!, mq, r)),
+  }),
+};
 
 interface CachedRoute {
   info: TopicPublishInfo;
@@ -136,7 +165,8 @@ export class Producer {
   private readonly retry: SendRetryOptions;
   /** The retry options of a send whose queue was chosen for it: one attempt. */
   private readonly fixedRetry: SendRetryOptions;
-  private readonly updateFaultItem = (brokerName: string, latency: number, isolation: boolean): void => this.fault.updateFaultItem(brokerName, latency, isolation);
+  /** What every send of this producer shares (SendOperation). */
+  private readonly sendContext: SendContext;
   private readonly fault: MQFaultStrategy;
   private readonly routes = new Map<string, CachedRoute>();
   private readonly fetching = new Map<string, Promise<TopicPublishInfo>>();
@@ -170,6 +200,12 @@ export class Producer {
       sendLatencyFaultEnable: this.options.sendLatencyFaultEnable, latencyMax: this.options.latencyMax,
       notAvailableDuration: this.options.notAvailableDuration, clock: this.clock,
     });
+    const fault = this.fault;
+    this.sendContext = {
+      transport: this.transport, clock: this.clock, fault, retry: this.retry, fixedRetry: this.fixedRetry,
+      updateFaultItem: (brokerName, latency, isolation) => fault.updateFaultItem(brokerName, latency, isolation),
+      markStale: (topic) => this.markStale(topic),
+    };
   }
 
   /** Whether slow or failing brokers are avoided; may be switched while running. */
@@ -200,8 +236,7 @@ export class Producer {
   async sendOneway(msg: ProducerMessage): Promise<void> {
     this.checkRunning();
     checkMessage(msg);
-    const out = this.outgoing(msg, false);
-    await this.dispatch(msg, 'oneway', (q) => this.transport.sendOneway(q, out), () => undefined, undefined);
+    await this.dispatch(msg, 'oneway', ONEWAY, this.outgoing(msg, false), undefined);
   }
 
   /**
@@ -218,11 +253,8 @@ export class Producer {
       if (m.topic !== topic) throw new KeelError('PROPERTY_INVALID', `every message of a batch must have the same topic: ${m.topic} is not ${topic}`);
       if ((m.delayLevel ?? 0) !== 0) throw new KeelError('DELAY_LEVEL_INVALID', 'batch messages cannot be delayed');
     }
-    const out = msgs.map((m) => this.outgoing(m, true));
-    const sent = await this.dispatch(msgs[0]!, 'sync', (q, left) => this.transport.sendBatch(q, out, left),
-      // One item not stored OK makes the batch not OK for the retry policy.
-      (replies) => replies.find((r) => r.status !== 'SEND_OK')?.status ?? 'SEND_OK', undefined);
-    return sent!.value.map((r, i) => result(out[i]!, sent!.mq, r));
+    const sent = await this.dispatch(msgs[0]!, 'sync', BATCH, msgs.map((m) => this.outgoing(m, true)), undefined);
+    return sent!.results;
   }
 
   /** Stops the producer: later sends reject with CLIENT_STATE; the brokers are told it left (remoting). */
@@ -242,9 +274,7 @@ export class Producer {
     try {
       this.checkRunning();
       checkMessage(msg);
-      const out = this.outgoing(msg, false);
-      return this.dispatch(msg, mode, (q, left) => this.transport.send(q, out, left), statusOfReply, choose)
-        .then((sent) => result(out, sent!.mq, sent!.value));
+      return this.dispatch(msg, mode, ONE, this.outgoing(msg, false), choose) as Promise<SendResult>;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -252,47 +282,26 @@ export class Producer {
 
   /**
    * The route, the queue and the attempts of one send; resolves with the accepted attempt's
-   * transport answer and queue (undefined for oneway, whose `statusOf` gives undefined).
+   * result (undefined for oneway).
    */
-  private dispatch<T>(
-    msg: ProducerMessage,
-    mode: CommunicationMode,
-    attempt: (mq: MessageQueue, timeoutMs: number) => Promise<T>,
-    statusOf: (value: T) => SendStatus | undefined,
-    choose: Choose | undefined,
-  ): Promise<Sent<T> | undefined> {
+  private dispatch<P, T, R extends { status: SendStatus }>(
+    msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
+  ): Promise<R | undefined> {
     const startedAt = this.clock.now();
     const info = this.cachedPublishInfo(msg.topic);
-    if (info !== undefined) return this.attempts(info, startedAt, msg, mode, attempt, statusOf, choose);
-    return this.fetchPublishInfo(msg.topic).then((fetched) => this.attempts(fetched, startedAt, msg, mode, attempt, statusOf, choose));
+    if (info !== undefined) return this.attempts(info, startedAt, msg, mode, kind, payload, choose);
+    return this.fetchPublishInfo(msg.topic).then((fetched) => this.attempts(fetched, startedAt, msg, mode, kind, payload, choose));
   }
 
-  private attempts<T>(
-    info: TopicPublishInfo, startedAt: number, msg: ProducerMessage, mode: CommunicationMode,
-    attempt: (mq: MessageQueue, timeoutMs: number) => Promise<T>, statusOf: (value: T) => SendStatus | undefined, choose: Choose | undefined,
-  ): Promise<Sent<T> | undefined> {
+  private attempts<P, T, R extends { status: SendStatus }>(
+    info: TopicPublishInfo, startedAt: number, msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
+  ): Promise<R | undefined> {
     void this.register();
     const fixed = this.fixedQueue(info.messageQueueList, msg, choose);
     // The route lookup counts against the send's timeout, as in RocketMQ.
     const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
     if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
-    const topic = msg.topic;
-    return runSendAttempts<Sent<T>>({
-      topic,
-      mode,
-      options: fixed ? this.fixedRetry : this.retry,
-      timeoutMs: left,
-      clock: this.clock,
-      select: (last) => fixed ?? this.fault.selectOneMessageQueue(info, last),
-      attempt: (mq, timeoutMs) => attempt(mq, timeoutMs).then((value) => {
-        const status = statusOf(value);
-        return status === undefined ? undefined : { status, mq, value };
-      }, (e: unknown) => {
-        this.markStale(topic);
-        throw e;
-      }),
-      updateFaultItem: fixed ? undefined : this.updateFaultItem,
-    });
+    return runSendAttempts(new SendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left));
   }
 
   private fixedQueue(queues: readonly MessageQueue[], msg: ProducerMessage, choose: Choose | undefined): MessageQueue | undefined {
@@ -393,7 +402,59 @@ export class Producer {
   }
 }
 
-function statusOfReply(r: SendReply): SendStatus { return r.status; }
+/** What the sends of one producer share. */
+interface SendContext {
+  transport: ClientTransport;
+  clock: Clock;
+  fault: MQFaultStrategy;
+  retry: SendRetryOptions;
+  fixedRetry: SendRetryOptions;
+  updateFaultItem(brokerName: string, latency: number, isolation: boolean): void;
+  /** A send failed: the topic's route is fetched again. */
+  markStale(topic: string): void;
+}
+
+/**
+ * One send, as runSendAttempts drives it: a queue chosen for it (`fixed`: one attempt) or picked
+ * by the fault strategy for each attempt. An object with methods rather than closures: it is what
+ * a send in flight holds (see sendOne).
+ */
+class SendOperation<P, T, R extends { status: SendStatus }> implements SendLoop<R, T> {
+  readonly options: SendRetryOptions;
+  readonly clock: Clock;
+  readonly updateFaultItem: SendContext['updateFaultItem'] | undefined;
+
+  constructor(
+    private readonly context: SendContext,
+    private readonly kind: SendKind<P, T, R>,
+    private readonly payload: P,
+    private readonly info: TopicPublishInfo,
+    private readonly fixed: MessageQueue | undefined,
+    readonly topic: string,
+    readonly mode: CommunicationMode,
+    readonly timeoutMs: number,
+  ) {
+    this.options = fixed ? context.fixedRetry : context.retry;
+    this.clock = context.clock;
+    this.updateFaultItem = fixed ? undefined : context.updateFaultItem;
+  }
+
+  select(lastBrokerName: string | undefined): MessageQueue | undefined {
+    return this.fixed ?? this.context.fault.selectOneMessageQueue(this.info, lastBrokerName);
+  }
+
+  attempt(mq: MessageQueue, timeoutMs: number): Promise<T> {
+    return this.kind.call(this.context.transport, mq, this.payload, timeoutMs);
+  }
+
+  result(mq: MessageQueue, answer: T | undefined): R | undefined {
+    return this.kind.result(this.payload, mq, answer);
+  }
+
+  failed(): void {
+    this.context.markStale(this.topic);
+  }
+}
 
 function result(out: { uniqKey: string; topic: string }, mq: MessageQueue, r: SendReply): SendResult {
   return {

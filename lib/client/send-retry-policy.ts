@@ -113,7 +113,8 @@ export class SendFailedError extends KeelError {
   }
 }
 
-export interface SendLoop<R extends { status: SendStatus }> {
+/** `T`: what an attempt answers; `R`: the send's result made of it (by default the answer itself). */
+export interface SendLoop<R extends { status: SendStatus }, T = R> {
   topic: string;
   mode: CommunicationMode;
   options?: SendRetryOptions;
@@ -123,7 +124,11 @@ export interface SendLoop<R extends { status: SendStatus }> {
   /** The queue for an attempt (MQFaultStrategy.selectOneMessageQueue); undefined ends the send. */
   select(lastBrokerName: string | undefined): MessageQueue | undefined;
   /** One attempt; undefined for oneway (nothing comes back). */
-  attempt(mq: MessageQueue, timeoutMs: number): Promise<R | undefined>;
+  attempt(mq: MessageQueue, timeoutMs: number): Promise<T | undefined>;
+  /** The result of an attempt's answer and the queue it went to (undefined: oneway); without it, the answer. */
+  result?(mq: MessageQueue, answer: T | undefined): R | undefined;
+  /** Told of every failed attempt, before the policy decides on it. */
+  failed?(mq: MessageQueue, error: unknown): void;
   /** MQFaultStrategy.updateFaultItem. */
   updateFaultItem?(brokerName: string, latencyMs: number, isolation: boolean): void;
 }
@@ -134,7 +139,7 @@ export interface SendLoop<R extends { status: SendStatus }> {
  * REMOTING_TIMEOUT when the budget ran out before an attempt, with a non-retriable error as is,
  * and with SendFailedError when every attempt failed.
  */
-export function runSendAttempts<R extends { status: SendStatus }>(loop: SendLoop<R>): Promise<R | undefined> {
+export function runSendAttempts<R extends { status: SendStatus }, T = R>(loop: SendLoop<R, T>): Promise<R | undefined> {
   try {
     return new SendAttempts(loop).next();
   } catch (e) {
@@ -147,7 +152,7 @@ export function runSendAttempts<R extends { status: SendStatus }>(loop: SendLoop
  * send is in flight, where an async function kept a suspended frame (thousands of sends in flight
  * made that frame a measurable part of a send's garbage-collection cost).
  */
-class SendAttempts<R extends { status: SendStatus }> {
+class SendAttempts<R extends { status: SendStatus }, T> {
   private readonly options: SendRetryOptions;
   private readonly clock: Clock;
   private readonly timeoutMs: number;
@@ -160,7 +165,7 @@ class SendAttempts<R extends { status: SendStatus }> {
   private lastResult: R | undefined;
   private lastError: unknown;
 
-  constructor(private readonly loop: SendLoop<R>) {
+  constructor(private readonly loop: SendLoop<R, T>) {
     this.options = loop.options ?? DEFAULT_SEND_RETRY_OPTIONS;
     this.clock = loop.clock ?? systemClock;
     this.timeoutMs = loop.timeoutMs ?? this.options.sendMsgTimeout;
@@ -183,7 +188,7 @@ class SendAttempts<R extends { status: SendStatus }> {
           return Promise.reject(new KeelError('REMOTING_TIMEOUT', `send to ${loop.topic} used up its ${this.timeoutMs} ms timeout after ${this.times} attempt(s)`, { cause: this.lastError }));
         }
         this.times++;
-        let attempt: Promise<R | undefined>;
+        let attempt: Promise<T | undefined>;
         try {
           attempt = loop.attempt(mq, left);
         } catch (e) {
@@ -196,14 +201,17 @@ class SendAttempts<R extends { status: SendStatus }> {
     return Promise.reject(new SendFailedError(this.brokersSent, this.lastError ?? new KeelError('NOT_FOUND', `no queue to send ${loop.topic} to`), this.clock.now() - this.startedAt, loop.topic));
   }
 
-  private onResult(result: R | undefined): R | undefined | Promise<R | undefined> {
-    this.loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, false);
+  private onResult(answer: T | undefined): R | undefined | Promise<R | undefined> {
+    const loop = this.loop;
+    loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, false);
+    const result = loop.result ? loop.result(this.mq!, answer) : (answer as R | undefined);
     if (!result || acceptsSendStatus(result.status, this.loop.mode, this.options)) return result;
     this.lastResult = result;
     return this.next();
   }
 
   private onError(e: unknown): R | undefined | Promise<R | undefined> {
+    this.loop.failed?.(this.mq!, e);
     if (!(e instanceof KeelError)) throw e;
     this.loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, true);
     this.lastError = e;
