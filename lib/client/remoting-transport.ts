@@ -12,7 +12,7 @@ import { RemotingClient } from '../remoting/remoting-client';
 import type { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { MASTER_ID, type TopicRouteData } from '../remoting/topic-route-data';
-import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus } from './broker-client';
+import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus, type SendReplyMaker } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
   BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
@@ -95,8 +95,7 @@ export class RemotingTransport implements ClientTransport {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.broker.send(addr, msg.producerGroup ?? this.producerGroup, mq.queueId, m, timeoutMs)
-      .then((r) => ({ status: r.status, offsetMsgId: r.msgId, queueId: r.queueId, queueOffset: r.queueOffset }));
+    return this.broker.sendAs(addr, msg.producerGroup ?? this.producerGroup, mq.queueId, m, sendReply, timeoutMs);
   }
 
   async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[], timeoutMs?: number): Promise<SendReply[]> {
@@ -385,6 +384,8 @@ function wire(m: OutgoingMessage): WireMessage {
     sysFlag: m.sysFlag,
   };
 }
+
+const sendReply: SendReplyMaker<SendReply> = (status, offsetMsgId, queueId, queueOffset) => ({ status, offsetMsgId, queueId, queueOffset });
 
 function mqKey(mq: MessageQueue): string { return `${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`; }
 

@@ -158,7 +158,8 @@ class SendAttempts<R extends { status: SendStatus }, T> {
   private readonly timeoutMs: number;
   private readonly total: number;
   private readonly startedAt: number;
-  private readonly brokersSent: string[] = [];
+  /** Made at the first attempt: an array literal of one is a fraction of an empty array grown by push. */
+  private brokersSent: string[] | undefined;
   private times = 0;
   private begin = 0;
   private mq: MessageQueue | undefined;
@@ -180,7 +181,8 @@ class SendAttempts<R extends { status: SendStatus }, T> {
       const selected = loop.select(this.mq?.brokerName);
       if (selected) {
         const mq = (this.mq = selected);
-        this.brokersSent.push(mq.brokerName);
+        if (this.brokersSent) this.brokersSent.push(mq.brokerName);
+        else this.brokersSent = [mq.brokerName];
         const begin = (this.begin = this.clock.now());
         const left = remainingSendTimeout(this.timeoutMs, this.startedAt, begin);
         if (left === undefined) {
@@ -198,7 +200,7 @@ class SendAttempts<R extends { status: SendStatus }, T> {
       }
     }
     if (this.lastResult) return Promise.resolve(this.lastResult);
-    return Promise.reject(new SendFailedError(this.brokersSent, this.lastError ?? new KeelError('NOT_FOUND', `no queue to send ${loop.topic} to`), this.clock.now() - this.startedAt, loop.topic));
+    return Promise.reject(new SendFailedError(this.brokersSent ?? [], this.lastError ?? new KeelError('NOT_FOUND', `no queue to send ${loop.topic} to`), this.clock.now() - this.startedAt, loop.topic));
   }
 
   private onResult(answer: T | undefined): R | undefined | Promise<R | undefined> {
