@@ -288,19 +288,22 @@ export class Producer {
     msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
   ): Promise<R | undefined> {
     const startedAt = this.clock.now();
-    const info = this.cachedPublishInfo(msg.topic);
-    if (info !== undefined) return this.attempts(info, startedAt, msg, mode, kind, payload, choose);
-    return this.fetchPublishInfo(msg.topic).then((fetched) => this.attempts(fetched, startedAt, msg, mode, kind, payload, choose));
+    const info = this.cachedPublishInfo(msg.topic, startedAt);
+    // A cached route takes no time: the whole timeout is left.
+    if (info !== undefined) return this.attempts(info, this.options.sendMsgTimeout, msg, mode, kind, payload, choose);
+    return this.fetchPublishInfo(msg.topic).then((fetched) => {
+      // The route lookup counts against the send's timeout, as in RocketMQ.
+      const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
+      if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
+      return this.attempts(fetched, left, msg, mode, kind, payload, choose);
+    });
   }
 
   private attempts<P, T, R extends { status: SendStatus }>(
-    info: TopicPublishInfo, startedAt: number, msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
+    info: TopicPublishInfo, left: number, msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
   ): Promise<R | undefined> {
     void this.register();
     const fixed = this.fixedQueue(info.messageQueueList, msg, choose);
-    // The route lookup counts against the send's timeout, as in RocketMQ.
-    const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
-    if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
     return runSendAttempts(new SendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left));
   }
 
@@ -340,10 +343,10 @@ export class Producer {
    * send, in the background (a send never waits on a slow name server it can do without); a
    * route that cannot be fetched keeps the old one (as RocketMQ).
    */
-  private cachedPublishInfo(topic: string): TopicPublishInfo | undefined {
+  private cachedPublishInfo(topic: string, now: number): TopicPublishInfo | undefined {
     const cached = this.routes.get(topic);
     if (!cached) return undefined;
-    if ((cached.stale || this.clock.now() - cached.fetchedAt >= this.options.pollNameServerInterval) && !cached.refreshing) {
+    if ((cached.stale || now - cached.fetchedAt >= this.options.pollNameServerInterval) && !cached.refreshing) {
       cached.refreshing = true;
       this.fetchRoute(topic).catch(() => {
         // Kept until the next interval: a name server that is down is not asked at every send.
@@ -422,7 +425,6 @@ interface SendContext {
 class SendOperation<P, T, R extends { status: SendStatus }> implements SendLoop<R, T> {
   readonly options: SendRetryOptions;
   readonly clock: Clock;
-  readonly updateFaultItem: SendContext['updateFaultItem'] | undefined;
 
   constructor(
     private readonly context: SendContext,
@@ -436,7 +438,11 @@ class SendOperation<P, T, R extends { status: SendStatus }> implements SendLoop<
   ) {
     this.options = fixed ? context.fixedRetry : context.retry;
     this.clock = context.clock;
-    this.updateFaultItem = fixed ? undefined : context.updateFaultItem;
+  }
+
+  /** Latencies are recorded (and so measured) while avoidance is on, and never for a queue chosen for the send. */
+  get updateFaultItem(): SendContext['updateFaultItem'] | undefined {
+    return this.fixed === undefined && this.context.fault.sendLatencyFaultEnable ? this.context.updateFaultItem : undefined;
   }
 
   select(lastBrokerName: string | undefined): MessageQueue | undefined {
