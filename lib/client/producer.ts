@@ -224,12 +224,15 @@ export class Producer {
     if (typeof second !== 'object' || second === null || typeof second.onSuccess !== 'function' || typeof second.onException !== 'function') {
       throw new TypeError('the second argument of send must be a SendCallback ({ onSuccess, onException }) or a MessageQueueSelector');
     }
-    // A callback that throws is the application's bug, not the send's outcome: as in RocketMQ it
-    // is not reported again through onException (and must not become an unhandled rejection).
-    this.sendOne(msg, 'async').then(
-      (r) => { try { second.onSuccess(r); } catch { /* the application's */ } },
-      (e: unknown) => { try { second.onException(e instanceof Error ? e : new Error(String(e))); } catch { /* the application's */ } },
-    );
+    try {
+      this.checkRunning();
+      checkMessage(msg);
+      // The retry loop tells the callback itself: no promise layer for it per send in flight.
+      void this.dispatch(msg, 'async', ONE, this.outgoing(msg, false), undefined, second);
+    } catch (e) {
+      // Reported as a failed send is: later, never from inside send().
+      queueMicrotask(() => reportOutcome(second, e, undefined, false));
+    }
   }
 
   /** Sends without waiting for the broker: resolves once the request is out (one attempt; the outcome is not known). */
@@ -285,26 +288,31 @@ export class Producer {
    * result (undefined for oneway).
    */
   private dispatch<P, T, R extends { status: SendStatus }>(
-    msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
+    msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined, callback?: SendCallback,
   ): Promise<R | undefined> {
     const startedAt = this.clock.now();
     const info = this.cachedPublishInfo(msg.topic, startedAt);
     // A cached route takes no time: the whole timeout is left.
-    if (info !== undefined) return this.attempts(info, this.options.sendMsgTimeout, msg, mode, kind, payload, choose);
-    return this.fetchPublishInfo(msg.topic).then((fetched) => {
+    if (info !== undefined) return this.attempts(info, this.options.sendMsgTimeout, msg, mode, kind, payload, choose, callback);
+    const sent = this.fetchPublishInfo(msg.topic).then((fetched) => {
       // The route lookup counts against the send's timeout, as in RocketMQ.
       const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
       if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
-      return this.attempts(fetched, left, msg, mode, kind, payload, choose);
+      return this.attempts(fetched, left, msg, mode, kind, payload, choose, callback);
     });
+    return callback ? sent.then(undefined, (e: unknown) => { reportOutcome(callback, e, undefined, false); return undefined; }) : sent;
   }
 
+  /** With a callback, it is told the outcome and the promise resolves undefined; a queue that cannot be chosen throws. */
   private attempts<P, T, R extends { status: SendStatus }>(
     info: TopicPublishInfo, left: number, msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
+    callback: SendCallback | undefined,
   ): Promise<R | undefined> {
     void this.register();
     const fixed = this.fixedQueue(info.messageQueueList, msg, choose);
-    return runSendAttempts(new SendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left));
+    return runSendAttempts(callback
+      ? new CallbackSendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left, callback)
+      : new SendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left));
   }
 
   private fixedQueue(queues: readonly MessageQueue[], msg: ProducerMessage, choose: Choose | undefined): MessageQueue | undefined {
@@ -459,6 +467,33 @@ class SendOperation<P, T, R extends { status: SendStatus }> implements SendLoop<
 
   failed(): void {
     this.context.markStale(this.topic);
+  }
+}
+
+/** A send whose outcome goes to a SendCallback (RocketMQ's async send). */
+class CallbackSendOperation<P, T, R extends { status: SendStatus }> extends SendOperation<P, T, R> {
+  constructor(
+    context: SendContext, kind: SendKind<P, T, R>, payload: P, info: TopicPublishInfo, fixed: MessageQueue | undefined,
+    topic: string, mode: CommunicationMode, timeoutMs: number, private readonly callback: SendCallback,
+  ) {
+    super(context, kind, payload, info, fixed, topic, mode, timeoutMs);
+  }
+
+  done(error: unknown, result: R | undefined, ok: boolean): void {
+    reportOutcome(this.callback, error, result, ok);
+  }
+}
+
+/**
+ * Tells a SendCallback. A callback that throws is the application's bug, not the send's outcome:
+ * as in RocketMQ it is not reported again through onException (nor as an unhandled rejection).
+ */
+function reportOutcome(callback: SendCallback, error: unknown, result: unknown, ok: boolean): void {
+  try {
+    if (ok) callback.onSuccess(result as SendResult);
+    else callback.onException(error instanceof Error ? error : new Error(String(error)));
+  } catch {
+    // the application's
   }
 }
 

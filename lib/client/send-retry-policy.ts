@@ -131,6 +131,12 @@ export interface SendLoop<R extends { status: SendStatus }, T = R> {
   failed?(mq: MessageQueue, error: unknown): void;
   /** MQFaultStrategy.updateFaultItem; read after each attempt (absent: the latency is not even measured). */
   updateFaultItem?(brokerName: string, latencyMs: number, isolation: boolean): void;
+  /**
+   * The send's outcome, for a send reported by callback (RocketMQ's async send): given, it is told
+   * the result (`ok`) or the error, and the promise of runSendAttempts resolves undefined, never
+   * rejects. It must not throw.
+   */
+  done?(error: unknown, result: R | undefined, ok: boolean): void;
 }
 
 /**
@@ -141,7 +147,7 @@ export interface SendLoop<R extends { status: SendStatus }, T = R> {
  */
 export function runSendAttempts<R extends { status: SendStatus }, T = R>(loop: SendLoop<R, T>): Promise<R | undefined> {
   try {
-    return new SendAttempts(loop).next();
+    return Promise.resolve(new SendAttempts(loop).next());
   } catch (e) {
     return Promise.reject(e);
   }
@@ -170,8 +176,18 @@ class SendAttempts<R extends { status: SendStatus }, T> {
     this.clock = loop.clock ?? systemClock;
   }
 
-  /** The next attempt, or the end of the send. */
-  next(): Promise<R | undefined> {
+  /** The next attempt, or the end of the send (a value, or thrown: what a `done` loop is told instead). */
+  next(): R | undefined | Promise<R | undefined> {
+    let outcome: R | undefined | Promise<R | undefined>;
+    try {
+      outcome = this.step();
+    } catch (e) {
+      return this.fail(e);
+    }
+    return outcome instanceof Promise ? outcome : this.succeed(outcome);
+  }
+
+  private step(): R | undefined | Promise<R | undefined> {
     const loop = this.loop;
     const timeoutMs = loop.timeoutMs ?? this.options.sendMsgTimeout;
     if (this.times < sendTimesTotal(loop.mode, this.options)) {
@@ -185,8 +201,8 @@ class SendAttempts<R extends { status: SendStatus }, T> {
         if (this.times === 0) this.startedAt = begin;
         const left = remainingSendTimeout(timeoutMs, this.startedAt, begin);
         if (left === undefined) {
-          if (this.lastResult) return Promise.resolve(this.lastResult);
-          return Promise.reject(new KeelError('REMOTING_TIMEOUT', `send to ${loop.topic} used up its ${timeoutMs} ms timeout after ${this.times} attempt(s)`, { cause: this.lastError }));
+          if (this.lastResult) return this.lastResult;
+          throw new KeelError('REMOTING_TIMEOUT', `send to ${loop.topic} used up its ${timeoutMs} ms timeout after ${this.times} attempt(s)`, { cause: this.lastError });
         }
         this.times++;
         let attempt: Promise<T | undefined>;
@@ -198,28 +214,47 @@ class SendAttempts<R extends { status: SendStatus }, T> {
         return attempt.then((r) => this.onResult(r), (e: unknown) => this.onError(e));
       }
     }
-    if (this.lastResult) return Promise.resolve(this.lastResult);
-    return Promise.reject(new SendFailedError(this.brokersSent ?? [], this.lastError ?? new KeelError('NOT_FOUND', `no queue to send ${loop.topic} to`), this.clock.now() - this.startedAt, loop.topic));
+    if (this.lastResult) return this.lastResult;
+    throw new SendFailedError(this.brokersSent ?? [], this.lastError ?? new KeelError('NOT_FOUND', `no queue to send ${loop.topic} to`), this.clock.now() - this.startedAt, loop.topic);
   }
 
   private onResult(answer: T | undefined): R | undefined | Promise<R | undefined> {
     const loop = this.loop;
-    loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, false);
-    const result = loop.result ? loop.result(this.mq!, answer) : (answer as R | undefined);
-    if (!result || acceptsSendStatus(result.status, this.loop.mode, this.options)) return result;
+    let result: R | undefined;
+    try {
+      loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, false);
+      result = loop.result ? loop.result(this.mq!, answer) : (answer as R | undefined);
+    } catch (e) {
+      return this.fail(e);
+    }
+    if (!result || acceptsSendStatus(result.status, loop.mode, this.options)) return this.succeed(result);
     this.lastResult = result;
     return this.next();
   }
 
   private onError(e: unknown): R | undefined | Promise<R | undefined> {
-    this.loop.failed?.(this.mq!, e);
-    if (!(e instanceof KeelError)) throw e;
-    this.loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, true);
-    this.lastError = e;
-    if (!isRetriableSendError(e, this.loop.mode, this.options)) {
-      if (this.lastResult) return this.lastResult;
-      throw e;
+    const loop = this.loop;
+    try {
+      loop.failed?.(this.mq!, e);
+      if (!(e instanceof KeelError)) return this.fail(e);
+      loop.updateFaultItem?.(this.mq!.brokerName, this.clock.now() - this.begin, true);
+    } catch (hookError) {
+      return this.fail(hookError);
     }
+    this.lastError = e;
+    if (!isRetriableSendError(e, loop.mode, this.options)) return this.lastResult ? this.succeed(this.lastResult) : this.fail(e);
     return this.next();
+  }
+
+  private succeed(result: R | undefined): R | undefined {
+    if (this.loop.done === undefined) return result;
+    this.loop.done(undefined, result, true);
+    return undefined;
+  }
+
+  private fail(error: unknown): undefined {
+    if (this.loop.done === undefined) throw error;
+    this.loop.done(error, undefined, false);
+    return undefined;
   }
 }
