@@ -15,7 +15,7 @@ import { transportOf, type EmbeddedBroker } from './in-process-transport';
 import { DEFAULT_LATENCY_MAX, DEFAULT_NOT_AVAILABLE_DURATION, MQFaultStrategy } from './latency-fault-tolerance';
 import { compressBody, DEFAULT_COMPRESS_OVER } from './message-compression';
 import {
-  DEFAULT_SEND_RETRY_OPTIONS, runSendAttempts, type CommunicationMode, type SendRetryOptions, type SendStatus,
+  DEFAULT_SEND_RETRY_OPTIONS, runSendAttempts, type CommunicationMode, type SendLoop, type SendRetryOptions, type SendStatus,
 } from './send-retry-policy';
 import { topicRouteToPublishInfo, type TopicPublishInfo } from './topic-publish-info';
 import type { ClientTransport, OutgoingMessage, SendReply } from './transport';
@@ -103,8 +103,39 @@ const PRODUCER_OPTION_RULES: OptionRules<ProducerOptions> = {
 
 export const DEFAULT_PRODUCER_GROUP = 'DEFAULT_PRODUCER';
 
-/** One attempt's outcome: the status that decides and the reply of each message. */
-interface Attempt { status: SendStatus; replies: SendReply[] }
+type Choose = (mqs: readonly MessageQueue[]) => MessageQueue | number;
+
+/** A message as the transport sends it, with its msgId. */
+type Outgoing = OutgoingMessage & { uniqKey: string };
+
+/**
+ * What a kind of send (one message, oneway, batch) asks of the transport and makes of its answer;
+ * `P` is what is sent, `T` the transport's answer, `R` the send's result. One constant object per
+ * kind, so that a send in flight holds no closure of its own.
+ */
+interface SendKind<P, T, R extends { status: SendStatus }> {
+  call(transport: ClientTransport, mq: MessageQueue, payload: P, timeoutMs: number): Promise<T>;
+  result(payload: P, mq: MessageQueue, answer: T | undefined): R | undefined;
+}
+
+const ONE: SendKind<Outgoing, SendReply, SendResult> = {
+  call: (transport, mq, out, timeoutMs) => transport.send(mq, out, timeoutMs),
+  result: (out, mq, reply) => result(out, mq, reply!),
+};
+
+const ONEWAY: SendKind<Outgoing, void, SendResult> = {
+  call: (transport, mq, out) => transport.sendOneway(mq, out),
+  result: () => undefined,
+};
+
+const BATCH: SendKind<Outgoing[], SendReply[], { status: SendStatus; results: SendResult[] }> = {
+  call: (transport, mq, outs, timeoutMs) => transport.sendBatch(mq, outs, timeoutMs),
+  result: (outs, mq, replies) => ({
+    // One item not stored OK makes the batch not OK for the retry policy.
+    status: replies!.find((r) => r.status !== 'SEND_OK')?.status ?? 'SEND_OK',
+    results: replies!.map((r, i) => result(outs[i]!, mq, r)),
+  }),
+};
 
 interface CachedRoute {
   info: TopicPublishInfo;
@@ -132,6 +163,10 @@ export class Producer {
   private readonly selector: QueueSelector | undefined;
   private readonly clock: Clock;
   private readonly retry: SendRetryOptions;
+  /** The retry options of a send whose queue was chosen for it: one attempt. */
+  private readonly fixedRetry: SendRetryOptions;
+  /** What every send of this producer shares (SendOperation). */
+  private readonly sendContext: SendContext;
   private readonly fault: MQFaultStrategy;
   private readonly routes = new Map<string, CachedRoute>();
   private readonly fetching = new Map<string, Promise<TopicPublishInfo>>();
@@ -160,10 +195,17 @@ export class Producer {
     }
     this.group = this.options.group;
     this.retry = { ...DEFAULT_SEND_RETRY_OPTIONS, ...this.options };
+    this.fixedRetry = { ...this.retry, retryTimesWhenSendFailed: 0, retryTimesWhenSendAsyncFailed: 0 };
     this.fault = new MQFaultStrategy({
       sendLatencyFaultEnable: this.options.sendLatencyFaultEnable, latencyMax: this.options.latencyMax,
       notAvailableDuration: this.options.notAvailableDuration, clock: this.clock,
     });
+    const fault = this.fault;
+    this.sendContext = {
+      transport: this.transport, clock: this.clock, fault, retry: this.retry, fixedRetry: this.fixedRetry,
+      updateFaultItem: (brokerName, latency, isolation) => fault.updateFaultItem(brokerName, latency, isolation),
+      markStale: (topic) => this.markStale(topic),
+    };
   }
 
   /** Whether slow or failing brokers are avoided; may be switched while running. */
@@ -182,19 +224,22 @@ export class Producer {
     if (typeof second !== 'object' || second === null || typeof second.onSuccess !== 'function' || typeof second.onException !== 'function') {
       throw new TypeError('the second argument of send must be a SendCallback ({ onSuccess, onException }) or a MessageQueueSelector');
     }
-    // A callback that throws is the application's bug, not the send's outcome: as in RocketMQ it
-    // is not reported again through onException (and must not become an unhandled rejection).
-    this.sendOne(msg, 'async')
-      .then((r) => second.onSuccess(r), (e: unknown) => second.onException(e instanceof Error ? e : new Error(String(e))))
-      .catch(() => undefined);
+    try {
+      this.checkRunning();
+      checkMessage(msg);
+      // The retry loop tells the callback itself: no promise layer for it per send in flight.
+      void this.dispatch(msg, 'async', ONE, this.outgoing(msg, false), undefined, second);
+    } catch (e) {
+      // Reported as a failed send is: later, never from inside send().
+      queueMicrotask(() => reportOutcome(second, e, undefined, false));
+    }
   }
 
   /** Sends without waiting for the broker: resolves once the request is out (one attempt; the outcome is not known). */
   async sendOneway(msg: ProducerMessage): Promise<void> {
     this.checkRunning();
     checkMessage(msg);
-    const out = this.outgoing(msg, false);
-    await this.dispatch(msg, 'oneway', async (q) => { await this.transport.sendOneway(q, out); return undefined; }, undefined);
+    await this.dispatch(msg, 'oneway', ONEWAY, this.outgoing(msg, false), undefined);
   }
 
   /**
@@ -211,13 +256,8 @@ export class Producer {
       if (m.topic !== topic) throw new KeelError('PROPERTY_INVALID', `every message of a batch must have the same topic: ${m.topic} is not ${topic}`);
       if ((m.delayLevel ?? 0) !== 0) throw new KeelError('DELAY_LEVEL_INVALID', 'batch messages cannot be delayed');
     }
-    const out = msgs.map((m) => this.outgoing(m, true));
-    const sent = await this.dispatch(msgs[0]!, 'sync', async (q, left) => {
-      const replies = await this.transport.sendBatch(q, out, left);
-      // One item not stored OK makes the batch not OK for the retry policy.
-      return { status: replies.find((r) => r.status !== 'SEND_OK')?.status ?? 'SEND_OK', replies };
-    }, undefined);
-    return sent!.replies.map((r, i) => result(out[i]!, sent!.mq, r));
+    const sent = await this.dispatch(msgs[0]!, 'sync', BATCH, msgs.map((m) => this.outgoing(m, true)), undefined);
+    return sent!.results;
   }
 
   /** Stops the producer: later sends reject with CLIENT_STATE; the brokers are told it left (remoting). */
@@ -228,57 +268,54 @@ export class Producer {
     await unregister?.();
   }
 
-  private async sendOne(msg: ProducerMessage, mode: 'sync' | 'async', choose?: (mqs: readonly MessageQueue[]) => MessageQueue | number): Promise<SendResult> {
-    this.checkRunning();
-    checkMessage(msg);
-    const out = this.outgoing(msg, false);
-    const sent = await this.dispatch(msg, mode, async (q, left) => {
-      const r = await this.transport.send(q, out, left);
-      return { status: r.status, replies: [r] };
-    }, choose);
-    return result(out, sent!.mq, sent!.replies[0]!);
+  /**
+   * Not async, nor is anything below it down to the connection when the route is cached: each
+   * async layer is held while the reply is awaited, and with thousands of sends in flight their
+   * garbage collection was most of what the producer added to a send's cost.
+   */
+  private sendOne(msg: ProducerMessage, mode: 'sync' | 'async', choose?: Choose): Promise<SendResult> {
+    try {
+      this.checkRunning();
+      checkMessage(msg);
+      return this.dispatch(msg, mode, ONE, this.outgoing(msg, false), choose) as Promise<SendResult>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
-   * The route, the queue and the attempts of one send; resolves with the accepted attempt's replies
-   * and queue (undefined for oneway).
+   * The route, the queue and the attempts of one send; resolves with the accepted attempt's
+   * result (undefined for oneway).
    */
-  private async dispatch(
-    msg: ProducerMessage,
-    mode: CommunicationMode,
-    attempt: (mq: MessageQueue, timeoutMs: number) => Promise<Attempt | undefined>,
-    choose: ((mqs: readonly MessageQueue[]) => MessageQueue | number) | undefined,
-  ): Promise<(Attempt & { mq: MessageQueue }) | undefined> {
+  private dispatch<P, T, R extends { status: SendStatus }>(
+    msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined, callback?: SendCallback,
+  ): Promise<R | undefined> {
     const startedAt = this.clock.now();
-    const info = await this.publishInfo(msg.topic);
-    void this.register();
-    const fixed = this.fixedQueue(info.messageQueueList, msg, choose);
-    // The route lookup counts against the send's timeout, as in RocketMQ.
-    const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
-    if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
-    return runSendAttempts<Attempt & { mq: MessageQueue }>({
-      topic: msg.topic,
-      mode,
-      options: fixed ? { ...this.retry, retryTimesWhenSendFailed: 0, retryTimesWhenSendAsyncFailed: 0 } : this.retry,
-      timeoutMs: left,
-      clock: this.clock,
-      select: (last) => fixed ?? this.fault.selectOneMessageQueue(info, last),
-      attempt: async (mq, timeoutMs) => {
-        try {
-          const r = await attempt(mq, timeoutMs);
-          return r && { ...r, mq };
-        } catch (e) {
-          this.markStale(msg.topic);
-          throw e;
-        }
-      },
-      updateFaultItem: fixed ? undefined : (b, latency, isolation) => this.fault.updateFaultItem(b, latency, isolation),
+    const info = this.cachedPublishInfo(msg.topic, startedAt);
+    // A cached route takes no time: the whole timeout is left.
+    if (info !== undefined) return this.attempts(info, this.options.sendMsgTimeout, msg, mode, kind, payload, choose, callback);
+    const sent = this.fetchPublishInfo(msg.topic).then((fetched) => {
+      // The route lookup counts against the send's timeout, as in RocketMQ.
+      const left = this.options.sendMsgTimeout - (this.clock.now() - startedAt);
+      if (left <= 0) throw new KeelError('REMOTING_TIMEOUT', `send to ${msg.topic}: finding the route used up the ${this.options.sendMsgTimeout} ms timeout`);
+      return this.attempts(fetched, left, msg, mode, kind, payload, choose, callback);
     });
+    return callback ? sent.then(undefined, (e: unknown) => { reportOutcome(callback, e, undefined, false); return undefined; }) : sent;
   }
 
-  private fixedQueue(
-    queues: readonly MessageQueue[], msg: ProducerMessage, choose: ((mqs: readonly MessageQueue[]) => MessageQueue | number) | undefined,
-  ): MessageQueue | undefined {
+  /** With a callback, it is told the outcome and the promise resolves undefined; a queue that cannot be chosen throws. */
+  private attempts<P, T, R extends { status: SendStatus }>(
+    info: TopicPublishInfo, left: number, msg: ProducerMessage, mode: CommunicationMode, kind: SendKind<P, T, R>, payload: P, choose: Choose | undefined,
+    callback: SendCallback | undefined,
+  ): Promise<R | undefined> {
+    void this.register();
+    const fixed = this.fixedQueue(info.messageQueueList, msg, choose);
+    return runSendAttempts(callback
+      ? new CallbackSendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left, callback)
+      : new SendOperation(this.sendContext, kind, payload, info, fixed, msg.topic, mode, left));
+  }
+
+  private fixedQueue(queues: readonly MessageQueue[], msg: ProducerMessage, choose: Choose | undefined): MessageQueue | undefined {
     const n = queues.length;
     let q: MessageQueue | number;
     if (msg.queueId !== undefined) q = msg.queueId;
@@ -299,7 +336,8 @@ export class Producer {
   /** The message as the transport sends it: UNIQ_KEY set, a large body compressed (not in a batch). */
   private outgoing(msg: ProducerMessage, batch: boolean): OutgoingMessage & { uniqKey: string } {
     const uniqKey = createUniqId();
-    const raw = typeof msg.body === 'string' ? Buffer.from(msg.body, 'utf8') : Buffer.from(msg.body.buffer, msg.body.byteOffset, msg.body.byteLength);
+    const b = msg.body;
+    const raw = typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     const { body, sysFlag } = compressBody(raw, batch, { compressOver: this.options.compressMsgBodyOverHowmuch });
     return {
       topic: msg.topic, body, tags: msg.tags, keys: msg.keys, flag: msg.flag, delayLevel: msg.delayLevel ?? 0, sysFlag, producerGroup: this.group,
@@ -309,24 +347,27 @@ export class Producer {
   }
 
   /**
-   * The topic's publish info: cached, fetched again after pollNameServerInterval or a failed send.
-   * With a cached route the fetch runs in the background (a send never waits on a slow name
-   * server it can do without); a route that cannot be fetched keeps the old one (as RocketMQ).
+   * The topic's publish info when cached; fetched again after pollNameServerInterval or a failed
+   * send, in the background (a send never waits on a slow name server it can do without); a
+   * route that cannot be fetched keeps the old one (as RocketMQ).
    */
-  private async publishInfo(topic: string): Promise<TopicPublishInfo> {
+  private cachedPublishInfo(topic: string, now: number): TopicPublishInfo | undefined {
     const cached = this.routes.get(topic);
-    if (cached) {
-      if ((cached.stale || this.clock.now() - cached.fetchedAt >= this.options.pollNameServerInterval) && !cached.refreshing) {
-        cached.refreshing = true;
-        this.fetchRoute(topic).catch(() => {
-          // Kept until the next interval: a name server that is down is not asked at every send.
-          cached.fetchedAt = this.clock.now();
-          cached.stale = false;
-          cached.refreshing = false;
-        });
-      }
-      return cached.info;
+    if (!cached) return undefined;
+    if ((cached.stale || now - cached.fetchedAt >= this.options.pollNameServerInterval) && !cached.refreshing) {
+      cached.refreshing = true;
+      this.fetchRoute(topic).catch(() => {
+        // Kept until the next interval: a name server that is down is not asked at every send.
+        cached.fetchedAt = this.clock.now();
+        cached.stale = false;
+        cached.refreshing = false;
+      });
     }
+    return cached.info;
+  }
+
+  /** The first route of a topic: the send waits for it. */
+  private async fetchPublishInfo(topic: string): Promise<TopicPublishInfo> {
     try {
       return await this.fetchRoute(topic);
     } catch (e) {
@@ -369,6 +410,90 @@ export class Producer {
 
   private checkRunning(): void {
     if (this.closed) throw new KeelError('CLIENT_STATE', 'the producer was shut down');
+  }
+}
+
+/** What the sends of one producer share. */
+interface SendContext {
+  transport: ClientTransport;
+  clock: Clock;
+  fault: MQFaultStrategy;
+  retry: SendRetryOptions;
+  fixedRetry: SendRetryOptions;
+  updateFaultItem(brokerName: string, latency: number, isolation: boolean): void;
+  /** A send failed: the topic's route is fetched again. */
+  markStale(topic: string): void;
+}
+
+/**
+ * One send, as runSendAttempts drives it: a queue chosen for it (`fixed`: one attempt) or picked
+ * by the fault strategy for each attempt. An object with methods rather than closures: it is what
+ * a send in flight holds (see sendOne).
+ */
+class SendOperation<P, T, R extends { status: SendStatus }> implements SendLoop<R, T> {
+  readonly options: SendRetryOptions;
+  readonly clock: Clock;
+
+  constructor(
+    private readonly context: SendContext,
+    private readonly kind: SendKind<P, T, R>,
+    private readonly payload: P,
+    private readonly info: TopicPublishInfo,
+    private readonly fixed: MessageQueue | undefined,
+    readonly topic: string,
+    readonly mode: CommunicationMode,
+    readonly timeoutMs: number,
+  ) {
+    this.options = fixed ? context.fixedRetry : context.retry;
+    this.clock = context.clock;
+  }
+
+  /** Latencies are recorded (and so measured) while avoidance is on, and never for a queue chosen for the send. */
+  get updateFaultItem(): SendContext['updateFaultItem'] | undefined {
+    return this.fixed === undefined && this.context.fault.sendLatencyFaultEnable ? this.context.updateFaultItem : undefined;
+  }
+
+  select(lastBrokerName: string | undefined): MessageQueue | undefined {
+    return this.fixed ?? this.context.fault.selectOneMessageQueue(this.info, lastBrokerName);
+  }
+
+  attempt(mq: MessageQueue, timeoutMs: number): Promise<T> {
+    return this.kind.call(this.context.transport, mq, this.payload, timeoutMs);
+  }
+
+  result(mq: MessageQueue, answer: T | undefined): R | undefined {
+    return this.kind.result(this.payload, mq, answer);
+  }
+
+  failed(): void {
+    this.context.markStale(this.topic);
+  }
+}
+
+/** A send whose outcome goes to a SendCallback (RocketMQ's async send). */
+class CallbackSendOperation<P, T, R extends { status: SendStatus }> extends SendOperation<P, T, R> {
+  constructor(
+    context: SendContext, kind: SendKind<P, T, R>, payload: P, info: TopicPublishInfo, fixed: MessageQueue | undefined,
+    topic: string, mode: CommunicationMode, timeoutMs: number, private readonly callback: SendCallback,
+  ) {
+    super(context, kind, payload, info, fixed, topic, mode, timeoutMs);
+  }
+
+  done(error: unknown, result: R | undefined, ok: boolean): void {
+    reportOutcome(this.callback, error, result, ok);
+  }
+}
+
+/**
+ * Tells a SendCallback. A callback that throws is the application's bug, not the send's outcome:
+ * as in RocketMQ it is not reported again through onException (nor as an unhandled rejection).
+ */
+function reportOutcome(callback: SendCallback, error: unknown, result: unknown, ok: boolean): void {
+  try {
+    if (ok) callback.onSuccess(result as SendResult);
+    else callback.onException(error instanceof Error ? error : new Error(String(error)));
+  } catch {
+    // the application's
   }
 }
 

@@ -12,7 +12,7 @@ import { RemotingClient } from '../remoting/remoting-client';
 import type { RemotingCommand } from '../remoting/remoting-command';
 import { RequestCode } from '../remoting/request-code';
 import { MASTER_ID, type TopicRouteData } from '../remoting/topic-route-data';
-import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus } from './broker-client';
+import { BrokerClient, offsetTableOf, type OutgoingMessage as WireMessage, type PullStatus, type SendReplyMaker } from './broker-client';
 import { MQAdmin } from './mq-admin';
 import type {
   BrokerAddress, BrokerInfo, ClientTransport, ConsumerQueueProgress, ConsumerRegistration, MessageQueue, OutgoingMessage, PullRequest, QueueOffset,
@@ -81,9 +81,21 @@ export class RemotingTransport implements ClientTransport {
     return { topic, writeQueues: strip(write), readQueues: strip(read) };
   }
 
-  async send(mq: MessageQueue, msg: OutgoingMessage, timeoutMs?: number): Promise<SendReply> {
-    const r = await this.broker.send(await this.addr(mq.brokerName), msg.producerGroup ?? this.producerGroup, mq.queueId, wire(msg), timeoutMs);
-    return { status: r.status, offsetMsgId: r.msgId, queueId: r.queueId, queueOffset: r.queueOffset };
+  send(mq: MessageQueue, msg: OutgoingMessage, timeoutMs?: number): Promise<SendReply> {
+    // Not async, and no wait for a master already known: see BrokerClient.send.
+    const addr = this.masters.get(mq.brokerName);
+    if (addr === undefined) return this.addr(mq.brokerName).then((a) => this.sendTo(a, mq, msg, timeoutMs));
+    return this.sendTo(addr, mq, msg, timeoutMs);
+  }
+
+  private sendTo(addr: string, mq: MessageQueue, msg: OutgoingMessage, timeoutMs: number | undefined): Promise<SendReply> {
+    let m: WireMessage;
+    try {
+      m = wire(msg);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.broker.sendAs(addr, msg.producerGroup ?? this.producerGroup, mq.queueId, m, sendReply, timeoutMs);
   }
 
   async sendBatch(mq: MessageQueue, msgs: OutgoingMessage[], timeoutMs?: number): Promise<SendReply[]> {
@@ -359,12 +371,12 @@ export class RemotingTransport implements ClientTransport {
   }
 }
 
+/** The message as BrokerClient sends it; what needs no change (a Buffer body, the properties without a delay) is not copied. */
 function wire(m: OutgoingMessage): WireMessage {
-  const properties = { ...m.properties };
-  if ((m.delayLevel ?? 0) !== 0) properties['DELAY'] = String(m.delayLevel);
+  const properties = (m.delayLevel ?? 0) !== 0 ? { ...m.properties, DELAY: String(m.delayLevel) } : m.properties;
   return {
     topic: m.topic,
-    body: typeof m.body === 'string' ? Buffer.from(m.body, 'utf8') : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+    body: typeof m.body === 'string' ? Buffer.from(m.body, 'utf8') : Buffer.isBuffer(m.body) ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
     tags: m.tags,
     keys: m.keys === undefined ? undefined : Array.isArray(m.keys) ? m.keys : [m.keys],
     properties,
@@ -372,6 +384,8 @@ function wire(m: OutgoingMessage): WireMessage {
     sysFlag: m.sysFlag,
   };
 }
+
+const sendReply: SendReplyMaker<SendReply> = (status, offsetMsgId, queueId, queueOffset) => ({ status, offsetMsgId, queueId, queueOffset });
 
 function mqKey(mq: MessageQueue): string { return `${mq.topic}\u0000${mq.brokerName}\u0000${mq.queueId}`; }
 

@@ -27,12 +27,18 @@ function monthStart(ms: number, monthsToAdd = 0): number {
   return new Date(d.getFullYear(), d.getMonth() + monthsToAdd, 1, 0, 0, 0, 0).getTime();
 }
 
+/** Upper-case hex of each byte value: an id is made per send, without a Buffer for it. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+
 export class UniqueIdGenerator {
   private readonly fixed: string;
   private readonly clock: Clock;
   private counter = 0;
   private startTime: number;
   private nextStartTime: number;
+  /** The id up to the counter, for the time it was made at: sends in the same millisecond share it. */
+  private head = '';
+  private headTime = NaN;
 
   constructor(options: UniqueIdOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -51,19 +57,21 @@ export class UniqueIdGenerator {
   /** `createUniqID`. */
   next(): string {
     const now = this.clock.now();
-    if (now >= this.nextStartTime) {
-      this.startTime = monthStart(now);
-      this.nextStartTime = monthStart(now, 1);
+    if (now !== this.headTime) {
+      if (now >= this.nextStartTime) {
+        this.startTime = monthStart(now);
+        this.nextStartTime = monthStart(now, 1);
+      }
+      // Java casts to int: past 2^31 ms (day 25) the value is negative but its 32 bits read back
+      // unsigned. A small step back (NTP) reads as 0 rather than as a time late in the month.
+      let diff = (now - this.startTime) | 0;
+      if (diff < 0 && diff > -1000000) diff = 0;
+      this.head = this.fixed + HEX_BYTE[diff >>> 24]! + HEX_BYTE[(diff >>> 16) & 0xff]! + HEX_BYTE[(diff >>> 8) & 0xff]! + HEX_BYTE[diff & 0xff]!;
+      this.headTime = now;
     }
-    // Java casts to int: past 2^31 ms (day 25) the value is negative but its 32 bits read back
-    // unsigned. A small step back (NTP) reads as 0 rather than as a time late in the month.
-    let diff = (now - this.startTime) | 0;
-    if (diff < 0 && diff > -1000000) diff = 0;
-    const tail = Buffer.alloc(6);
-    tail.writeInt32BE(diff, 0);
-    tail.writeUInt16BE(this.counter & 0xffff, 4);
-    this.counter = (this.counter + 1) | 0;
-    return this.fixed + tail.toString('hex').toUpperCase();
+    const c = this.counter;
+    this.counter = (c + 1) | 0;
+    return this.head + HEX_BYTE[(c >>> 8) & 0xff]! + HEX_BYTE[c & 0xff]!;
   }
 }
 

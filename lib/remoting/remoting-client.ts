@@ -35,6 +35,8 @@ export type InvokeCallback = (error: KeelError | null, response?: RemotingComman
 
 export class RemotingClient {
   private readonly channels = new Map<string, Promise<RemotingChannel>>();
+  /** The open channels among them: a call on one starts without waiting a turn on its promise. */
+  private readonly connected = new Map<string, RemotingChannel>();
   private readonly processors = new Map<number, RequestProcessor>();
   private readonly options: Required<RemotingClientOptions>;
   private asyncInFlight = 0;
@@ -61,7 +63,12 @@ export class RemotingClient {
   }
 
   /** Sends `request` to `addr` ("ip:port") and waits for the response; the timeout covers connecting too. */
-  async invokeSync(addr: string, request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
+  invokeSync(addr: string, request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
+    const ch = this.connected.get(addr);
+    return ch !== undefined ? ch.invoke(request, timeoutMs) : this.connectAndInvoke(addr, request, timeoutMs);
+  }
+
+  private async connectAndInvoke(addr: string, request: RemotingCommand, timeoutMs: number): Promise<RemotingCommand> {
     const start = this.options.clock.now();
     const ch = await this.channel(addr, timeoutMs);
     const left = timeoutMs - (this.options.clock.now() - start);
@@ -103,6 +110,7 @@ export class RemotingClient {
   closeChannel(addr: string): void {
     const p = this.channels.get(addr);
     this.channels.delete(addr);
+    this.connected.delete(addr);
     p?.then((ch) => ch.close(), () => {});
   }
 
@@ -110,6 +118,7 @@ export class RemotingClient {
     this.closed = true;
     const all = [...this.channels.values()];
     this.channels.clear();
+    this.connected.clear();
     await Promise.all(all.map((p) => p.then((ch) => {
       if (ch.closed) return;
       return new Promise<void>((resolve) => { ch.onClose(() => resolve()); ch.close(); });
@@ -122,8 +131,12 @@ export class RemotingClient {
     if (!p) {
       p = this.connect(addr, Math.min(timeoutMs, this.options.connectTimeoutMs));
       this.channels.set(addr, p);
-      // A failed connect is forgotten so that the next call tries again.
-      p.catch(() => { if (this.channels.get(addr) === p) this.channels.delete(addr); });
+      const mine = p;
+      mine.then(
+        (ch) => { if (this.channels.get(addr) === mine && !ch.closed) this.connected.set(addr, ch); },
+        // A failed connect is forgotten so that the next call tries again.
+        () => { if (this.channels.get(addr) === mine) this.channels.delete(addr); },
+      );
     }
     return p;
   }
@@ -151,7 +164,10 @@ export class RemotingClient {
         // The client's options hold every channel option (and more, which the channel ignores).
         const ch = new RemotingChannel(socket, { ...this.options, processorFor: (code) => this.processors.get(code) ?? notSupported });
         const mine = this.channels.get(addr);
-        ch.onClose(() => { if (this.channels.get(addr) === mine) this.channels.delete(addr); });
+        ch.onClose(() => {
+          if (this.channels.get(addr) === mine) this.channels.delete(addr);
+          if (this.connected.get(addr) === ch) this.connected.delete(addr);
+        });
         if (this.closed) ch.close();
         resolve(ch);
       });
