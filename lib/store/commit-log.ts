@@ -10,6 +10,7 @@ import { SegmentQueue } from './segment-queue';
 import type { SegmentFile } from './segment-file';
 import { FlushService } from './flush-service';
 import { ReadWindow } from './read-window';
+import { FreshTail } from './fresh-tail';
 import type { FlushMode, StoreOptions } from './options';
 import type { QueueSlot, QueueTable } from './queue-table';
 import type { Dispatcher } from './dispatcher';
@@ -153,6 +154,7 @@ export class CommitLog {
   /** Held from start() to close(), when options.crcWorker. */
   private crc: CrcWorker | null = null;
   private readonly window: ReadWindow;
+  private readonly fresh = new FreshTail(WRITE_NOW_MAX);
   /** The last sequential read, with what was read past it (see readAhead). */
   private ahead: { start: number; buf: Buffer } | null = null;
 
@@ -358,6 +360,7 @@ export class CommitLog {
           continue;
         }
         this.window.written(batch.start, batch.buf, batch.fill);
+        this.fresh.written(batch.start, batch.buf, batch.fill);
         this.recycle(batch);
         this.writtenOffset = batch.end;
         this.onCommitted?.(batch.start, batch.end, batch.buf.subarray(0, batch.fill));
@@ -582,6 +585,7 @@ export class CommitLog {
    */
   rewind(offset: number, lastRecordStart: number): void {
     this.window.clear();
+    this.fresh.clear();
     this.ahead = null;
     this.unflushed.length = 0;
     this.appendOffset = this.writtenOffset = this.confirmedOffset = offset;
@@ -617,6 +621,21 @@ export class CommitLog {
     } finally {
       seg.release();
     }
+  }
+
+  /**
+   * The bytes [offset, offset + length) when they are among the newest small
+   * writes still held in memory (see FreshTail), else null. A view; its
+   * records need no CRC check, as they never left memory. `limit` as for
+   * readAhead: bytes beyond it are not served even when held.
+   */
+  readFresh(offset: number, length: number, limit: number): Buffer | null {
+    if (offset + length > limit) return null;
+    // As for every read: a segment the reaper removed is refused before memory is looked at.
+    const seg = this.segments.find(offset);
+    if (!seg || !seg.acquire()) return null;
+    seg.release();
+    return this.fresh.read(offset, length);
   }
 
   /**
@@ -671,6 +690,7 @@ export class CommitLog {
   async close(): Promise<void> {
     this.flush.stop();
     this.window.clear();
+    this.fresh.clear();
     this.ahead = null;
     this.timeoutTimer?.cancel();
     if (this.crc) {

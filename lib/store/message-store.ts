@@ -425,10 +425,14 @@ export class MessageStore {
     return buf ? { message: this.decode(buf, 0, physicalOffset), record: buf } : null;
   }
 
-  /** Decodes a record read back, refusing one whose CRCs fail (bit rot, a damaged disk) unless verifyReads is off. */
-  private decode(buf: Buffer, pos: number, physicalOffset: number): MessageExt {
+  /**
+   * Decodes a record read back, refusing one whose CRCs fail (bit rot, a damaged disk) unless
+   * verifyReads is off. `fromFile` false: bytes that never left memory (CommitLog.readFresh),
+   * whose structure is checked but not their CRCs.
+   */
+  private decode(buf: Buffer, pos: number, physicalOffset: number, fromFile = true): MessageExt {
     if (this.options.verifyReads) {
-      const c = checkRecord(buf, pos, buf.length - pos, physicalOffset, this.options.wholeRecordCrc);
+      const c = checkRecord(buf, pos, buf.length - pos, physicalOffset, this.options.wholeRecordCrc, fromFile);
       if (c.kind !== 'record') {
         throw new KeelError('CORRUPT_STORE', `the record at CommitLog offset ${physicalOffset} is damaged (${c.kind === 'invalid' ? c.reason : c.kind}); it is not served. Run "keelmq audit ${this.dir}"`);
       }
@@ -485,7 +489,9 @@ export class MessageStore {
         end = wanted[j].off + wanted[j].size;
         j++;
       }
-      const buf = await this.commitLog.readAhead(wanted[i].off, end - wanted[i].off, this.commitLog.confirmedOffset);
+      const visible = this.commitLog.confirmedOffset;
+      const fresh = this.commitLog.readFresh(wanted[i].off, end - wanted[i].off, visible);
+      const buf = fresh ?? await this.commitLog.readAhead(wanted[i].off, end - wanted[i].off, visible);
       if (!buf) {
         // The segment was removed under us (by the reaper, or by hand): the caller retries from the new minimum.
         await cq.correctMinOffset(this.commitLog.minOffset);
@@ -497,7 +503,7 @@ export class MessageStore {
       }
       for (let k = i; k < j; k++) {
         const at = wanted[k].off - wanted[i].off;
-        const m = this.decode(buf, at, wanted[k].off);
+        const m = this.decode(buf, at, wanted[k].off, fresh === null);
         if (!filter?.matchMessage || filter.matchMessage(m)) {
           messages.push(m);
           records?.push(buf.subarray(at, at + wanted[k].size));
