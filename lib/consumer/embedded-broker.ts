@@ -102,6 +102,11 @@ export class EmbeddedBroker {
   private offArrival: (() => void) | null = null;
   /** Holds the process open while any long poll waits. */
   private releaseWaits: (() => void) | null = null;
+  /**
+   * The same wakes by abort signal: one 'abort' listener per signal (a consumer queue's, for its
+   * life), not one added and removed per wait (EventTarget's bookkeeping cost more than the wait).
+   */
+  private readonly waitsBySignal = new WeakMap<AbortSignal, Set<() => void>>();
   private closing: Promise<void> | null = null;
   private closed = false;
 
@@ -367,22 +372,34 @@ export class EmbeddedBroker {
     if (!queueWaits) byQueue.set(queueId, (queueWaits = new Set()));
     const waits = this.waits;
     const parked = queueWaits;
+    const aborts = signal ? this.abortWaits(signal) : null;
     return new Promise((resolve) => {
       const timer = this.store.clock.setTimeout(done, ms);
       if (waits.size === 0) this.releaseWaits = keepAlive();
       waits.add(done);
       parked.add(done);
-      signal?.addEventListener('abort', done);
+      aborts?.add(done);
       const broker = this;
       function done(): void {
         if (!waits.delete(done)) return;
         timer.cancel();
         parked.delete(done);
+        aborts?.delete(done);
         if (waits.size === 0) { broker.releaseWaits?.(); broker.releaseWaits = null; }
-        signal?.removeEventListener('abort', done);
         resolve();
       }
     });
+  }
+
+  /** The waits to wake when `signal` aborts. */
+  private abortWaits(signal: AbortSignal): Set<() => void> {
+    let set = this.waitsBySignal.get(signal);
+    if (!set) {
+      const waiting = (set = new Set());
+      this.waitsBySignal.set(signal, waiting);
+      signal.addEventListener('abort', () => { for (const done of [...waiting]) done(); }, { once: true });
+    }
+    return set;
   }
 
   /** Wakes the long polls of a queue that got messages. */
