@@ -459,6 +459,8 @@ export class MessageStore {
     if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('max must be a positive integer');
     const slot = this.queues.get(topic, queueId);
     if (!slot) return { status: 'NO_MATCHED_LOGIC_QUEUE', messages: [], nextBeginOffset: 0, minOffset: 0, maxOffset: 0 };
+    // Before any answer: a consumer waiting at the end of its queue reads the next writes from memory.
+    this.commitLog.wantFresh();
     const cq = slot.cq;
     const minOffset = cq.minOffset;
     const maxOffset = cq.maxOffset;
