@@ -374,20 +374,19 @@ export class EmbeddedBroker {
     const parked = queueWaits;
     const aborts = signal ? this.abortWaits(signal) : null;
     return new Promise((resolve) => {
+      const done = (): void => {
+        if (!waits.delete(done)) return;
+        timer.cancel();
+        parked.delete(done);
+        aborts?.delete(done);
+        if (waits.size === 0) { this.releaseWaits?.(); this.releaseWaits = null; }
+        resolve();
+      };
       const timer = this.store.clock.setTimeout(done, ms);
       if (waits.size === 0) this.releaseWaits = keepAlive();
       waits.add(done);
       parked.add(done);
       aborts?.add(done);
-      const broker = this;
-      function done(): void {
-        if (!waits.delete(done)) return;
-        timer.cancel();
-        parked.delete(done);
-        aborts?.delete(done);
-        if (waits.size === 0) { broker.releaseWaits?.(); broker.releaseWaits = null; }
-        resolve();
-      }
     });
   }
 
