@@ -26,7 +26,7 @@ const READ_AHEAD = 1024 * 1024;
  * memory for readFresh. Bulk writes are not kept: they would pay the copy,
  * and their consumers read ahead a MiB at a time anyway.
  */
-const FRESH_BYTES = 4 * 1024 * 1024;
+const FRESH_BYTES = 1024 * 1024;
 /**
  * Small writes copied into the fresh ring after a consumer last read (see
  * wantFresh): a store nobody reads from does not pay the copy (~0.6 µs of a
