@@ -213,6 +213,8 @@ const ORDERLY_RELOCK_MS = 10;
 /** One queue this consumer reads. */
 interface QueueEntry {
   readonly mq: MessageQueue;
+  /** messageQueueKey(mq), its key in the queue table (looked up on every commit). */
+  readonly key: string;
   /** The pull position, the in-flight offsets (concurrent) and the drop signal. */
   readonly pq: ProcessQueue;
   /** The orderly cache and lock state; null for a concurrent listener. */
@@ -527,7 +529,7 @@ export class PushConsumer {
   }
 
   private dropEntry(e: QueueEntry): void {
-    if (this.queues.get(messageQueueKey(e.mq)) === e) this.queues.delete(messageQueueKey(e.mq));
+    if (this.queues.get(e.key) === e) this.queues.delete(e.key);
     e.pq.drop();
     if (e.orderly) e.orderly.dropped = true;
   }
@@ -555,11 +557,11 @@ export class PushConsumer {
 
   private startQueue(mq: MessageQueue, offset: number, locked: boolean): void {
     const e: QueueEntry = {
-      mq, pq: new ProcessQueue(mq, offset), orderly: this.o.orderlyListener ? new OrderlyProcessQueue<MessageExt>(this.transport.clock) : null,
+      mq, key: messageQueueKey(mq), pq: new ProcessQueue(mq, offset), orderly: this.o.orderlyListener ? new OrderlyProcessQueue<MessageExt>(this.transport.clock) : null,
       cachedCount: 0, cachedBytes: 0, consuming: null,
     };
     if (e.orderly && locked) e.orderly.lockGranted();
-    this.queues.set(messageQueueKey(mq), e);
+    this.queues.set(e.key, e);
     const loop = this.pullLoop(e).finally(() => this.loops.delete(loop));
     this.loops.add(loop);
   }
@@ -669,7 +671,9 @@ export class PushConsumer {
     // Batches of a dropped queue are not consumed: the queue's new reader gets them again.
     if (e.pq.dropped) return;
     const ctx: ConsumeContext = { group: this.group, topic: e.pq.topic, queueId: e.pq.queueId, delayLevelWhenNextConsume: 0 };
-    const status = (await within(this.transport.clock, this.listen(msgs, ctx), this.o.consumeTimeoutMs)) ?? 'RECONSUME_LATER';
+    const answer = this.listen(msgs, ctx);
+    // A listener that answered synchronously cannot time out: no timer raced against it.
+    const status = typeof answer === 'string' ? answer : (await within(this.transport.clock, answer, this.o.consumeTimeoutMs)) ?? 'RECONSUME_LATER';
     // Shutdown stopped waiting for this batch and committed below it: it comes again after a restart.
     if (this.state === 'stopped') return;
     // Broadcasting has no retry topic: RocketMQ drops what fails there.
@@ -695,13 +699,15 @@ export class PushConsumer {
     }
   }
 
-  /** The listener's answer; a throw is RECONSUME_LATER. */
-  private async listen(msgs: MessageExt[], ctx: ConsumeContext): Promise<ConsumeStatus> {
+  /** The listener's answer, as it gave it (a promise, or at once); a throw or a rejection is RECONSUME_LATER. */
+  private listen(msgs: MessageExt[], ctx: ConsumeContext): ConsumeStatus | Promise<ConsumeStatus> {
+    let answer: ConsumeStatus | Promise<ConsumeStatus>;
     try {
-      return await this.o.listener!(msgs.map(asOriginal), ctx);
+      answer = this.o.listener!(msgs.map(asOriginal), ctx);
     } catch {
       return 'RECONSUME_LATER';
     }
+    return typeof answer === 'string' ? answer : Promise.resolve(answer).catch(() => 'RECONSUME_LATER' as const);
   }
 
   private finish(e: QueueEntry, msgs: MessageExt[]): void {
@@ -789,7 +795,7 @@ export class PushConsumer {
   }
 
   private writeEntryOffset(e: QueueEntry, offset: number): void {
-    if (this.queues.get(messageQueueKey(e.mq)) === e) this.writeOffset(e.mq, offset);
+    if (this.queues.get(e.key) === e) this.writeOffset(e.mq, offset);
   }
 
   private writeOffset(mq: MessageQueue, offset: number): void {

@@ -96,6 +96,17 @@ export class EmbeddedBroker {
   readonly locks: QueueLockTable;
   /** Wakes of the long polls waiting (see waitForArrival). */
   private readonly waits = new Set<() => void>();
+  /** The same wakes by topic and queue, for the one arrival listener (see waitForArrival). */
+  private readonly waitsByQueue = new Map<string, Map<number, Set<() => void>>>();
+  /** Unsubscribes the arrival listener, subscribed at the first long poll; null before. */
+  private offArrival: (() => void) | null = null;
+  /** Holds the process open while any long poll waits. */
+  private releaseWaits: (() => void) | null = null;
+  /**
+   * The same wakes by abort signal: one 'abort' listener per signal (a consumer queue's, for its
+   * life), not one added and removed per wait (EventTarget's bookkeeping cost more than the wait).
+   */
+  private readonly waitsBySignal = new WeakMap<AbortSignal, Set<() => void>>();
   private closing: Promise<void> | null = null;
   private closed = false;
 
@@ -351,17 +362,50 @@ export class EmbeddedBroker {
    */
   waitForArrival(topic: string, queueId: number, ms: number, signal?: AbortSignal): Promise<void> {
     if (this.closing || this.closed) return Promise.reject(new KeelError('CLIENT_STATE', 'the broker is closed'));
-    const store = this.store;
+    // One store listener for every wait, subscribed first: if that throws (a closed store), nothing
+    // else is left behind holding the process. A listener per wait made every arrival call each
+    // waiting poll of every queue.
+    this.offArrival ??= this.store.onArrival((t, q) => this.wake(t, q));
+    let byQueue = this.waitsByQueue.get(topic);
+    if (!byQueue) this.waitsByQueue.set(topic, (byQueue = new Map()));
+    let queueWaits = byQueue.get(queueId);
+    if (!queueWaits) byQueue.set(queueId, (queueWaits = new Set()));
     const waits = this.waits;
+    const parked = queueWaits;
+    const aborts = signal ? this.abortWaits(signal) : null;
     return new Promise((resolve) => {
-      // Subscribed first: if that throws (a closed store), nothing else is left behind holding the process.
-      const off = store.onArrival((t, q) => { if (t === topic && q === queueId) done(); });
-      const timer = store.clock.setTimeout(done, ms);
-      const release = keepAlive();
+      const done = (): void => {
+        if (!waits.delete(done)) return;
+        timer.cancel();
+        parked.delete(done);
+        aborts?.delete(done);
+        if (waits.size === 0) { this.releaseWaits?.(); this.releaseWaits = null; }
+        resolve();
+      };
+      const timer = this.store.clock.setTimeout(done, ms);
+      if (waits.size === 0) this.releaseWaits = keepAlive();
       waits.add(done);
-      signal?.addEventListener('abort', done);
-      function done(): void { timer.cancel(); off(); release(); waits.delete(done); signal?.removeEventListener('abort', done); resolve(); }
+      parked.add(done);
+      aborts?.add(done);
     });
+  }
+
+  /** The waits to wake when `signal` aborts. */
+  private abortWaits(signal: AbortSignal): Set<() => void> {
+    let set = this.waitsBySignal.get(signal);
+    if (!set) {
+      const waiting = (set = new Set());
+      this.waitsBySignal.set(signal, waiting);
+      signal.addEventListener('abort', () => { for (const done of [...waiting]) done(); }, { once: true });
+    }
+    return set;
+  }
+
+  /** Wakes the long polls of a queue that got messages. */
+  private wake(topic: string, queueId: number): void {
+    const parked = this.waitsByQueue.get(topic)?.get(queueId);
+    if (!parked || parked.size === 0) return;
+    for (const done of [...parked]) done();
   }
 
   private checkOpen(): void {
@@ -381,6 +425,7 @@ export class EmbeddedBroker {
   private async shutdown(): Promise<void> {
     try {
       for (const wake of [...this.waits]) wake();
+      this.offArrival?.();
       await Promise.all([...this.consumers].map((c) => c.shutdown()));
       this.closed = true;
       await this.schedule.close();

@@ -19,8 +19,20 @@ const POOL_MAX = 16;
 const SEAL_BYTES = 256 * 1024;
 /** A write up to this size may be issued on the main thread (see writeNow). */
 const WRITE_NOW_MAX = 64 * 1024;
-/** Bytes a sequential read fetches at once (readAhead). */
+/** Bytes a sequential read fetches at once (readAhead, readFresh). */
 const READ_AHEAD = 1024 * 1024;
+/**
+ * The newest bytes of small writes (at most WRITE_NOW_MAX each) kept in
+ * memory for readFresh. Bulk writes are not kept: they would pay the copy,
+ * and their consumers read ahead a MiB at a time anyway.
+ */
+const FRESH_BYTES = 1024 * 1024;
+/**
+ * Small writes copied into the fresh ring after a consumer last read (see
+ * wantFresh): a store nobody reads from does not pay the copy (~0.6 µs of a
+ * lone producer's ~15 µs put).
+ */
+const FRESH_WRITES_PER_READ = 4096;
 /**
  * Bytes this close below the written position are read on the main thread
  * (see readNow): this process wrote them moments ago, so they are in the page
@@ -153,6 +165,10 @@ export class CommitLog {
   /** Held from start() to close(), when options.crcWorker. */
   private crc: CrcWorker | null = null;
   private readonly window: ReadWindow;
+  /** The newest small writes (see readFresh), and the last read served from them with what was copied past it. */
+  private readonly fresh = new ReadWindow(FRESH_BYTES);
+  private freshRead: { start: number; buf: Buffer } | null = null;
+  private freshWrites = 0;
   /** The last sequential read, with what was read past it (see readAhead). */
   private ahead: { start: number; buf: Buffer } | null = null;
 
@@ -358,6 +374,10 @@ export class CommitLog {
           continue;
         }
         this.window.written(batch.start, batch.buf, batch.fill);
+        if (this.freshWrites > 0 && batch.fill <= WRITE_NOW_MAX) {
+          this.freshWrites--;
+          this.fresh.written(batch.start, batch.buf, batch.fill);
+        }
         this.recycle(batch);
         this.writtenOffset = batch.end;
         this.onCommitted?.(batch.start, batch.end, batch.buf.subarray(0, batch.fill));
@@ -582,6 +602,8 @@ export class CommitLog {
    */
   rewind(offset: number, lastRecordStart: number): void {
     this.window.clear();
+    this.fresh.clear();
+    this.freshRead = null;
     this.ahead = null;
     this.unflushed.length = 0;
     this.appendOffset = this.writtenOffset = this.confirmedOffset = offset;
@@ -617,6 +639,37 @@ export class CommitLog {
     } finally {
       seg.release();
     }
+  }
+
+  /**
+   * The bytes [offset, offset + length) when they are among the newest small
+   * writes, still held in memory, else null (the caller reads the file). For
+   * consumers following the producers: they read what was written moments
+   * ago, and a read of it from the file cost a `pread`, a buffer and the CRC
+   * checks of every record served. These bytes never left memory: their
+   * records need no CRC check. Like readAhead, it copies up to READ_AHEAD
+   * bytes (never past `limit`) and serves the next calls inside them (the
+   * readers of the other queues written in the same turns) with views.
+   * `limit` as for readAhead.
+   */
+  /** A consumer reads the queues: keep the next small writes for readFresh. */
+  wantFresh(): void {
+    this.freshWrites = FRESH_WRITES_PER_READ;
+  }
+
+  readFresh(offset: number, length: number, limit: number): Buffer | null {
+    if (offset + length > limit) return null;
+    // As for every read: a segment the reaper removed is refused before memory is looked at.
+    const seg = this.segments.find(offset);
+    if (!seg || !seg.acquire()) return null;
+    seg.release();
+    const f = this.freshRead;
+    if (f && offset >= f.start && offset + length <= f.start + f.buf.length) return f.buf.subarray(offset - f.start, offset - f.start + length);
+    const n = Math.min(this.fresh.heldFrom(offset), limit - offset, READ_AHEAD);
+    if (n < length) return null;
+    const buf = this.fresh.read(offset, n)!;
+    this.freshRead = { start: offset, buf };
+    return buf.subarray(0, length);
   }
 
   /**
@@ -671,6 +724,8 @@ export class CommitLog {
   async close(): Promise<void> {
     this.flush.stop();
     this.window.clear();
+    this.fresh.clear();
+    this.freshRead = null;
     this.ahead = null;
     this.timeoutTimer?.cancel();
     if (this.crc) {

@@ -426,10 +426,14 @@ export class MessageStore {
     return buf ? { message: this.decode(buf, 0, physicalOffset), record: buf } : null;
   }
 
-  /** Decodes a record read back, refusing one whose CRCs fail (bit rot, a damaged disk) unless verifyReads is off. */
-  private decode(buf: Buffer, pos: number, physicalOffset: number): MessageExt {
+  /**
+   * Decodes a record read back, refusing one whose CRCs fail (bit rot, a damaged disk) unless
+   * verifyReads is off. `fromFile` false: bytes that never left memory (CommitLog.readFresh),
+   * whose structure is checked but not their CRCs.
+   */
+  private decode(buf: Buffer, pos: number, physicalOffset: number, fromFile = true): MessageExt {
     if (this.options.verifyReads) {
-      const c = checkRecord(buf, pos, buf.length - pos, physicalOffset, this.options.wholeRecordCrc);
+      const c = checkRecord(buf, pos, buf.length - pos, physicalOffset, this.options.wholeRecordCrc, fromFile);
       if (c.kind !== 'record') {
         throw new KeelError('CORRUPT_STORE', `the record at CommitLog offset ${physicalOffset} is damaged (${c.kind === 'invalid' ? c.reason : c.kind}); it is not served. Run "keelmq audit ${this.dir}"`);
       }
@@ -456,6 +460,8 @@ export class MessageStore {
     if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('max must be a positive integer');
     const slot = this.queues.get(topic, queueId);
     if (!slot) return { status: 'NO_MATCHED_LOGIC_QUEUE', messages: [], nextBeginOffset: 0, minOffset: 0, maxOffset: 0 };
+    // Before any answer: a consumer waiting at the end of its queue reads the next writes from memory.
+    this.commitLog.wantFresh();
     const cq = slot.cq;
     const minOffset = cq.minOffset;
     const maxOffset = cq.maxOffset;
@@ -486,7 +492,9 @@ export class MessageStore {
         end = wanted[j].off + wanted[j].size;
         j++;
       }
-      const buf = await this.commitLog.readAhead(wanted[i].off, end - wanted[i].off, this.commitLog.confirmedOffset);
+      const visible = this.commitLog.confirmedOffset;
+      const fresh = this.commitLog.readFresh(wanted[i].off, end - wanted[i].off, visible);
+      const buf = fresh ?? await this.commitLog.readAhead(wanted[i].off, end - wanted[i].off, visible);
       if (!buf) {
         // The segment was removed under us (by the reaper, or by hand): the caller retries from the new minimum.
         await cq.correctMinOffset(this.commitLog.minOffset);
@@ -498,7 +506,7 @@ export class MessageStore {
       }
       for (let k = i; k < j; k++) {
         const at = wanted[k].off - wanted[i].off;
-        const m = this.decode(buf, at, wanted[k].off);
+        const m = this.decode(buf, at, wanted[k].off, fresh === null);
         if (!filter?.matchMessage || filter.matchMessage(m)) {
           messages.push(m);
           records?.push(buf.subarray(at, at + wanted[k].size));

@@ -47,6 +47,11 @@ export class ReadWindow {
     return out;
   }
 
+  /** How many bytes from `offset` on are here (0 unless `offset` is). */
+  heldFrom(offset: number): number {
+    return this.ring === null || offset < this.from || offset >= this.to ? 0 : this.to - offset;
+  }
+
   /** Drops everything (the memory goes with it). */
   clear(): void {
     this.ring = null;

@@ -107,6 +107,48 @@ describe('store - writes and reads on the main thread', function () {
     });
   }
 
+  for (const mode of ['ASYNC', 'SYNC'] as FlushMode[]) {
+    it(`fresh tail - ${mode}: a consumer following the producers reads from memory, never beyond the durable position, also right after a failed write was cut back`, async () => {
+      const t = countingDisk();
+      const store = await MessageStore.open(DIR, { io: t.io, flushMode: mode });
+      const reads = () => t.counts.syncReads + t.counts.asyncReads;
+      const queue = async (from: number) => (await store.getMessages(TOPIC, 0, from, 1000)).messages.map((m) => m.body.toString());
+      try {
+        // A consumer waiting at the end of the queue (as a long poll does) before the producers write on.
+        await store.put({ topic: TOPIC, queueId: 0, body: body('a', 0) });
+        expect((await store.getMessages(TOPIC, 0, 1, 32)).status).to.equal('NO_NEW_MSG');
+        const first: PutResult[] = [];
+        for (let i = 1; i < 20; i++) first.push(await store.put({ topic: TOPIC, queueId: 0, body: body('a', i) }));
+        const bodiesA = first.map((_, i) => body('a', i + 1));
+        let before = reads();
+        expect(await queue(1)).to.deep.equal(bodiesA);
+        expect(reads(), 'records just written are served without a file read').to.equal(before);
+
+        const next = 1 + bodiesA.length;
+
+        // A failed write, cut back: none of its bytes is served, from memory or the file.
+        t.disk.failWrite({ code: 'EIO', partialBytes: 300, match: (op) => op.path.includes('/commitlog/') });
+        const failed = store.putBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, queueId: 0, body: body('lost', i) })));
+        await failed.then(() => expect.fail('the failed write was acknowledged'), (e: { code?: string }) => expect(e.code).to.equal('WRITE_FAILED'));
+        await untilTurns(() => store.stats().writeError === null);
+        expect((await store.getMessages(TOPIC, 0, next, 32)).status).to.equal('NO_NEW_MSG');
+        const end = first[first.length - 1]!;
+        const cutAt = end.physicalOffset + end.storeSize;
+
+        // The puts after the cut take the same offsets; what is served is theirs, from memory.
+        const second = await putAgainAfterCutBack({ store, mode, topic: TOPIC, cutAt, holdSyncs: (on) => t.holdSyncs(on), body: (i) => body('b', i) });
+        expect(second[0]!.physicalOffset).to.equal(cutAt);
+        before = reads();
+        expect(await queue(next)).to.deep.equal(second.map((_, i) => body('b', i)));
+        expect(reads(), 'the puts after the cut are served from memory').to.equal(before);
+        expect(await queue(0)).to.deep.equal([body('a', 0), ...bodiesA, ...second.map((_, i) => body('b', i))]);
+      } finally {
+        t.holdSyncs(false);
+        await store.close();
+      }
+    });
+  }
+
   it('main thread - entries not yet in the ConsumeQueue files are served, and survive a crash of the process', async () => {
     const disk = new SimDisk({ dirs: ['/data'] });
     let store = await MessageStore.open(DIR, { io: disk, flushMode: 'ASYNC' });
