@@ -43,7 +43,7 @@ export function encodeFrame(cmd: RemotingCommand, type: SerializeType = Serializ
  */
 function jsonHeaderText(cmd: RemotingCommand): string {
   let s = `{"code":${cmd.code}`;
-  if (cmd.extFields) s += `,"extFields":${JSON.stringify(cmd.extFields)}`;
+  if (cmd.extFields) s += `,"extFields":${cmd.extFieldsJson ?? JSON.stringify(cmd.extFields)}`;
   s += `,"flag":${cmd.flag},"language":${JSON.stringify(cmd.language)},"opaque":${cmd.opaque}`;
   if (cmd.remark !== undefined) s += `,"remark":${JSON.stringify(cmd.remark)}`;
   return s + `,"serializeTypeCurrentRPC":"JSON","version":${cmd.version}}`;
