@@ -44,7 +44,10 @@ const COPY_MAX_BYTES = 16 * 1024;
 interface Pending {
   resolve(c: RemotingCommand): void;
   reject(e: Error): void;
-  timer: TimerHandle;
+  /** clock time at which the call fails REMOTING_TIMEOUT. */
+  deadline: number;
+  timeoutMs: number;
+  code: number;
 }
 
 let nextChannelId = 1;
@@ -60,6 +63,9 @@ export class RemotingChannel {
   private inFlight = 0;
   private paused = false;
   private isClosed = false;
+  /** One timer for the earliest deadline of the pending calls, not one per call (see expire). */
+  private timeoutTimer: TimerHandle | null = null;
+  private timeoutAt = Infinity;
   /** Frames of this event-loop turn not yet given to the socket, their bytes, and their callbacks (see send). */
   private outFrames: Buffer[] = [];
   private outBytes = 0;
@@ -98,14 +104,40 @@ export class RemotingChannel {
     } catch (e) {
       return Promise.reject(e);
     }
+    const deadline = this.options.clock.now() + timeoutMs;
+    const code = request.code;
     return new Promise<RemotingCommand>((resolve, reject) => {
-      const timer = this.options.clock.setTimeout(() => {
-        this.pending.delete(opaque);
-        reject(new KeelError('REMOTING_TIMEOUT', `no response from ${this.remoteAddress} within ${timeoutMs} ms (code ${request.code}, opaque ${opaque})`));
-      }, timeoutMs);
-      this.pending.set(opaque, { resolve, reject, timer });
+      this.pending.set(opaque, { resolve, reject, deadline, timeoutMs, code });
+      if (deadline < this.timeoutAt) this.armTimeout(deadline);
       this.send(frame);
     });
+  }
+
+  private armTimeout(at: number): void {
+    this.timeoutTimer?.cancel();
+    this.timeoutAt = at;
+    this.timeoutTimer = this.options.clock.setTimeout(() => this.expire(), Math.max(0, at - this.options.clock.now()));
+  }
+
+  /**
+   * Fails every call past its deadline and waits for the next one. A timer per call (and its
+   * cancel on the response) was a measurable part of a client's CPU with thousands of calls in
+   * flight; calls mostly share one timeout, so this runs about once per timeout period.
+   */
+  private expire(): void {
+    this.timeoutTimer = null;
+    this.timeoutAt = Infinity;
+    const now = this.options.clock.now();
+    let next = Infinity;
+    for (const [opaque, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(opaque);
+        p.reject(new KeelError('REMOTING_TIMEOUT', `no response from ${this.remoteAddress} within ${p.timeoutMs} ms (code ${p.code}, opaque ${opaque})`));
+      } else if (p.deadline < next) {
+        next = p.deadline;
+      }
+    }
+    if (next !== Infinity && !this.isClosed) this.armTimeout(next);
   }
 
   /** Sends a request marked oneway; the peer never answers it. Resolves once the bytes are handed to the OS. */
@@ -209,7 +241,6 @@ export class RemotingChannel {
     // A response nobody waits for any more (timed out) is dropped, as Java does.
     if (!p) return;
     this.pending.delete(cmd.opaque);
-    p.timer.cancel();
     p.resolve(cmd);
   }
 
@@ -273,10 +304,9 @@ export class RemotingChannel {
   private onClosed(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    for (const [, p] of this.pending) {
-      p.timer.cancel();
-      p.reject(closedError(this.remoteAddress));
-    }
+    this.timeoutTimer?.cancel();
+    this.timeoutTimer = null;
+    for (const [, p] of this.pending) p.reject(closedError(this.remoteAddress));
     this.pending.clear();
     for (const l of this.closeListeners.splice(0)) {
       try {
