@@ -232,13 +232,17 @@ function storeErrorReply(e: unknown): RemotingCommand {
 function sendReply(status: PutStatus, msgId: string, queueId: number, queueOffset: number): RemotingCommand {
   // Java's response header: msgId, queueId, queueOffset always; extFields must never be null (clients NPE).
   // Filled in place, always in this order (one hidden class), not copied from a literal: one reply per message.
+  const q = `${queueId}`;
+  const o = `${queueOffset}`;
   const fields = emptyExtFields();
   fields['msgId'] = msgId;
-  fields['queueId'] = `${queueId}`;
-  fields['queueOffset'] = `${queueOffset}`;
+  fields['queueId'] = q;
+  fields['queueOffset'] = o;
   fields['MSG_REGION'] = 'DefaultRegion';
   fields['TRACE_ON'] = 'true';
   const reply = RemotingCommand.response(STATUS_CODE[status]);
   reply.extFields = fields;
+  // The same fields as JSON, from a template: ids are hex digits (and commas), the rest numbers and constants; nothing to escape.
+  reply.extFieldsJson = `{"msgId":"${msgId}","queueId":"${q}","queueOffset":"${o}","MSG_REGION":"DefaultRegion","TRACE_ON":"true"}`;
   return reply;
 }

@@ -43,7 +43,7 @@ export function encodeFrame(cmd: RemotingCommand, type: SerializeType = Serializ
  */
 function jsonHeaderText(cmd: RemotingCommand): string {
   let s = `{"code":${cmd.code}`;
-  if (cmd.extFields) s += `,"extFields":${JSON.stringify(cmd.extFields)}`;
+  if (cmd.extFields) s += `,"extFields":${cmd.extFieldsJson ?? JSON.stringify(cmd.extFields)}`;
   s += `,"flag":${cmd.flag},"language":${JSON.stringify(cmd.language)},"opaque":${cmd.opaque}`;
   if (cmd.remark !== undefined) s += `,"remark":${JSON.stringify(cmd.remark)}`;
   return s + `,"serializeTypeCurrentRPC":"JSON","version":${cmd.version}}`;
@@ -81,6 +81,8 @@ function encodeRocketMqHeader(cmd: RemotingCommand): Buffer {
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
+  /** Bytes of chunks[0] already consumed: a read holding many frames is walked, not re-sliced per frame. */
+  private head = 0;
   private size = 0;
 
   constructor(private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {}
@@ -91,51 +93,61 @@ export class FrameDecoder {
     this.size += chunk.length;
   }
 
-  /** The next whole command, or undefined until more bytes arrive. */
+  /**
+   * The next whole command, or undefined until more bytes arrive. A frame within one chunk is
+   * decoded where it lies (only its body becomes a view of the chunk); one across chunks is
+   * copied alone, not with the rest of the chunks (a 64 KiB read holding ~60 frames of 1 KiB
+   * was copied whole for the one frame it split).
+   */
   next(): RemotingCommand | undefined {
     if (this.size < 4) return undefined;
     const total = this.headLength();
     if (total < 4) invalid(`frame length ${total} is too small`);
     if (total + 4 > this.maxFrameBytes) invalid(`frame of ${total + 4} bytes is over the ${this.maxFrameBytes}-byte limit`);
-    if (this.size < total + 4) return undefined;
-    return decodeCommand(this.take(total + 4).subarray(4));
+    const n = total + 4;
+    if (this.size < n) return undefined;
+    const first = this.chunks[0]!;
+    if (first.length - this.head >= n) {
+      const at = this.head;
+      this.size -= n;
+      this.head += n;
+      if (this.head === first.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+      return decodeCommandAt(first, at + 4, at + n);
+    }
+    return decodeCommandAt(this.take(n), 4, n);
   }
 
   /** The int32 at the head of the buffered bytes, which may be spread over chunks. */
   private headLength(): number {
     const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readInt32BE(0);
+    if (first.length - this.head >= 4) return first.readInt32BE(this.head);
     let v = 0;
     let got = 0;
-    for (const c of this.chunks) {
-      for (let i = 0; i < c.length && got < 4; i++, got++) v = (v << 8) | c[i]!;
-      if (got === 4) break;
+    for (let c = 0, from = this.head; got < 4; c++, from = 0) {
+      const chunk = this.chunks[c]!;
+      for (let i = from; i < chunk.length && got < 4; i++, got++) v = (v << 8) | chunk[i]!;
     }
     return v;
   }
 
-  /**
-   * The next n buffered bytes. A frame within one chunk is a view of it; one across chunks is
-   * copied alone, not with the rest of the chunks (a 64 KiB read holding ~60 frames of 1 KiB
-   * was copied whole for the one frame it split).
-   */
+  /** The next n buffered bytes, which span chunks, copied into one buffer. */
   private take(n: number): Buffer {
     this.size -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, k);
+      const k = Math.min(c.length - this.head, n - filled);
+      c.copy(out, filled, this.head, this.head + k);
       filled += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+      this.head += k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
     }
     return out;
   }
@@ -159,18 +171,23 @@ export function decodeFrame(frame: Buffer): RemotingCommand {
 
 /** Decodes what follows the length prefix: header length word, header, body. */
 export function decodeCommand(buf: Buffer): RemotingCommand {
-  if (buf.length < 4) invalid('frame too short for its header length');
-  const meta = buf.readUInt32BE(0);
+  return decodeCommandAt(buf, 0, buf.length);
+}
+
+/** decodeCommand of buf[start, end), without a view of it: the body is the one view taken. */
+function decodeCommandAt(buf: Buffer, start: number, end: number): RemotingCommand {
+  if (end - start < 4) invalid('frame too short for its header length');
+  const meta = buf.readUInt32BE(start);
   const headerLength = meta & HEADER_LENGTH_MASK;
   const type = meta >>> 24;
-  if (headerLength > buf.length - 4) invalid(`bad header length ${headerLength} in a frame of ${buf.length + 4} bytes`);
-  const header = buf.subarray(4, 4 + headerLength);
+  if (headerLength > end - start - 4) invalid(`bad header length ${headerLength} in a frame of ${end - start + 4} bytes`);
+  const headerEnd = start + 4 + headerLength;
   let cmd: RemotingCommand;
-  if (type === SerializeType.JSON) cmd = decodeJsonHeader(header);
-  else if (type === SerializeType.ROCKETMQ) cmd = decodeRocketMqHeader(header);
+  if (type === SerializeType.JSON) cmd = decodeJsonHeader(buf.toString('utf8', start + 4, headerEnd));
+  else if (type === SerializeType.ROCKETMQ) cmd = decodeRocketMqHeader(buf.subarray(start + 4, headerEnd));
   else return invalid(`unknown serialize type ${type}`);
   cmd.serializeType = type;
-  if (buf.length > 4 + headerLength) cmd.body = buf.subarray(4 + headerLength);
+  if (end > headerEnd) cmd.body = buf.subarray(headerEnd, end);
   return cmd;
 }
 
@@ -203,8 +220,7 @@ function stringFieldsOnly(h: unknown): boolean {
   return true;
 }
 
-function decodeJsonHeader(header: Buffer): RemotingCommand {
-  const text = header.toString('utf8');
+function decodeJsonHeader(text: string): RemotingCommand {
   // Java sends every extField as a string: native JSON.parse reads that exactly. Anything else
   // (ali-ons numbers, fastjson's unquoted keys) takes the reader that keeps each number's text.
   let h: unknown;

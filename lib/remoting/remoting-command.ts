@@ -32,6 +32,13 @@ export class RemotingCommand {
   remark?: string;
   /** Absent and empty differ on the wire (`extFields` omitted vs `{}`), so both are kept. */
   extFields?: ExtFields;
+  /**
+   * extFields as JSON text, when the sender wrote it from a template: a JSON header then carries
+   * it as it is, instead of JSON.stringify of extFields (0.5–1 µs of a send or its reply, at tens
+   * of thousands a second). It must be exactly that stringify; extFields must still hold the
+   * fields (the binary header and readers in this process use them).
+   */
+  extFieldsJson?: string;
   body?: Buffer;
   /** How the header arrived; replies are always JSON (ali-ons can read nothing else, Java reads both). */
   serializeType: SerializeType = SerializeType.JSON;

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import * as net from 'node:net';
 import { NameServerClient } from '../../lib/client/namesrv-client';
 import { NameServer } from '../../lib/namesrv/name-server';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
+import { decodeFrame, encodeFrame } from '../../lib/remoting/frame-codec';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
 import { ResponseCode } from '../../lib/remoting/response-code';
@@ -93,6 +95,46 @@ describe('broker - send and pull', () => {
     expect(ms.map((m) => m.flag)).to.deep.equal([0, 1, 2]);
     expect(ms.map((m) => m.queueOffset)).to.deep.equal([0, 1, 2]);
     for (let i = 0; i < 3; i++) expect(ms[i]!.properties).to.include({ UNIQ_KEY: `U${i}`, TAGS: `t${i}`, batchProp: 'yes', CLUSTER: 'DefaultCluster' });
+  });
+
+  it('broker - the send reply, single and batch, is byte for byte as Java writes it (msgId, queueId, queueOffset, MSG_REGION, TRACE_ON as strings; its header written from a template)', async () => {
+    const [host, port] = env.addr.split(':');
+    const socket = net.connect(Number(port), host);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const raw: Buffer[] = [];
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      // Whole frames cut off the stream by their length prefix, as they came.
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+        const n = 4 + buffered.readInt32BE(0);
+        raw.push(buffered.subarray(0, n));
+        buffered = buffered.subarray(n);
+      }
+    });
+    try {
+      const single = RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, sendV2('TR', 1), Buffer.from('x'));
+      const items = [0, 1].map((i) => ({ body: Buffer.from(`b${i}`), properties: { UNIQ_KEY: `U${i}` } }));
+      const batch = RemotingCommand.request(RequestCode.SEND_BATCH_MESSAGE, sendV2('TR', 2, {}, { m: true }), encodeBatchBody(items));
+      batch.opaque = 1;
+      socket.write(Buffer.concat([encodeFrame(single), encodeFrame(batch)]));
+      await until(() => raw.length === 2);
+    } finally {
+      socket.destroy();
+    }
+    for (const bytes of raw) {
+      const reply = decodeFrame(bytes);
+      expect(reply.code, reply.remark).to.equal(ResponseCode.SUCCESS);
+      // Java's header: these fields in this order, every value a string.
+      const expected = RemotingCommand.response(ResponseCode.SUCCESS, undefined, {
+        msgId: reply.field('msgId'), queueId: reply.field('queueId'), queueOffset: reply.field('queueOffset'), MSG_REGION: 'DefaultRegion', TRACE_ON: 'true',
+      });
+      expected.opaque = reply.opaque;
+      expect(bytes.toString('latin1')).to.equal(encodeFrame(expected).toString('latin1'));
+    }
+    const ids = raw.map((bytes) => decodeFrame(bytes)).sort((x, y) => x.opaque - y.opaque).map((r) => r.field('msgId'));
+    expect(ids[0]).to.match(/^[0-9A-F]{32}$/);
+    expect(ids[1]).to.match(/^[0-9A-F]{32},[0-9A-F]{32}$/);
   });
 
   it('broker - bad sends: illegal topic (1), forbidden topic (16), queue out of range (1), body over the limit (13), missing header (1)', async () => {
