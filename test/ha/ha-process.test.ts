@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MessageStore } from '../../lib/store/message-store';
 import { audit } from '../../lib/store/audit';
+import { checkRecord } from '../../lib/store/message-codec';
 import { RemotingClient } from '../../lib/remoting/remoting-client';
 import { RemotingCommand } from '../../lib/remoting/remoting-command';
 import { RequestCode } from '../../lib/remoting/request-code';
@@ -45,6 +46,57 @@ async function kill(c: Child, signal: NodeJS.Signals = 'SIGKILL'): Promise<void>
 
 function body(i: number): string {
   return `m${i}:${'x'.repeat(40 + (i % 200))}`;
+}
+
+/**
+ * Where the slave's CommitLog stops agreeing with the master's: every slave byte from there on must be a
+ * zero (a write torn or not made yet), never a byte of its own.
+ */
+function agreesUpTo(slaveDir: string, masterDir: string): number {
+  const files = fs.readdirSync(path.join(slaveDir, 'commitlog')).sort();
+  let first = -1;
+  for (const f of files) {
+    const mine = fs.readFileSync(path.join(slaveDir, 'commitlog', f));
+    const mf = path.join(masterDir, 'commitlog', f);
+    const theirs = fs.existsSync(mf) ? fs.readFileSync(mf) : Buffer.alloc(0);
+    for (let i = 0; i < mine.length; i++) {
+      if (first < 0 && mine[i] === (theirs[i] ?? 0)) continue;
+      if (first < 0) first = Number(f) + i;
+      if (mine[i] !== 0) expect.fail(`the slave's byte at ${Number(f) + i} is ${mine[i]}, after its log stopped agreeing with the master's at ${first}`);
+    }
+  }
+  return first < 0 ? Infinity : first;
+}
+
+/** The end of the last whole record (or end marker) of a log, walking it from its first segment. */
+function wholeRecordsEnd(dir: string): number {
+  const files = fs.readdirSync(path.join(dir, 'commitlog')).sort();
+  let at = Number(files[0]);
+  for (const f of files) {
+    if (Number(f) !== at) break;
+    const seg = fs.readFileSync(path.join(dir, 'commitlog', f));
+    for (let pos = 0; pos < seg.length;) {
+      const c = checkRecord(seg, pos, seg.length - pos, at, true);
+      if (c.kind === 'record') pos += c.size;
+      else if (c.kind === 'blank') pos = seg.length;
+      else return at;
+      at = Number(f) + pos;
+    }
+  }
+  return at;
+}
+
+/** Copies the master's `n` bytes at `offset` into the slave's log: the start of a write cut short. */
+function tearAfter(slaveDir: string, masterDir: string, offset: number, n: number): void {
+  const name = String(offset - (offset % SEG)).padStart(20, '0');
+  const bytes = fs.readFileSync(path.join(masterDir, 'commitlog', name)).subarray(offset % SEG, (offset % SEG) + n);
+  const fd = fs.openSync(path.join(slaveDir, 'commitlog', name), fs.constants.O_RDWR | fs.constants.O_CREAT);
+  try {
+    if (fs.fstatSync(fd).size < SEG) fs.ftruncateSync(fd, SEG);
+    fs.writeSync(fd, bytes, 0, n, offset % SEG);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
@@ -247,7 +299,7 @@ describe('HA master/slave brokers as real processes', function () {
     }
   });
 
-  it('ha-process - a slave SIGKILLed mid-stream, again and again, resumes: never a torn or out-of-order record, audit clean, byte-identical at the end', async () => {
+  it('ha-process - a slave SIGKILLed mid-stream, again and again, resumes: its log is the master’s up to at most a torn last write, which recovery cuts (keeping all it acknowledged), audit clean, byte-identical at the end', async () => {
     const mdir = path.join(t.dir, 'm');
     const pre = await MessageStore.open(mdir, STORE);
     const ps = [];
@@ -261,13 +313,28 @@ describe('HA master/slave brokers as real processes', function () {
     for (let k = 0; k < 3; k++) {
       const s = await start({ storeDir: sdir, brokerRole: 'SLAVE', haMasterAddress: m.ha });
       await new Promise((r) => setTimeout(r, 40 + k * 30));
+      const acked = Number((await info(m.addr)).haSlaveAckOffset);
       s.proc.kill('SIGKILL');
       await s.exited;
       children.splice(children.indexOf(s), 1);
-      // The killed slave's log ends at a whole record: recovery finds nothing invalid (zeros end it), then audit is clean.
+      // Linux stops a write at a page boundary when its process is killed, so the slave's last write may be
+      // torn. What it wrote is still never wrong: its log is the master's up to some offset, zeros after it.
+      const kept = agreesUpTo(sdir, mdir);
+      if (k === 0) {
+        // Such a tear made here rather than waited for (it comes once in some tens of runs): the first 7 bytes of the
+        // master's next record or end marker after the slave's last whole one, as a kill at a page boundary leaves them.
+        const whole = wholeRecordsEnd(sdir);
+        expect(whole, 'the slave was killed before it caught up').to.be.below(end);
+        tearAfter(sdir, mdir, whole, 7);
+        expect(agreesUpTo(sdir, mdir)).to.be.at.least(whole + 7);
+      }
       const reopened = await MessageStore.open(sdir, STORE);
-      expect(reopened.recovery.stopReason).to.equal(null);
+      const { validEnd, stopReason } = reopened.recovery;
+      // Recovery keeps whole records below the torn point only (cutting the torn one), and all the slave acknowledged.
+      expect(validEnd, `${stopReason}; the slave's bytes agree with the master's up to ${kept}`).to.be.at.most(kept);
+      expect(validEnd, `${stopReason}`).to.be.at.least(acked);
       await reopened.close();
+      if (k === 0) expect(stopReason).to.match(new RegExp(`at offset ${validEnd}$`));
       const r = await audit(sdir);
       expect(r.ok, JSON.stringify(r.damage.slice(0, 3))).to.equal(true);
       last = r.records;
