@@ -334,7 +334,7 @@ export class Producer {
   }
 
   /** The message as the transport sends it: UNIQ_KEY set, a large body compressed (not in a batch). */
-  private outgoing(msg: ProducerMessage, batch: boolean): OutgoingMessage & { uniqKey: string } {
+  private outgoing(msg: ProducerMessage, batch: boolean): Outgoing {
     const uniqKey = createUniqId();
     const b = msg.body;
     const raw = typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);

@@ -641,6 +641,11 @@ export class CommitLog {
     }
   }
 
+  /** A consumer reads the queues: keep the next small writes for readFresh. */
+  wantFresh(): void {
+    this.freshWrites = FRESH_WRITES_PER_READ;
+  }
+
   /**
    * The bytes [offset, offset + length) when they are among the newest small
    * writes, still held in memory, else null (the caller reads the file). For
@@ -652,19 +657,14 @@ export class CommitLog {
    * readers of the other queues written in the same turns) with views.
    * `limit` as for readAhead.
    */
-  /** A consumer reads the queues: keep the next small writes for readFresh. */
-  wantFresh(): void {
-    this.freshWrites = FRESH_WRITES_PER_READ;
-  }
-
   readFresh(offset: number, length: number, limit: number): Buffer | null {
     if (offset + length > limit) return null;
     // As for every read: a segment the reaper removed is refused before memory is looked at.
     const seg = this.segments.find(offset);
     if (!seg || !seg.acquire()) return null;
     seg.release();
-    const f = this.freshRead;
-    if (f && offset >= f.start && offset + length <= f.start + f.buf.length) return f.buf.subarray(offset - f.start, offset - f.start + length);
+    const earlier = viewOf(this.freshRead, offset, length);
+    if (earlier) return earlier;
     const n = Math.min(this.fresh.heldFrom(offset), limit - offset, READ_AHEAD);
     if (n < length) return null;
     const buf = this.fresh.read(offset, n)!;
@@ -686,8 +686,8 @@ export class CommitLog {
     const seg = this.segments.find(offset);
     if (!seg || !seg.acquire()) return null;
     try {
-      const a = this.ahead;
-      if (a && offset >= a.start && offset + length <= a.start + a.buf.length) return a.buf.subarray(offset - a.start, offset - a.start + length);
+      const earlier = viewOf(this.ahead, offset, length);
+      if (earlier) return earlier;
       const held = this.window.read(offset, length);
       if (held) return held;
       const want = Math.max(length, Math.min(READ_AHEAD, Math.min(limit, seg.end) - offset));
@@ -734,4 +734,10 @@ export class CommitLog {
     }
     await this.segments.close();
   }
+}
+
+/** [offset, offset + length) as a view of an earlier read that copied past it (readAhead, readFresh), or null. */
+function viewOf(read: { start: number; buf: Buffer } | null, offset: number, length: number): Buffer | null {
+  if (!read || offset < read.start || offset + length > read.start + read.buf.length) return null;
+  return read.buf.subarray(offset - read.start, offset - read.start + length);
 }
